@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+//
+// File: mehdb/options.h
+//
+// Options for opening a store. A plain struct with documented defaults, so
+// new knobs never change a function signature.
+#ifndef MEHDB_OPTIONS_H_
+#define MEHDB_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace mehdb {
+
+enum class Durability {
+  // A write returns only after it is on disk (fsync). Concurrent writers are
+  // group-committed: they share one transaction and one sync.
+  kSync,
+  // Writes return once committed to the OS page cache. A crash of the machine
+  // (not of the process) can lose the last writes; the store stays intact.
+  kNoSync,
+};
+
+struct Options {
+  // Initial size of the memory map. The map grows by doubling when a write
+  // needs more room (LMDB MDB_MAP_FULL), up to max_map_bytes.
+  std::uint64_t map_bytes = std::uint64_t{64} << 20;
+  // Ceiling for map growth; a write that would need more fails with
+  // kResourceExhausted. It bounds address space, not disk (the file only
+  // grows as data is written).
+  std::uint64_t max_map_bytes = std::uint64_t{16} << 30;
+  Durability durability = Durability::kSync;
+  // Largest accepted value; larger writes fail with kValueTooLarge.
+  std::size_t max_value_bytes = std::size_t{16} << 20;
+  // The change log keeps at least the last log_retain_entries records and at
+  // most log_retain_bytes of them (whichever keeps fewer). Followers further
+  // behind must load a snapshot.
+  std::uint64_t log_retain_entries = 100000;
+  std::uint64_t log_retain_bytes = std::uint64_t{256} << 20;
+  // Concurrent read transactions (LMDB reader slots). Size it above the
+  // number of threads that read at once (HTTP pool + peers + margin).
+  unsigned max_readers = 256;
+  // Create the directory (and parents) and a new store if none exists.
+  bool create_if_missing = true;
+  // Clock for the commit time stored in each log record (nanoseconds since
+  // the Unix epoch). Tests inject a fake one; empty means the system clock.
+  std::function<std::uint64_t()> now_ns;
+};
+
+}  // namespace mehdb
+
+#endif  // MEHDB_OPTIONS_H_

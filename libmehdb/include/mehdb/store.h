@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+//
+// File: mehdb/store.h
+//
+// mehdb::Store: a crash-safe, thread-safe key-value store in one directory,
+// over LMDB. Every committed write gets the next sequence number and is
+// recorded in a bounded change log in the same transaction as the data, so a
+// follower can replay it exactly.
+//
+//   auto store = mehdb::Store::Open("/var/lib/mehdb");
+//   if (!store.ok()) return fail(store.status());
+//   auto seq = (*store)->Put("greeting", "hello");      // durable on return
+//   auto value = (*store)->Get("greeting");             // optional<Value>
+//
+// Thread safety: every method may be called from any thread at any time.
+// Writers that arrive together are group-committed: one LMDB transaction and
+// one fsync for all of them; each caller returns when its own write is
+// durable (Durability::kSync) and gets its own sequence number.
+//
+// Caveats (read these):
+//  * Keys are 1..511 bytes (LMDB's key limit); anything else is
+//    kInvalidArgument.
+//  * Open a directory at most once per process, and never on a network
+//    filesystem (LMDB's locking needs a local one).
+//  * Visitor callbacks (ForEach, ExportSnapshot) run inside a read
+//    transaction: keep them short, since a long-lived reader stops LMDB from
+//    reusing pages and the file grows.
+#ifndef MEHDB_STORE_H_
+#define MEHDB_STORE_H_
+
+#include <mehdb/export.h>
+#include <mehdb/options.h>
+#include <mehdb/replication.h>
+#include <mehdb/status.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mehdb {
+
+constexpr std::size_t kMaxKeyBytes = 511;
+
+// A stored value and its version: the seq of the write that last set it.
+// Versions are what compare-and-set (Batch::Expect) compares.
+struct Value {
+  std::string data;
+  Seq version = 0;
+};
+
+// An atomic group of writes: all of it is applied, or none of it.
+class MEHDB_EXPORT Batch {
+ public:
+  // Expect() versions with a special meaning.
+  static constexpr Seq kAbsent = 0;               // the key must not exist
+  static constexpr Seq kPresent = ~std::uint64_t{0};  // it must, any version
+
+  Batch& Put(std::string_view key, std::string_view value);
+  Batch& Erase(std::string_view key);
+  // Compare-and-set: the batch applies only if `key` is at `version` when it
+  // commits. Otherwise the write fails with kAborted and changes nothing.
+  Batch& Expect(std::string_view key, Seq version);
+
+  struct Condition {
+    std::string key;
+    Seq version;
+  };
+  const std::vector<LogOp>& ops() const { return ops_; }
+  const std::vector<Condition>& conditions() const { return conditions_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<LogOp> ops_;
+  std::vector<Condition> conditions_;
+};
+
+struct ScanOptions {
+  std::string prefix;       // only keys starting with this
+  std::string start_after;  // only keys strictly greater (pagination cursor)
+  std::size_t limit = 0;    // at most this many; 0 = no limit
+};
+
+struct KeyValue {
+  std::string key;
+  Value value;
+};
+
+struct ScanPage {
+  std::vector<KeyValue> items;
+  // True when more keys match after the last one returned; pass that key as
+  // start_after to get the next page.
+  bool more = false;
+};
+
+struct Stats {
+  std::uint64_t entries = 0;     // keys stored
+  std::uint64_t disk_bytes = 0;  // size of the data file
+  std::uint64_t map_bytes = 0;   // current map size
+  std::uint64_t used_bytes = 0;  // pages in use × page size
+  HistoryId history;
+  Seq last_seq = 0;              // newest committed (or applied) write
+  Seq first_log_seq = 0;         // oldest retained log record (last_seq+1 if empty)
+  std::uint64_t log_entries = 0;
+  std::uint64_t log_bytes = 0;
+  // Group commit: transactions committed, writes they carried, and a
+  // histogram of writes per transaction with upper bounds 1,2,4,...,128,+Inf.
+  std::uint64_t commits = 0;
+  std::uint64_t committed_writes = 0;
+  std::array<std::uint64_t, 9> group_size_buckets{};
+  std::uint64_t map_growths = 0;
+};
+
+// One chunk of a change-log read, as stored (already framed, see
+// replication.h), ready to be sent to a follower verbatim.
+struct LogChunk {
+  HistoryId history;
+  Seq first_seq = 0;  // oldest retained record
+  Seq last_seq = 0;   // newest committed record
+  Seq from = 0;       // seq of the first record in `frames` (if any)
+  Seq to = 0;         // seq of the last record in `frames`; from-1 if none
+  std::string frames;
+};
+
+class SnapshotLoader;
+
+class MEHDB_EXPORT Store {
+ public:
+  // Opens (or creates, see Options::create_if_missing) the store in `dir`.
+  // Errors: kInvalidArgument (bad options), kNotFound (no store and
+  // !create_if_missing), kReadOnly (not writable), kNoSpace, kDataLoss (not a
+  // mehdb store, a newer format, or an interrupted snapshot load),
+  // kUnavailable (another process holds it in an incompatible way), kInternal.
+  static Result<std::unique_ptr<Store>> Open(std::string_view dir,
+                                             const Options& options = {});
+  virtual ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Reads. Not-found is std::nullopt, not an error.
+  Result<std::optional<Value>> Get(std::string_view key) const;
+  // Number of keys, O(1).
+  Result<std::uint64_t> Count() const;
+  Result<ScanPage> Scan(const ScanOptions& options) const;
+  // Calls fn(key, value, version) for each matching key in order, inside one
+  // read transaction (views are valid only during the call); stop early by
+  // returning false.
+  using Visitor = std::function<bool(std::string_view key,
+                                     std::string_view value, Seq version)>;
+  Status ForEach(const ScanOptions& options, const Visitor& fn) const;
+  Result<Stats> GetStats() const;
+
+  // Writes. Each returns the seq of the write once it is committed (and on
+  // disk with Durability::kSync). Errors: kInvalidArgument (key),
+  // kValueTooLarge, kAborted (Expect failed), kResourceExhausted (map
+  // ceiling), kNoSpace, kReadOnly, kUnavailable (closing), kInternal.
+  Result<Seq> Put(std::string_view key, std::string_view value);
+  // Erasing a missing key is not an error: it still commits a (no-op) write.
+  Result<Seq> Erase(std::string_view key);
+  Result<Seq> Write(const Batch& batch);
+
+  // Blocks until last_seq >= seq or the timeout passes; answers last_seq.
+  Seq WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const;
+  Seq LastSeq() const;
+  HistoryId History() const;
+
+  // A consistent copy of the whole store (compacted) into `dir`, which must
+  // not exist or be empty; safe while writers run. The copy opens as a normal
+  // store with the same history and seq.
+  Status Backup(std::string_view dir) const;
+  // The same consistent copy written as one LMDB data file to `fd` (a file,
+  // pipe or socket; written sequentially, not closed). Placed as data.mdb in
+  // an empty directory it opens as a store.
+  Status BackupToFd(int fd) const;
+
+  // The change log after `after` (records after+1, ...), at most `max_bytes`
+  // of frames but always at least one record if any exists. Errors:
+  // kOutOfRange when after+1 is older than the retained log (the reader must
+  // load a snapshot) or after > last_seq.
+  Result<LogChunk> ReadLog(Seq after, std::size_t max_bytes) const;
+
+  // Follower side: applies `records` in one transaction together with the
+  // new applied seq and `history`. The first record must be last_seq+1 and
+  // the rest consecutive; `history` must equal this store's history, unless
+  // the store is pristine (seq 0, no keys), which then adopts it. Otherwise
+  // kFailedPrecondition and nothing is written.
+  Result<Seq> Apply(const HistoryId& history,
+                    std::span<const LogRecord> records);
+
+  // Streams a consistent snapshot (one read transaction) to `sink` in chunks
+  // of about chunk_bytes. A sink returning false cancels (kAborted).
+  Status ExportSnapshot(const std::function<bool(std::string_view)>& sink,
+                        std::size_t chunk_bytes = 1 << 20) const;
+
+ private:
+  friend class SnapshotLoader;
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads a snapshot stream into a pristine store (seq 0, no keys), feeding
+// the bytes as they arrive. Data is committed in chunks; until Finish()
+// succeeds the store is marked incomplete and Store::Open refuses it
+// (kDataLoss), so a cut stream never passes for a good copy.
+// Not thread-safe: one loader, one thread.
+class MEHDB_EXPORT SnapshotLoader {
+ public:
+  // kFailedPrecondition if the store is not pristine.
+  static Result<std::unique_ptr<SnapshotLoader>> Begin(Store& store);
+  ~SnapshotLoader();
+  // Errors: kDataLoss on a bad frame or checksum; writes' errors.
+  Status Feed(std::string_view bytes);
+  // Checks the trailer and commits the history and seq. kDataLoss when the
+  // stream ended early.
+  Result<SnapshotHeader> Finish();
+
+ private:
+  struct Impl;
+  explicit SnapshotLoader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mehdb
+
+#endif  // MEHDB_STORE_H_

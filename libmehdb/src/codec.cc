@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+#include "codec.h"
+
+#include "crc32c.h"
+
+namespace mehdb::internal {
+
+void PutU8(std::string& out, std::uint8_t v) { out.push_back(static_cast<char>(v)); }
+
+void PutU32(std::string& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+void PutU64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+std::uint64_t LoadU64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::uint32_t LoadU32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+bool Reader::Bytes(std::size_t n, std::string_view& v) {
+  if (n > data_.size()) {
+    data_ = {};
+    return false;
+  }
+  v = data_.substr(0, n);
+  data_.remove_prefix(n);
+  return true;
+}
+
+bool Reader::U8(std::uint8_t& v) {
+  std::string_view b;
+  if (!Bytes(1, b)) return false;
+  v = static_cast<std::uint8_t>(b[0]);
+  return true;
+}
+
+bool Reader::U32(std::uint32_t& v) {
+  std::string_view b;
+  if (!Bytes(4, b)) return false;
+  v = LoadU32(b.data());
+  return true;
+}
+
+bool Reader::U64(std::uint64_t& v) {
+  std::string_view b;
+  if (!Bytes(8, b)) return false;
+  v = LoadU64(b.data());
+  return true;
+}
+
+bool Reader::LengthPrefixed(std::string_view& v) {
+  std::uint32_t n = 0;
+  return U32(n) && Bytes(n, v);
+}
+
+void AppendFrame(std::string& out, std::string_view payload) {
+  PutU32(out, static_cast<std::uint32_t>(payload.size()));
+  PutU32(out, Crc32c(payload));
+  out.append(payload);
+}
+
+FrameResult NextFrame(std::string_view data, std::string_view& payload,
+                      std::size_t& consumed) {
+  if (data.size() < kFrameHeaderBytes) return FrameResult::kNeedMore;
+  const std::uint32_t len = LoadU32(data.data());
+  const std::uint32_t crc = LoadU32(data.data() + 4);
+  if (len > kMaxFrameBytes) return FrameResult::kCorrupt;
+  if (data.size() - kFrameHeaderBytes < len) return FrameResult::kNeedMore;
+  payload = data.substr(kFrameHeaderBytes, len);
+  if (Crc32c(payload) != crc) return FrameResult::kCorrupt;
+  consumed = kFrameHeaderBytes + len;
+  return FrameResult::kOk;
+}
+
+void EncodeValueInto(std::string& out, std::uint64_t version,
+                     std::string_view data) {
+  out.clear();
+  out.reserve(kValueHeaderBytes + data.size());
+  PutU64(out, version);
+  out.append(data);
+}
+
+std::string EncodeValue(std::uint64_t version, std::string_view data) {
+  std::string out;
+  EncodeValueInto(out, version, data);
+  return out;
+}
+
+std::string SeqKey(std::uint64_t seq) {
+  std::string out;
+  PutU64(out, seq);
+  return out;
+}
+
+}  // namespace mehdb::internal

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+//
+// Byte-level encoding shared by the store and the replication codecs:
+// big-endian integers (so LMDB's byte order of log keys is seq order on any
+// host), the frame layout (u32 len | u32 crc32c | payload) and the stored
+// value layout (u64 version | bytes).
+#ifndef MEHDB_SRC_CODEC_H_
+#define MEHDB_SRC_CODEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mehdb::internal {
+
+void PutU8(std::string& out, std::uint8_t v);
+void PutU32(std::string& out, std::uint32_t v);
+void PutU64(std::string& out, std::uint64_t v);
+std::uint64_t LoadU64(const char* p);
+std::uint32_t LoadU32(const char* p);
+
+// Reads fields off the front of a buffer; every getter fails (returns false
+// and leaves the reader failed) instead of reading past the end.
+class Reader {
+ public:
+  explicit Reader(std::string_view data) : data_(data) {}
+  bool U8(std::uint8_t& v);
+  bool U32(std::uint32_t& v);
+  bool U64(std::uint64_t& v);
+  bool Bytes(std::size_t n, std::string_view& v);
+  // A u32 length followed by that many bytes.
+  bool LengthPrefixed(std::string_view& v);
+  bool empty() const { return data_.empty(); }
+  std::size_t remaining() const { return data_.size(); }
+
+ private:
+  std::string_view data_;
+};
+
+constexpr std::size_t kFrameHeaderBytes = 8;
+// Frames larger than this are garbage, not data: the biggest legitimate one
+// is a batch of values each at most Options::max_value_bytes, which we cap.
+constexpr std::uint32_t kMaxFrameBytes = 1u << 30;
+
+// Appends u32 len | u32 crc | payload.
+void AppendFrame(std::string& out, std::string_view payload);
+
+enum class FrameResult { kOk, kNeedMore, kCorrupt };
+// Splits one frame off the front of `data`. On kOk sets `payload` and
+// `consumed` (header + payload bytes).
+FrameResult NextFrame(std::string_view data, std::string_view& payload,
+                      std::size_t& consumed);
+
+// Stored values: u64 version | bytes.
+constexpr std::size_t kValueHeaderBytes = 8;
+std::string EncodeValue(std::uint64_t version, std::string_view data);
+void EncodeValueInto(std::string& out, std::uint64_t version,
+                     std::string_view data);
+
+// 8-byte big-endian key for a seq in the log DBI.
+std::string SeqKey(std::uint64_t seq);
+
+}  // namespace mehdb::internal
+
+#endif  // MEHDB_SRC_CODEC_H_

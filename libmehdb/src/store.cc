@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+//
+// Opening a store, the read path, stats, and the transaction plumbing
+// (pooled readers, map growth) the other parts share.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <shared_mutex>
+#include <filesystem>
+#include <system_error>
+
+#include "codec.h"
+#include "store_impl.h"
+
+namespace mehdb {
+
+using internal::LmdbStatus;
+using internal::ToVal;
+using internal::ToView;
+
+namespace internal {
+
+ResizeGate::ResizeGate() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+
+ResizeGate::~ResizeGate() { pthread_rwlock_destroy(&lock_); }
+
+int PutMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key, std::uint64_t v) {
+  std::string buf;
+  PutU64(buf, v);
+  MDB_val k = ToVal(key), d = ToVal(buf);
+  return mdb_put(txn, meta, &k, &d, 0);
+}
+
+std::uint64_t GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key) {
+  MDB_val k = ToVal(key), d;
+  if (mdb_get(txn, meta, &k, &d) != MDB_SUCCESS || d.mv_size != 8) return 0;
+  return LoadU64(static_cast<const char*>(d.mv_data));
+}
+
+}  // namespace internal
+
+// ---- Impl plumbing ---------------------------------------------------------
+
+Store::Impl::~Impl() {
+  DrainPool();
+  if (env != nullptr) mdb_env_close(env);
+}
+
+std::uint64_t Store::Impl::NowNs() const {
+  if (options.now_ns) return options.now_ns();
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+HistoryId Store::Impl::CurrentHistory() const {
+  std::lock_guard lock(history_mu);
+  return history;
+}
+
+void Store::Impl::Publish(Seq seq, const HistoryId& hist) {
+  {
+    std::lock_guard lock(history_mu);
+    history = hist;
+  }
+  {
+    // Under seq_mu so a waiter cannot miss the wake-up between its check
+    // and its wait.
+    std::lock_guard lock(seq_mu);
+    last_seq.store(seq, std::memory_order_release);
+  }
+  seq_cv.notify_all();
+}
+
+Store::Impl::ReadTxn::~ReadTxn() {
+  if (impl_ == nullptr) return;
+  mdb_txn_reset(txn_);
+  {
+    std::lock_guard lock(impl_->pool_mu);
+    // Each pooled handle keeps a reader slot; keep at most half of them.
+    if (impl_->pool.size() < impl_->options.max_readers / 2) {
+      impl_->pool.push_back(txn_);
+      txn_ = nullptr;
+    }
+  }
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+  impl_->gate.unlock_shared();
+}
+
+Result<Store::Impl::ReadTxn> Store::Impl::BeginRead() const {
+  gate.lock_shared();
+  MDB_txn* txn = nullptr;
+  {
+    std::lock_guard lock(pool_mu);
+    if (!pool.empty()) {
+      txn = pool.back();
+      pool.pop_back();
+    }
+  }
+  int rc = txn != nullptr ? mdb_txn_renew(txn)
+                          : mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) {
+    if (txn != nullptr) mdb_txn_abort(txn);
+    gate.unlock_shared();
+    return LmdbStatus(rc, "starting a read transaction");
+  }
+  return ReadTxn(this, txn);
+}
+
+void Store::Impl::DrainPool() const {
+  std::lock_guard lock(pool_mu);
+  for (MDB_txn* txn : pool) mdb_txn_abort(txn);
+  pool.clear();
+}
+
+Status Store::Impl::GrowMap() {
+  std::lock_guard lock(gate);
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  const std::uint64_t current = info.me_mapsize;
+  if (current >= options.max_map_bytes)
+    return Status(Code::kResourceExhausted,
+                  "the store reached its map size ceiling (max_map_bytes = " +
+                      std::to_string(options.max_map_bytes) + ")",
+                  MDB_MAP_FULL);
+  const std::uint64_t next = std::min(current * 2, options.max_map_bytes);
+  DrainPool();  // no transaction of ours may be open across a resize
+  if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS)
+    return LmdbStatus(rc, "growing the map");
+  map_growths.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
+                             std::string_view what) {
+  for (;;) {
+    int rc;
+    {
+      std::shared_lock lock(gate);
+      MDB_txn* raw = nullptr;
+      rc = mdb_txn_begin(env, nullptr, 0, &raw);
+      if (rc != MDB_SUCCESS) return LmdbStatus(rc, what);
+      internal::Txn txn(raw);
+      rc = fn(txn.get());
+      if (rc == MDB_SUCCESS) rc = txn.Commit();
+    }
+    if (rc == MDB_MAP_FULL) {
+      if (Status s = GrowMap(); !s.ok()) return s;
+      continue;
+    }
+    return LmdbStatus(rc, what);
+  }
+}
+
+// ---- Open ------------------------------------------------------------------
+
+namespace {
+
+Status ValidateOptions(const Options& o) {
+  if (o.map_bytes == 0 || o.max_map_bytes < o.map_bytes)
+    return Status(Code::kInvalidArgument, "options: need 0 < map_bytes <= max_map_bytes");
+  if (o.max_readers < 4) return Status(Code::kInvalidArgument, "options: max_readers < 4");
+  if (o.max_value_bytes == 0 || o.max_value_bytes > (std::size_t{1} << 30))
+    return Status(Code::kInvalidArgument, "options: max_value_bytes must be 1 B .. 1 GiB");
+  if (o.log_retain_entries == 0)
+    return Status(Code::kInvalidArgument, "options: log_retain_entries must be > 0");
+  return Status::Ok();
+}
+
+Status PrepareDir(const std::string& dir, bool create) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return Status::Ok();
+  if (std::filesystem::exists(dir, ec))
+    return Status(Code::kInvalidArgument, "not a directory: " + dir);
+  if (!create) return Status(Code::kNotFound, "no store at " + dir);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return internal::LmdbStatus(ec.value(), "creating " + dir);
+  return Status::Ok();
+}
+
+// Opens the DBIs and creates or checks the meta records, in one write txn.
+// A store we must refuse sets `verdict` and aborts the txn with
+// MDB_INCOMPATIBLE, so nothing is written into a foreign environment.
+}  // namespace
+
+int Store::Impl::InitMeta(MDB_txn* txn, Status& verdict) {
+  Impl& impl = *this;
+  int rc;
+  if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &impl.kv)) ||
+      (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &impl.log)) ||
+      (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &impl.meta)))
+    return rc;
+  MDB_val k = ToVal(internal::kMetaFormat), d;
+  rc = mdb_get(txn, impl.meta, &k, &d);
+  if (rc == MDB_NOTFOUND) {
+    MDB_stat st;
+    mdb_stat(txn, impl.kv, &st);
+    if (st.ms_entries != 0) {
+      verdict = Status(Code::kDataLoss, "keys without a format record: not a mehdb store");
+      return MDB_INCOMPATIBLE;
+    }
+    HistoryId hist = HistoryId::Random();
+    MDB_val hk = ToVal(internal::kMetaHistory);
+    MDB_val hv{hist.bytes.size(), hist.bytes.data()};
+    if ((rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaFormat,
+                                   internal::kFormatVersion)) ||
+        (rc = mdb_put(txn, impl.meta, &hk, &hv, 0)) ||
+        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaLastSeq, 0)) ||
+        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaFirstLogSeq, 1)) ||
+        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaLogBytes, 0)))
+      return rc;
+  } else if (rc != MDB_SUCCESS) {
+    return rc;
+  }
+  const std::uint64_t format = internal::GetMetaU64(txn, impl.meta, internal::kMetaFormat);
+  if (format != internal::kFormatVersion) {
+    verdict = Status(Code::kDataLoss,
+                     "unsupported store format " + std::to_string(format));
+    return MDB_INCOMPATIBLE;
+  }
+  MDB_val lk = ToVal(internal::kMetaLoading);
+  if (mdb_get(txn, impl.meta, &lk, &d) == MDB_SUCCESS) {
+    verdict = Status(Code::kDataLoss,
+                     "an interrupted snapshot load left this store incomplete");
+    return MDB_INCOMPATIBLE;
+  }
+  MDB_val hk = ToVal(internal::kMetaHistory);
+  if ((rc = mdb_get(txn, impl.meta, &hk, &d)) != MDB_SUCCESS) return rc;
+  if (d.mv_size != impl.history.bytes.size()) {
+    verdict = Status(Code::kDataLoss, "malformed history record");
+    return MDB_INCOMPATIBLE;
+  }
+  std::memcpy(impl.history.bytes.data(), d.mv_data, d.mv_size);
+  impl.last_seq = internal::GetMetaU64(txn, impl.meta, internal::kMetaLastSeq);
+  return MDB_SUCCESS;
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
+                                           const Options& options) {
+  if (Status s = ValidateOptions(options); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->dir = std::string(dir_view);
+  impl->options = options;
+  if (Status s = PrepareDir(impl->dir, options.create_if_missing); !s.ok()) return s;
+  if (!options.create_if_missing &&
+      !std::filesystem::exists(std::filesystem::path(impl->dir) / "data.mdb"))
+    return Status(Code::kNotFound, "no store at " + impl->dir);
+
+  int rc = mdb_env_create(&impl->env);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "creating the environment");
+  // An existing file may be larger than map_bytes: LMDB then adopts the
+  // file's size, which is what we want.
+  mdb_env_set_mapsize(impl->env, options.map_bytes);
+  mdb_env_set_maxdbs(impl->env, 4);
+  mdb_env_set_maxreaders(impl->env, options.max_readers);
+  // MDB_NOTLS: readers are tied to transactions, not threads, because the
+  // daemon serves requests from a thread pool. MDB_NOSYNC only when asked.
+  unsigned flags = MDB_NOTLS;
+  if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  rc = mdb_env_open(impl->env, impl->dir.c_str(), flags, 0640);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + impl->dir);
+  // Clear reader slots left by crashed processes; they would pin old pages.
+  int dead = 0;
+  mdb_reader_check(impl->env, &dead);
+
+  Status verdict;
+  Status s = impl->RunWrite(
+      [&](MDB_txn* txn) { return impl->InitMeta(txn, verdict); },
+      "initialising the store in " + impl->dir);
+  if (!verdict.ok()) return verdict;
+  if (!s.ok()) return s;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+// ---- Reads -----------------------------------------------------------------
+
+Result<std::optional<Value>> Store::Get(std::string_view key) const {
+  if (key.empty() || key.size() > kMaxKeyBytes)
+    return Status(Code::kInvalidArgument, "key must be 1..511 bytes");
+  auto txn = impl_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_val k = ToVal(key), d;
+  int rc = mdb_get(txn->get(), impl_->kv, &k, &d);
+  if (rc == MDB_NOTFOUND) return std::optional<Value>();
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "reading a key");
+  std::string_view raw = ToView(d);
+  if (raw.size() < internal::kValueHeaderBytes)
+    return Status(Code::kDataLoss, "stored value shorter than its header");
+  return std::optional<Value>(Value{std::string(raw.substr(internal::kValueHeaderBytes)),
+                                    internal::LoadU64(raw.data())});
+}
+
+Result<std::uint64_t> Store::Count() const {
+  auto txn = impl_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  MDB_stat st;
+  if (int rc = mdb_stat(txn->get(), impl_->kv, &st); rc != MDB_SUCCESS)
+    return LmdbStatus(rc, "counting keys");
+  return static_cast<std::uint64_t>(st.ms_entries);
+}
+
+Status Store::ForEach(const ScanOptions& options, const Visitor& fn) const {
+  auto txn = impl_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  internal::Cursor cursor;
+  if (int rc = cursor.Open(txn->get(), impl_->kv); rc != MDB_SUCCESS)
+    return LmdbStatus(rc, "opening a cursor");
+  const std::string& start = options.start_after > options.prefix
+                                 ? options.start_after
+                                 : options.prefix;
+  MDB_val k = ToVal(start), d;
+  int rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST)
+                         : mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_RANGE);
+  std::size_t n = 0;
+  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
+    std::string_view key = ToView(k), raw = ToView(d);
+    if (!options.start_after.empty() && key == options.start_after) continue;
+    if (!key.starts_with(options.prefix)) break;
+    if (options.limit != 0 && n == options.limit) break;
+    if (raw.size() < internal::kValueHeaderBytes)
+      return Status(Code::kDataLoss, "stored value shorter than its header");
+    ++n;
+    if (!fn(key, raw.substr(internal::kValueHeaderBytes), internal::LoadU64(raw.data())))
+      return Status::Ok();
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "scanning keys");
+  return Status::Ok();
+}
+
+Result<ScanPage> Store::Scan(const ScanOptions& options) const {
+  ScanPage page;
+  ScanOptions probe = options;
+  if (probe.limit != 0) ++probe.limit;  // one extra tells whether more follow
+  Status s = ForEach(probe, [&](std::string_view k, std::string_view v, Seq ver) {
+    if (options.limit != 0 && page.items.size() == options.limit) {
+      page.more = true;
+      return false;
+    }
+    page.items.push_back({std::string(k), Value{std::string(v), ver}});
+    return true;
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+Result<Stats> Store::GetStats() const {
+  Stats st;
+  {
+    auto txn = impl_->BeginRead();
+    if (!txn.ok()) return txn.status();
+    MDB_stat kv, log;
+    mdb_stat(txn->get(), impl_->kv, &kv);
+    mdb_stat(txn->get(), impl_->log, &log);
+    st.entries = kv.ms_entries;
+    st.log_entries = log.ms_entries;
+    st.last_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
+    st.first_log_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
+    st.log_bytes = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLogBytes);
+    MDB_envinfo info;
+    MDB_stat env_st;
+    mdb_env_info(impl_->env, &info);
+    mdb_env_stat(impl_->env, &env_st);
+    st.map_bytes = info.me_mapsize;
+    st.used_bytes = (info.me_last_pgno + 1) * std::uint64_t{env_st.ms_psize};
+  }
+  st.history = impl_->CurrentHistory();
+  struct stat file;
+  if (::stat((impl_->dir + "/data.mdb").c_str(), &file) == 0)
+    st.disk_bytes = static_cast<std::uint64_t>(file.st_size);
+  st.commits = impl_->commits.load(std::memory_order_relaxed);
+  st.committed_writes = impl_->committed_writes.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < st.group_size_buckets.size(); ++i)
+    st.group_size_buckets[i] = impl_->group_buckets[i].load(std::memory_order_relaxed);
+  st.map_growths = impl_->map_growths.load(std::memory_order_relaxed);
+  return st;
+}
+
+Seq Store::LastSeq() const { return impl_->last_seq.load(std::memory_order_acquire); }
+HistoryId Store::History() const { return impl_->CurrentHistory(); }
+
+Seq Store::WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->seq_mu);
+  impl_->seq_cv.wait_for(lock, timeout, [&] {
+    return impl_->last_seq.load(std::memory_order_acquire) >= seq;
+  });
+  return impl_->last_seq.load(std::memory_order_acquire);
+}
+
+}  // namespace mehdb

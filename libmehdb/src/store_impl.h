@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+//
+// Store::Impl: the state behind mehdb::Store, shared by the files that
+// implement its parts (store.cc: open and reads; group_commit.cc: the write
+// path; store_log.cc: the change log and follower apply; snapshot.cc:
+// backups and snapshot streams).
+//
+// On-disk layout: one LMDB environment in the store's directory with three
+// named databases:
+//   kv    key -> u64 version | value bytes
+//   log   u64 seq (big-endian) -> framed record (see mehdb/replication.h)
+//   meta  "format", "history", "last_seq", "first_log_seq", "log_bytes",
+//         and "loading" while a snapshot load is unfinished.
+#ifndef MEHDB_SRC_STORE_IMPL_H_
+#define MEHDB_SRC_STORE_IMPL_H_
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include <mehdb/store.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lmdb_env.h"
+
+namespace mehdb {
+
+namespace internal {
+
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::string_view kMetaFormat = "format";
+constexpr std::string_view kMetaHistory = "history";
+constexpr std::string_view kMetaLastSeq = "last_seq";
+constexpr std::string_view kMetaFirstLogSeq = "first_log_seq";
+constexpr std::string_view kMetaLogBytes = "log_bytes";
+constexpr std::string_view kMetaLoading = "loading";
+
+// LMDB may only resize its map while no transaction of this process is open.
+// Every transaction holds this gate shared; growing the map holds it
+// exclusive. Writer-preferring, so a steady stream of readers cannot starve
+// a resize (glibc's default rwlock prefers readers). Not re-entrant: never
+// open a transaction while holding one on the same thread.
+class ResizeGate {
+ public:
+  ResizeGate();
+  ~ResizeGate();
+  ResizeGate(const ResizeGate&) = delete;
+  ResizeGate& operator=(const ResizeGate&) = delete;
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+// One caller's write waiting in the group-commit queue.
+struct PendingWrite {
+  const Batch* batch = nullptr;  // a local write, or:
+  const HistoryId* apply_history = nullptr;  // a follower apply
+  std::span<const LogRecord> apply_records;
+
+  std::size_t bytes = 0;  // payload size, to bound a group
+  Status status;
+  Seq seq = 0;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+}  // namespace internal
+
+struct Store::Impl {
+  std::string dir;
+  Options options;
+  MDB_env* env = nullptr;
+  MDB_dbi kv = 0;
+  MDB_dbi log = 0;
+  MDB_dbi meta = 0;
+
+  mutable internal::ResizeGate gate;
+
+  // Reset read transactions kept for reuse: mdb_txn_renew is much cheaper
+  // than mdb_txn_begin, which takes LMDB's reader-table mutex under MDB_NOTLS.
+  mutable std::mutex pool_mu;
+  mutable std::vector<MDB_txn*> pool;
+
+  // Committed state, mirrored from meta after each commit.
+  std::atomic<Seq> last_seq{0};
+  mutable std::mutex history_mu;
+  HistoryId history;
+  mutable std::mutex seq_mu;  // with seq_cv: wakes WaitForSeq
+  mutable std::condition_variable seq_cv;
+
+  // Group commit queue (LevelDB's writer queue): the writer at the front
+  // commits everything queued behind it in one transaction.
+  std::mutex queue_mu;
+  std::deque<internal::PendingWrite*> queue;
+
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> committed_writes{0};
+  std::array<std::atomic<std::uint64_t>, 9> group_buckets{};
+  std::atomic<std::uint64_t> map_growths{0};
+
+  ~Impl();
+
+  // Opens the DBIs and creates or checks the meta records (store.cc).
+  int InitMeta(MDB_txn* txn, Status& verdict);
+  std::uint64_t NowNs() const;
+  HistoryId CurrentHistory() const;
+  void Publish(Seq seq, const HistoryId& hist);
+
+  // A pooled read transaction; holds the gate shared for its lifetime.
+  class ReadTxn {
+   public:
+    ReadTxn(const Impl* impl, MDB_txn* txn) : impl_(impl), txn_(txn) {}
+    ReadTxn(ReadTxn&& o) noexcept
+        : impl_(std::exchange(o.impl_, nullptr)), txn_(std::exchange(o.txn_, nullptr)) {}
+    ReadTxn(const ReadTxn&) = delete;
+    ReadTxn& operator=(const ReadTxn&) = delete;
+    ReadTxn& operator=(ReadTxn&&) = delete;
+    ~ReadTxn();
+    MDB_txn* get() const { return txn_; }
+
+   private:
+    const Impl* impl_;
+    MDB_txn* txn_;
+  };
+  Result<ReadTxn> BeginRead() const;
+
+  // Runs fn in a write transaction and commits it. When the map is full it
+  // aborts, grows the map and runs fn again from scratch, so fn must not
+  // keep effects outside the transaction between attempts.
+  Status RunWrite(const std::function<int(MDB_txn*)>& fn, std::string_view what);
+  // Doubles the map, up to options.max_map_bytes.
+  Status GrowMap();
+  void DrainPool() const;
+
+  // The write path (group_commit.cc).
+  Result<Seq> Submit(internal::PendingWrite& w);
+  void CommitGroup(std::span<internal::PendingWrite* const> group);
+  Status CheckBatch(const Batch& batch) const;
+
+  // Change-log maintenance inside a write txn (store_log.cc).
+  int AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
+                std::span<const LogOp> ops, std::uint64_t& log_bytes);
+  int TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first);
+  int ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version);
+};
+
+// Meta accessors shared by the parts.
+namespace internal {
+int PutMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key, std::uint64_t v);
+std::uint64_t GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key);
+}  // namespace internal
+
+}  // namespace mehdb
+
+#endif  // MEHDB_SRC_STORE_IMPL_H_

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+//
+// The change log: appending a record in the same transaction as its data,
+// trimming the tail to the retention bounds, and reading records for a
+// follower. Records are stored framed (with their checksum), so a read is a
+// copy of stored bytes.
+#include <cstring>
+
+#include "codec.h"
+#include "log_codec.h"
+#include "store_impl.h"
+
+namespace mehdb {
+
+using internal::LmdbStatus;
+using internal::ToVal;
+using internal::ToView;
+
+namespace {
+
+// A trim removes at most this many records per commit, so one commit never
+// does unbounded work; appends add at most a group's worth, so the log still
+// converges to its bounds.
+constexpr std::size_t kMaxTrimPerCommit = 1024;
+
+}  // namespace
+
+int Store::Impl::AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
+                           std::span<const LogOp> ops, std::uint64_t& log_bytes) {
+  std::string frame;
+  internal::EncodeLogFrame(seq, time_ns, ops, frame);
+  const std::string key = internal::SeqKey(seq);
+  MDB_val k = ToVal(key), d = ToVal(frame);
+  // Keys are big-endian seqs, always past the last one: MDB_APPEND skips the
+  // tree search and packs pages full.
+  if (int rc = mdb_put(txn, log, &k, &d, MDB_APPEND)) return rc;
+  log_bytes += frame.size();
+  return MDB_SUCCESS;
+}
+
+int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first) {
+  MDB_stat st;
+  if (int rc = mdb_stat(txn, log, &st)) return rc;
+  std::uint64_t entries = st.ms_entries;
+  internal::Cursor cursor;
+  if (int rc = cursor.Open(txn, log)) return rc;
+  MDB_val k, d;
+  int rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST);
+  for (std::size_t trimmed = 0;
+       rc == MDB_SUCCESS && entries > 1 && trimmed < kMaxTrimPerCommit &&
+       (entries > options.log_retain_entries || log_bytes > options.log_retain_bytes);
+       ++trimmed) {
+    log_bytes -= std::min<std::uint64_t>(log_bytes, d.mv_size);
+    if (int del = mdb_cursor_del(cursor.get(), 0)) return del;
+    --entries;
+    rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+  first = (entries > 0 && rc == MDB_SUCCESS && k.mv_size == 8)
+              ? internal::LoadU64(static_cast<const char*>(k.mv_data))
+              : last + 1;
+  return MDB_SUCCESS;
+}
+
+Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
+  auto txn = impl_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  LogChunk chunk;
+  {
+    MDB_val hk = ToVal(internal::kMetaHistory), hv;
+    if (mdb_get(txn->get(), impl_->meta, &hk, &hv) == MDB_SUCCESS &&
+        hv.mv_size == chunk.history.bytes.size())
+      std::memcpy(chunk.history.bytes.data(), hv.mv_data, hv.mv_size);
+  }
+  chunk.first_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
+  chunk.last_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
+  chunk.from = after + 1;
+  chunk.to = after;
+  if (after > chunk.last_seq)
+    return Status(Code::kOutOfRange, "position " + std::to_string(after) +
+                                         " is past the last seq " +
+                                         std::to_string(chunk.last_seq));
+  if (after + 1 < chunk.first_seq)
+    return Status(Code::kOutOfRange, "records after " + std::to_string(after) +
+                                         " were trimmed; the oldest retained is " +
+                                         std::to_string(chunk.first_seq));
+  if (after == chunk.last_seq) return chunk;
+
+  internal::Cursor cursor;
+  if (int rc = cursor.Open(txn->get(), impl_->log)) return LmdbStatus(rc, "reading the log");
+  const std::string start = internal::SeqKey(after + 1);
+  MDB_val k = ToVal(start), d;
+  int rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_KEY);
+  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
+    const Seq seq = internal::LoadU64(static_cast<const char*>(k.mv_data));
+    if (seq != chunk.to + 1)
+      return Status(Code::kDataLoss, "the log has a gap before seq " + std::to_string(seq));
+    if (!chunk.frames.empty() && chunk.frames.size() + d.mv_size > max_bytes) break;
+    chunk.frames.append(ToView(d));
+    chunk.to = seq;
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "reading the log");
+  if (chunk.to == after)
+    return Status(Code::kDataLoss, "log record " + std::to_string(after + 1) + " is missing");
+  return chunk;
+}
+
+}  // namespace mehdb
