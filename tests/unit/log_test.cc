@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+//
+// The change log: sequencing, retention, history ids, the record codec and
+// the follower-side apply.
+#include <gtest/gtest.h>
+#include <mehdb/store.h>
+
+#include "temp_dir.h"
+
+namespace mehdb {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<Store> OpenOrDie(const std::string& dir, const Options& o = {}) {
+  auto s = Store::Open(dir, o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+std::vector<LogRecord> ReadAll(Store& store, Seq after) {
+  auto chunk = store.ReadLog(after, 1 << 30);
+  EXPECT_TRUE(chunk.ok()) << chunk.status().ToString();
+  auto records = DecodeLogBatch(chunk->frames);
+  EXPECT_TRUE(records.ok()) << records.status().ToString();
+  return *records;
+}
+
+TEST(Log, OneSeqPerWriteWithItsOps) {
+  TempDir dir;
+  std::uint64_t clock = 1000;
+  Options o;
+  o.now_ns = [&] { return clock++; };
+  auto store = OpenOrDie(dir.path(), o);
+  ASSERT_EQ(*store->Put("a", "1"), 1u);
+  Batch b;
+  b.Put("b", "2").Erase("a");
+  ASSERT_EQ(*store->Write(b), 2u);
+  ASSERT_EQ(*store->Erase("b"), 3u);
+
+  auto records = ReadAll(*store, 0);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].seq, 1u);
+  EXPECT_EQ(records[1].seq, 2u);
+  ASSERT_EQ(records[1].ops.size(), 2u);
+  EXPECT_EQ(records[1].ops[0].kind, LogOp::Kind::kPut);
+  EXPECT_EQ(records[1].ops[0].key, "b");
+  EXPECT_EQ(records[1].ops[0].value, "2");
+  EXPECT_EQ(records[1].ops[1].kind, LogOp::Kind::kErase);
+  EXPECT_EQ(records[2].ops[0].kind, LogOp::Kind::kErase);
+  EXPECT_LT(records[0].commit_time_ns, records[2].commit_time_ns);
+
+  auto tail = ReadAll(*store, 2);
+  ASSERT_EQ(tail.size(), 1u);
+  EXPECT_EQ(tail[0].seq, 3u);
+  auto empty = store->ReadLog(3, 1 << 20);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->frames.empty());
+  EXPECT_EQ(empty->last_seq, 3u);
+  EXPECT_EQ(store->ReadLog(4, 1 << 20).status().code(), Code::kOutOfRange);
+}
+
+TEST(Log, ReadIsBoundedByBytesButNeverEmpty) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(store->Put("k", std::string(1000, 'v')).ok());
+  auto chunk = store->ReadLog(0, 2500);
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->from, 1u);
+  EXPECT_EQ(chunk->to, 2u);
+  auto tiny = store->ReadLog(0, 1);
+  EXPECT_EQ(tiny->to, 1u);  // one record even if it exceeds the budget
+}
+
+TEST(Log, RetentionTrimsByEntriesAndBytes) {
+  TempDir dir;
+  Options o;
+  o.log_retain_entries = 10;
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    for (int i = 0; i < 25; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
+    auto st = store->GetStats();
+    EXPECT_EQ(st->log_entries, 10u);
+    EXPECT_EQ(st->first_log_seq, 16u);
+    EXPECT_EQ(store->ReadLog(14, 1 << 20).status().code(), Code::kOutOfRange);
+    auto ok = store->ReadLog(15, 1 << 20);
+    ASSERT_TRUE(ok.ok());
+    EXPECT_EQ(ok->from, 16u);
+    EXPECT_EQ(ok->first_seq, 16u);
+  }
+  Options by_bytes;
+  by_bytes.log_retain_bytes = 5000;
+  auto store = OpenOrDie(dir.path(), by_bytes);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Put("big", std::string(1000, 'x')).ok());
+  auto st = store->GetStats();
+  EXPECT_LE(st->log_bytes, 5000u);
+  EXPECT_GE(st->log_entries, 1u);
+  EXPECT_EQ(st->first_log_seq, st->last_seq - st->log_entries + 1);
+}
+
+TEST(Log, HistoryIsStableAcrossReopenAndNewPerStore) {
+  TempDir dir;
+  HistoryId first;
+  {
+    auto store = OpenOrDie(dir.Sub("a"));
+    first = store->History();
+    ASSERT_TRUE(store->Put("k", "v").ok());
+    EXPECT_EQ(store->ReadLog(0, 100)->history, first);
+  }
+  EXPECT_EQ(OpenOrDie(dir.Sub("a"))->History(), first);
+  EXPECT_NE(OpenOrDie(dir.Sub("b"))->History(), first);
+}
+
+LogRecord Rec(Seq seq, std::vector<LogOp> ops) { return LogRecord{seq, seq * 10, std::move(ops)}; }
+LogOp PutOp(std::string k, std::string v) { return {LogOp::Kind::kPut, std::move(k), std::move(v)}; }
+LogOp EraseOp(std::string k) { return {LogOp::Kind::kErase, std::move(k), {}}; }
+
+TEST(Apply, FollowerReplaysLeaderExactly) {
+  TempDir dir;
+  auto leader = OpenOrDie(dir.Sub("leader"));
+  auto follower = OpenOrDie(dir.Sub("follower"));
+  ASSERT_TRUE(leader->Put("a", "1").ok());
+  ASSERT_TRUE(leader->Put("b", "2").ok());
+  ASSERT_TRUE(leader->Erase("a").ok());
+  auto records = ReadAll(*leader, 0);
+  auto applied = follower->Apply(leader->History(), records);
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_EQ(*applied, 3u);
+  EXPECT_EQ(follower->History(), leader->History());  // adopted while pristine
+  EXPECT_EQ(follower->LastSeq(), 3u);
+  EXPECT_FALSE(follower->Get("a")->has_value());
+  EXPECT_EQ((*follower->Get("b"))->data, "2");
+  EXPECT_EQ((*follower->Get("b"))->version, (*leader->Get("b"))->version);
+  // The follower keeps the records too, byte for byte.
+  EXPECT_EQ(follower->ReadLog(0, 1 << 20)->frames, leader->ReadLog(0, 1 << 20)->frames);
+}
+
+TEST(Apply, RefusesGapsDuplicatesAndForeignHistoryWithoutPartialWrites) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  HistoryId leader = HistoryId::Random();
+  std::vector<LogRecord> first = {Rec(1, {PutOp("a", "1")}), Rec(2, {PutOp("b", "2")})};
+  ASSERT_TRUE(store->Apply(leader, first).ok());
+
+  std::vector<LogRecord> gap = {Rec(4, {PutOp("c", "3")})};
+  EXPECT_EQ(store->Apply(leader, gap).status().code(), Code::kFailedPrecondition);
+  std::vector<LogRecord> dup = {Rec(2, {PutOp("b", "dup")}), Rec(3, {PutOp("c", "3")})};
+  EXPECT_EQ(store->Apply(leader, dup).status().code(), Code::kFailedPrecondition);
+  std::vector<LogRecord> holes = {Rec(3, {PutOp("c", "3")}), Rec(5, {PutOp("d", "4")})};
+  EXPECT_EQ(store->Apply(leader, holes).status().code(), Code::kInvalidArgument);
+  std::vector<LogRecord> next = {Rec(3, {PutOp("c", "3")})};
+  EXPECT_EQ(store->Apply(HistoryId::Random(), next).status().code(), Code::kFailedPrecondition);
+  std::vector<LogRecord> bad_key = {Rec(3, {PutOp("", "3")})};
+  EXPECT_EQ(store->Apply(leader, bad_key).status().code(), Code::kInvalidArgument);
+
+  EXPECT_EQ(store->LastSeq(), 2u);
+  EXPECT_EQ((*store->Get("b"))->data, "2");
+  EXPECT_FALSE(store->Get("c")->has_value());
+  EXPECT_FALSE(store->Get("d")->has_value());
+
+  std::vector<LogRecord> good = {Rec(3, {PutOp("c", "3"), EraseOp("a")})};
+  ASSERT_TRUE(store->Apply(leader, good).ok());
+  EXPECT_FALSE(store->Get("a")->has_value());
+  EXPECT_EQ(store->LastSeq(), 3u);
+}
+
+TEST(Apply, AppliedSeqAndHistorySurviveReopen) {
+  TempDir dir;
+  HistoryId leader = HistoryId::Random();
+  {
+    auto store = OpenOrDie(dir.path());
+    std::vector<LogRecord> recs = {Rec(1, {PutOp("a", "1")})};
+    ASSERT_TRUE(store->Apply(leader, recs).ok());
+  }
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(store->History(), leader);
+  EXPECT_EQ(store->LastSeq(), 1u);
+}
+
+TEST(Codec, RejectsCorruptionCutsAndGaps) {
+  std::string batch;
+  EncodeLogRecord(Rec(7, {PutOp("k", "v")}), batch);
+  EncodeLogRecord(Rec(8, {EraseOp("k")}), batch);
+  auto ok = DecodeLogBatch(batch);
+  ASSERT_TRUE(ok.ok());
+  ASSERT_EQ(ok->size(), 2u);
+  EXPECT_EQ((*ok)[1].ops[0].kind, LogOp::Kind::kErase);
+
+  std::string first;
+  EncodeLogRecord(Rec(7, {PutOp("k", "v")}), first);
+  for (std::size_t cut = 1; cut < batch.size(); ++cut) {
+    // A cut on a frame boundary is a shorter valid batch; the transport's
+    // length (what the leader said it sent) catches that one.
+    if (cut == first.size()) {
+      EXPECT_EQ(DecodeLogBatch(batch.substr(0, cut))->size(), 1u);
+      continue;
+    }
+    EXPECT_FALSE(DecodeLogBatch(batch.substr(0, cut)).ok()) << "cut at " << cut;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    std::string flipped = batch;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x40);
+    EXPECT_FALSE(DecodeLogBatch(flipped).ok()) << "flip at " << i;
+  }
+  std::string gap;
+  EncodeLogRecord(Rec(1, {PutOp("k", "v")}), gap);
+  EncodeLogRecord(Rec(3, {PutOp("k", "v")}), gap);
+  EXPECT_EQ(DecodeLogBatch(gap).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(DecodeLogBatch("garbage!").status().code(), Code::kDataLoss);
+  EXPECT_TRUE(DecodeLogBatch("").ok());
+}
+
+}  // namespace
+}  // namespace mehdb

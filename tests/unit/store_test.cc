@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+//
+// Every public Store call and each error code it documents.
+#include <gtest/gtest.h>
+#include <mehdb/store.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "temp_dir.h"
+
+namespace mehdb {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<Store> OpenOrDie(const std::string& dir, const Options& o = {}) {
+  auto s = Store::Open(dir, o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+TEST(Store, PutGetOverwriteErase) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  auto s1 = store->Put("a", "one");
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(*s1, 1u);
+  auto v = store->Get("a");
+  ASSERT_TRUE(v.ok());
+  ASSERT_TRUE(v->has_value());
+  EXPECT_EQ((*v)->data, "one");
+  EXPECT_EQ((*v)->version, 1u);
+
+  auto s2 = store->Put("a", "two");
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(*s2, 2u);
+  EXPECT_EQ((*store->Get("a"))->data, "two");
+  EXPECT_EQ((*store->Get("a"))->version, 2u);
+
+  auto s3 = store->Erase("a");
+  ASSERT_TRUE(s3.ok());
+  EXPECT_EQ(*s3, 3u);
+  auto gone = store->Get("a");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(gone->has_value());
+  // Erasing a missing key is a (no-op) write, not an error.
+  EXPECT_TRUE(store->Erase("never").ok());
+}
+
+TEST(Store, BinaryEmptyAndLargeValuesRoundTrip) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  std::string big(1 << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 7) big[i] = static_cast<char>(i);
+  ASSERT_TRUE(store->Put("bin", binary).ok());
+  ASSERT_TRUE(store->Put("empty", "").ok());
+  ASSERT_TRUE(store->Put("big", big).ok());
+  EXPECT_EQ((*store->Get("bin"))->data, binary);
+  EXPECT_EQ((*store->Get("empty"))->data, "");
+  EXPECT_EQ((*store->Get("big"))->data, big);
+}
+
+TEST(Store, KeyLimits) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(store->Put("", "v").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store->Put(std::string(512, 'k'), "v").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store->Get("").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store->Get(std::string(600, 'k')).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(store->Put(std::string(511, 'k'), "v").ok());
+  EXPECT_EQ((*store->Get(std::string(511, 'k')))->data, "v");
+}
+
+TEST(Store, ValueTooLarge) {
+  TempDir dir;
+  Options o;
+  o.max_value_bytes = 100;
+  auto store = OpenOrDie(dir.path(), o);
+  EXPECT_TRUE(store->Put("k", std::string(100, 'v')).ok());
+  auto r = store->Put("k", std::string(101, 'v'));
+  EXPECT_EQ(r.status().code(), Code::kValueTooLarge);
+  EXPECT_EQ((*store->Get("k"))->data.size(), 100u);  // nothing changed
+}
+
+TEST(Store, BatchIsAtomicAndConditional) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  ASSERT_TRUE(store->Put("x", "1").ok());
+  Batch ok;
+  ok.Expect("x", 1).Expect("y", Batch::kAbsent).Put("y", "2").Erase("x");
+  auto seq = store->Write(ok);
+  ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+  EXPECT_EQ(*seq, 2u);
+  EXPECT_FALSE(store->Get("x")->has_value());
+  EXPECT_EQ((*store->Get("y"))->version, 2u);
+
+  Batch stale;
+  stale.Expect("y", 1).Put("y", "3").Put("z", "3");
+  EXPECT_EQ(store->Write(stale).status().code(), Code::kAborted);
+  EXPECT_EQ((*store->Get("y"))->data, "2");
+  EXPECT_FALSE(store->Get("z")->has_value());
+  EXPECT_EQ(store->LastSeq(), 2u);  // a failed condition consumes no seq
+
+  Batch present;
+  present.Expect("missing", Batch::kPresent).Put("a", "b");
+  EXPECT_EQ(store->Write(present).status().code(), Code::kAborted);
+  Batch exists;
+  exists.Expect("y", Batch::kPresent).Put("a", "b");
+  EXPECT_TRUE(store->Write(exists).ok());
+
+  EXPECT_EQ(store->Write(Batch()).status().code(), Code::kInvalidArgument);
+  Batch bad;
+  bad.Put("ok", "v").Put("", "v");
+  EXPECT_EQ(store->Write(bad).status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(store->Get("ok")->has_value());
+}
+
+TEST(Store, ScanPrefixAfterLimit) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  for (const char* k : {"a1", "a2", "a3", "b1", "b2", "c"}) ASSERT_TRUE(store->Put(k, k).ok());
+  auto all = store->Scan({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->items.size(), 6u);
+  EXPECT_FALSE(all->more);
+
+  auto page1 = store->Scan({.prefix = "a", .start_after = "", .limit = 2});
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->items.size(), 2u);
+  EXPECT_EQ(page1->items[1].key, "a2");
+  EXPECT_TRUE(page1->more);
+  auto page2 = store->Scan({.prefix = "a", .start_after = "a2", .limit = 2});
+  ASSERT_EQ(page2->items.size(), 1u);
+  EXPECT_EQ(page2->items[0].key, "a3");
+  EXPECT_EQ(page2->items[0].value.data, "a3");
+  EXPECT_FALSE(page2->more);
+
+  auto b = store->Scan({.prefix = "b", .start_after = "", .limit = 0});
+  ASSERT_EQ(b->items.size(), 2u);
+  auto after = store->Scan({.prefix = "", .start_after = "b1", .limit = 0});
+  ASSERT_EQ(after->items.size(), 2u);
+  EXPECT_EQ(after->items[0].key, "b2");
+  auto none = store->Scan({.prefix = "zz", .start_after = "", .limit = 0});
+  EXPECT_TRUE(none->items.empty());
+
+  int visited = 0;
+  EXPECT_TRUE(store->ForEach({}, [&](std::string_view, std::string_view, Seq) {
+                      return ++visited < 3;
+                    }).ok());
+  EXPECT_EQ(visited, 3);
+}
+
+TEST(Store, CountAndStats) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(*store->Count(), 0u);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
+  ASSERT_TRUE(store->Erase("k0").ok());
+  EXPECT_EQ(*store->Count(), 49u);
+  auto st = store->GetStats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->entries, 49u);
+  EXPECT_EQ(st->last_seq, 51u);
+  EXPECT_EQ(st->first_log_seq, 1u);
+  EXPECT_EQ(st->log_entries, 51u);
+  EXPECT_GT(st->log_bytes, 0u);
+  EXPECT_GT(st->disk_bytes, 0u);
+  EXPECT_GT(st->used_bytes, 0u);
+  EXPECT_FALSE(st->history.IsZero());
+  EXPECT_EQ(st->commits, 51u);
+  EXPECT_EQ(st->committed_writes, 51u);
+  EXPECT_EQ(st->group_size_buckets[0], 51u);  // sequential writers: groups of 1
+}
+
+TEST(Store, ReopenKeepsDataSeqAndHistory) {
+  TempDir dir;
+  HistoryId hist;
+  {
+    auto store = OpenOrDie(dir.path());
+    ASSERT_TRUE(store->Put("k", "v").ok());
+    hist = store->History();
+  }
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(store->History(), hist);
+  EXPECT_EQ(store->LastSeq(), 1u);
+  EXPECT_EQ((*store->Get("k"))->data, "v");
+  EXPECT_EQ(*store->Put("k2", "v"), 2u);
+}
+
+TEST(Store, OpenErrors) {
+  TempDir dir;
+  Options no_create;
+  no_create.create_if_missing = false;
+  EXPECT_EQ(Store::Open(dir.Sub("absent"), no_create).status().code(), Code::kNotFound);
+  EXPECT_EQ(Store::Open(dir.path(), no_create).status().code(), Code::kNotFound);
+
+  std::ofstream(dir.Sub("file")) << "x";
+  EXPECT_EQ(Store::Open(dir.Sub("file")).status().code(), Code::kInvalidArgument);
+
+  Options bad;
+  bad.map_bytes = 1 << 20;
+  bad.max_map_bytes = 1 << 10;
+  EXPECT_EQ(Store::Open(dir.path(), bad).status().code(), Code::kInvalidArgument);
+
+  // A directory holding something that is not an LMDB file.
+  std::filesystem::create_directory(dir.Sub("junk"));
+  std::ofstream(dir.Sub("junk/data.mdb")) << std::string(8192, 'j');
+  auto junk = Store::Open(dir.Sub("junk"));
+  EXPECT_EQ(junk.status().code(), Code::kDataLoss) << junk.status().ToString();
+}
+
+TEST(Store, UnwritableDirectoryIsReadOnly) {
+  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  TempDir dir;
+  std::filesystem::create_directory(dir.Sub("ro"));
+  chmod(dir.Sub("ro").c_str(), 0500);
+  auto r = Store::Open(dir.Sub("ro"));
+  EXPECT_EQ(r.status().code(), Code::kReadOnly) << r.status().ToString();
+  chmod(dir.Sub("ro").c_str(), 0700);
+}
+
+TEST(Store, MapGrowsUpToTheCeiling) {
+  TempDir dir;
+  Options o;
+  o.map_bytes = 256 << 10;
+  o.max_map_bytes = 4 << 20;
+  o.log_retain_entries = 1;  // keep the log from holding pages
+  auto store = OpenOrDie(dir.path(), o);
+  std::string value(4000, 'v');
+  Status last;
+  int written = 0;
+  for (; written < 5000; ++written) {
+    auto r = store->Put("key" + std::to_string(written), value);
+    if (!r.ok()) {
+      last = r.status();
+      break;
+    }
+  }
+  EXPECT_EQ(last.code(), Code::kResourceExhausted) << last.ToString();
+  auto st = store->GetStats();
+  EXPECT_GT(st->map_growths, 0u);
+  EXPECT_EQ(st->map_bytes, o.max_map_bytes);
+  EXPECT_GT(written, 200);
+  // Still readable and intact; erasing makes room again.
+  EXPECT_EQ((*store->Get("key0"))->data, value);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->Erase("key" + std::to_string(i)).ok());
+  EXPECT_TRUE(store->Put("again", "small").ok());
+}
+
+TEST(Store, WaitForSeq) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  EXPECT_EQ(store->WaitForSeq(1, std::chrono::milliseconds(10)), 0u);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    (void)store->Put("k", "v");
+  });
+  EXPECT_EQ(store->WaitForSeq(1, std::chrono::seconds(30)), 1u);
+  writer.join();
+}
+
+TEST(Store, GroupCommitSharesTransactions) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  constexpr int kThreads = 16, kEach = 40;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<Seq>> seqs(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = store->Put("t" + std::to_string(t) + "-" + std::to_string(i), "v");
+        ASSERT_TRUE(r.ok());
+        seqs[t].push_back(*r);
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::vector<Seq> all;
+  for (auto& v : seqs) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  // Every write got its own seq, 1..N without gaps.
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i + 1);
+  auto st = store->GetStats();
+  EXPECT_EQ(st->committed_writes, std::uint64_t{kThreads * kEach});
+  EXPECT_LE(st->commits, st->committed_writes);
+  EXPECT_EQ(*store->Count(), std::uint64_t{kThreads * kEach});
+}
+
+TEST(Store, NoSyncDurabilityWorks) {
+  TempDir dir;
+  Options o;
+  o.durability = Durability::kNoSync;
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    ASSERT_TRUE(store->Put("k", "v").ok());
+  }
+  auto store = OpenOrDie(dir.path(), o);
+  EXPECT_EQ((*store->Get("k"))->data, "v");
+}
+
+TEST(StatusTest, ToStringAndNames) {
+  EXPECT_EQ(Status().ToString(), "OK");
+  EXPECT_EQ(Status(Code::kNoSpace, "disk").ToString(), "NoSpace: disk");
+  EXPECT_EQ(CodeName(Code::kDataLoss), "DataLoss");
+  Result<int> r(Status(Code::kAborted, "x"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kAborted);
+  Result<int> v(3);
+  EXPECT_TRUE(v.ok());
+  EXPECT_TRUE(v.status().ok());
+  EXPECT_EQ(*v, 3);
+}
+
+TEST(HistoryIdTest, HexRoundTrip) {
+  HistoryId a = HistoryId::Random(), b = HistoryId::Random();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(HistoryId::FromHex(a.ToHex()), a);
+  EXPECT_FALSE(HistoryId::FromHex("xyz").has_value());
+  EXPECT_FALSE(HistoryId::FromHex(std::string(32, 'G')).has_value());
+  EXPECT_FALSE(HistoryId::FromHex(std::string(32, 'A')).has_value());  // lowercase only
+}
+
+}  // namespace
+}  // namespace mehdb
