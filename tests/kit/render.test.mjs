@@ -1,0 +1,336 @@
+// Renders every kustomization of the kit (base, each overlay, and a fixture
+// with all components) and checks the result: no kustomize warnings, every
+// object valid against the Kubernetes API schemas, and what schemas cannot
+// see — selectors that match the pods, the governing Service, mounts, probes,
+// Pod Security "restricted", and that every option the manifest passes is
+// one mehdbd accepts (asked from the built binary).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import {
+  KIT_TESTS, KUSTOMIZE_DIR, containerSettings, findKustomize, loadNpm, mehdbdBinary,
+  mehdbdOptions, parseAll, podLabels, render, selectorMatches, validateObject,
+} from "./lib/kit.mjs";
+
+const kz = findKustomize();
+const npm = await loadNpm();
+const skip = kz.skip || npm.skip || false;
+const binary = mehdbdBinary();
+
+const MEHDBD_PORT_DEFAULT = 9876;
+const MEHDBD_SERVICE_DEFAULT = "mehdb";
+// Probe endpoints mehdbd serves: liveness/startup are process-local, readiness
+// also means "caught up" on a follower.
+const PROBE_PATHS = { startupProbe: "/healthz", livenessProbe: "/healthz", readinessProbe: "/readyz" };
+
+const subdirs = (d) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+const targets = [
+  { name: "base", dir: path.join(KUSTOMIZE_DIR, "base") },
+  ...subdirs(path.join(KUSTOMIZE_DIR, "overlays")).map((o) => ({ name: `overlays/${o}`, dir: path.join(KUSTOMIZE_DIR, "overlays", o), overlay: o })),
+  ...subdirs(path.join(KIT_TESTS, "fixtures")).map((f) => ({ name: `fixtures/${f}`, dir: path.join(KIT_TESTS, "fixtures", f) })),
+];
+
+// What each shipped overlay promises beyond the common checks.
+const OVERLAY_EXPECT = {
+  dev: { minReplicas: 2 },                      // the tutorial's mehdb-0 and mehdb-1
+  prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true },
+};
+
+function rendered(t) {
+  if (!t.cache) {
+    const r = render(kz, t.dir);
+    const objs = parseAll(npm.yaml, r.yaml);
+    const sts = objs.filter((o) => o.kind === "StatefulSet");
+    assert.equal(sts.length, 1, "exactly one StatefulSet");
+    const container = sts[0].spec.template.spec.containers.find((c) => c.name === "mehdbd");
+    assert.ok(container, "a container named mehdbd");
+    t.cache = { ...r, objs, sts: sts[0], container };
+  }
+  return t.cache;
+}
+
+// The ConfigMap files a container mounts, by path inside the container.
+function mountedConfigFiles({ objs, sts, container }) {
+  const files = {};
+  for (const m of container.volumeMounts ?? []) {
+    const vol = (sts.spec.template.spec.volumes ?? []).find((v) => v.name === m.name);
+    if (!vol?.configMap) continue;
+    const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === vol.configMap.name);
+    assert.ok(cm, `ConfigMap ${vol.configMap.name} (volume ${vol.name}) is rendered`);
+    // Keys become files (or the `items` paths); a subPath mounts one of them.
+    const items = vol.configMap.items ?? Object.keys(cm.data ?? {}).map((key) => ({ key, path: key }));
+    for (const { key, path: p } of items) {
+      if (!m.subPath) files[path.posix.join(m.mountPath, p)] = cm.data[key];
+      else if (m.subPath === p) files[m.mountPath] = cm.data[key];
+    }
+  }
+  return files;
+}
+
+// The options the daemon will actually read: args, env and the --config file.
+function settings(r) {
+  const all = containerSettings(r.container, {});
+  const cfg = all.find((s) => s.opt === "config");
+  if (!cfg) return all;
+  const files = mountedConfigFiles(r);
+  assert.ok(cfg.value in files, `--config ${cfg.value} is a file of a mounted ConfigMap`);
+  return containerSettings(r.container, { [cfg.value]: files[cfg.value] });
+}
+const setting = (r, opt) => settings(r).find((s) => s.opt === opt);
+
+function daemonPort(r) {
+  const s = setting(r, "port");
+  return s ? Number(s.value) : MEHDBD_PORT_DEFAULT;
+}
+
+function resolvePort(container, port) {
+  if (typeof port === "number") return port;
+  const p = (container.ports ?? []).find((x) => x.name === port);
+  assert.ok(p, `named port ${port} exists on the container`);
+  return p.containerPort;
+}
+
+function pods(sts) {
+  const n = Math.max(sts.spec.replicas ?? 1, 1);
+  return Array.from({ length: n }, (_, i) => podLabels(sts, i));
+}
+
+function assertSelectsAll(sel, sts, what) {
+  assert.ok(sel && Object.keys(sel).length, `${what}: selector is not empty`);
+  pods(sts).forEach((labels, i) => assert.ok(selectorMatches(sel, labels), `${what}: selects pod ${sts.metadata.name}-${i}`));
+}
+
+// Each check takes a rendered kustomization {yaml, stderr, objs, sts, container}.
+const CHECKS = {
+  "renders without warnings": (r) => {
+    assert.equal(r.stderr.trim(), "", "kustomize printed warnings");
+  },
+
+  "every object matches the Kubernetes API schemas": async (r) => {
+    for (const o of r.objs) {
+      assert.deepEqual(await validateObject(o), [], `${o.kind}/${o.metadata?.name}`);
+    }
+  },
+
+  "every selector matches the pod template": (r) => {
+    const { objs, sts } = r;
+    const tpl = sts.spec.template;
+    assert.ok(selectorMatches(sts.spec.selector, tpl.metadata.labels), "StatefulSet selector matches its template");
+    for (const svc of objs.filter((o) => o.kind === "Service")) {
+      const sel = svc.spec.selector;
+      if (sel?.["statefulset.kubernetes.io/pod-name"]) {
+        // A per-pod Service (mehdb-leader): exactly the ordinal-0 pod.
+        const hits = pods(sts).map((l, i) => selectorMatches(sel, l) && i).filter((i) => i !== false);
+        assert.deepEqual(hits, [0], `Service ${svc.metadata.name} selects only ${sts.metadata.name}-0`);
+      } else {
+        assertSelectsAll(sel, sts, `Service ${svc.metadata.name}`);
+      }
+    }
+    for (const pdb of objs.filter((o) => o.kind === "PodDisruptionBudget")) {
+      assertSelectsAll(pdb.spec.selector, sts, `PDB ${pdb.metadata.name}`);
+      assert.ok(pdb.spec.maxUnavailable !== undefined && pdb.spec.minAvailable === undefined,
+        "PDB uses maxUnavailable (minAvailable blocks drains of small installs)");
+    }
+    for (const np of objs.filter((o) => o.kind === "NetworkPolicy")) {
+      assertSelectsAll(np.spec.podSelector, sts, `NetworkPolicy ${np.metadata.name}`);
+      const peers = (rules, key) => rules.flatMap((r) => r[key] ?? []).filter((p) => p.podSelector);
+      const allPods = (p) => pods(sts).every((l) => selectorMatches(p.podSelector, l));
+      assert.ok(peers(np.spec.ingress ?? [], "from").some(allPods), "NetworkPolicy lets mehdb pods reach each other");
+      if (np.spec.policyTypes?.includes("Egress")) assert.ok(peers(np.spec.egress ?? [], "to").some(allPods), "NetworkPolicy egress reaches mehdb pods");
+    }
+    for (const pm of objs.filter((o) => o.kind === "PodMonitor")) assertSelectsAll(pm.spec.selector, sts, `PodMonitor ${pm.metadata.name}`);
+    const aff = tpl.spec.affinity ?? {};
+    for (const kind of ["podAffinity", "podAntiAffinity"]) {
+      const a = aff[kind] ?? {};
+      const terms = [...(a.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+        ...(a.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w) => w.podAffinityTerm)];
+      terms.forEach((term, i) => assertSelectsAll(term.labelSelector, sts, `${kind} term ${i}`));
+    }
+    (tpl.spec.topologySpreadConstraints ?? []).forEach((c, i) => assertSelectsAll(c.labelSelector, sts, `topologySpreadConstraints[${i}]`));
+  },
+
+  "serviceName names the headless Service the daemon uses": (r) => {
+    const name = r.sts.spec.serviceName;
+    const svc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === name);
+    assert.ok(svc, `Service ${name} is rendered`);
+    assert.equal(svc.spec.clusterIP, "None", "governing Service is headless");
+    assert.equal(svc.spec.publishNotReadyAddresses, true, "peers resolve before they are Ready");
+    assertSelectsAll(svc.spec.selector, r.sts, `Service ${name}`);
+    assert.equal(setting(r, "service")?.value ?? MEHDBD_SERVICE_DEFAULT, name, "mehdbd --service derives the leader's DNS name from the same Service");
+    for (const s of r.objs.filter((o) => o.kind === "Service")) {
+      for (const p of s.spec.ports) {
+        assert.equal(resolvePort(r.container, p.targetPort ?? p.port), daemonPort(r), `Service ${s.metadata.name} port ${p.name} reaches mehdbd`);
+      }
+    }
+  },
+
+  "mounts, data directory and config file": (r) => {
+    const spec = r.sts.spec;
+    const claims = (spec.volumeClaimTemplates ?? []).map((c) => c.metadata.name);
+    const vols = (spec.template.spec.volumes ?? []).map((v) => v.name);
+    const mounts = r.container.volumeMounts ?? [];
+    for (const m of mounts) assert.ok(claims.includes(m.name) || vols.includes(m.name), `mount ${m.name} names a volume or claim template`);
+    for (const c of claims) assert.ok(mounts.some((m) => m.name === c), `claim template ${c} is mounted`);
+    const datadir = setting(r, "datadir");
+    assert.ok(datadir?.value?.startsWith("/"), "--datadir is set to an absolute path (its default ./data is on the read-only root)");
+    const under = (p, m) => p === m.mountPath || p.startsWith(m.mountPath.replace(/\/?$/, "/"));
+    const dm = mounts.filter((m) => under(datadir.value, m)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    assert.ok(dm && claims.includes(dm.name), `data dir ${datadir.value} is on a PersistentVolumeClaim`);
+    assert.ok(dm.subPath || datadir.value !== dm.mountPath, "data dir is a sub-directory of the volume (keeps lost+found out)");
+    assert.ok(!dm.readOnly, "data mount is writable");
+  },
+
+  "probes use mehdbd's endpoints on its port": (r) => {
+    const http = (r.container.ports ?? []).find((p) => p.containerPort === daemonPort(r));
+    assert.ok(http, `a container port is mehdbd's --port ${daemonPort(r)}`);
+    for (const [probe, wanted] of Object.entries(PROBE_PATHS)) {
+      const p = r.container[probe];
+      assert.ok(p?.httpGet, `${probe} is an HTTP probe`);
+      assert.equal(p.httpGet.path, wanted, `${probe} path`);
+      assert.equal(resolvePort(r.container, p.httpGet.port), daemonPort(r), `${probe} port`);
+    }
+  },
+
+  'Pod Security "restricted" and least privilege': (r) => {
+    const spec = r.sts.spec.template.spec;
+    const psc = spec.securityContext ?? {};
+    for (const f of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[f], `${f} unset`);
+    assert.equal(spec.automountServiceAccountToken, false, "no service account token");
+    assert.equal(psc.fsGroupChangePolicy, "OnRootMismatch", "no recursive chown on each start");
+    for (const f of ["runAsUser", "runAsGroup", "fsGroup"]) assert.ok(Number.isInteger(psc[f]) && psc[f] > 0, `pod ${f} is a non-root number`);
+    const allowed = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "name"];
+    for (const v of spec.volumes ?? []) for (const k of Object.keys(v)) assert.ok(allowed.includes(k), `volume ${v.name}: ${k} not allowed`);
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      const sc = c.securityContext ?? {};
+      const eff = (f) => sc[f] ?? psc[f];
+      assert.equal(eff("runAsNonRoot"), true, `${c.name}: runAsNonRoot`);
+      assert.notEqual(eff("runAsUser"), 0, `${c.name}: runAsUser not 0`);
+      assert.ok(["RuntimeDefault", "Localhost"].includes(eff("seccompProfile")?.type), `${c.name}: seccompProfile`);
+      assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation false`);
+      assert.ok(!sc.privileged, `${c.name}: not privileged`);
+      assert.ok(sc.capabilities?.drop?.includes("ALL"), `${c.name}: drops ALL capabilities`);
+      assert.ok((sc.capabilities?.add ?? []).every((x) => x === "NET_BIND_SERVICE"), `${c.name}: adds no capabilities`);
+      assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
+      assert.ok((c.ports ?? []).every((p) => !p.hostPort), `${c.name}: no hostPort`);
+    }
+  },
+
+  "identity and namespace come from the downward API": (r) => {
+    assert.equal(r.sts.spec.template.spec.enableServiceLinks, false, "no injected MEHDB_PORT=tcp://... from the mehdb Service");
+    const env = (n) => (r.container.env ?? []).find((e) => e.name === n);
+    assert.equal(env("MEHDB_HOST")?.valueFrom?.fieldRef?.fieldPath, "metadata.name", "MEHDB_HOST from the pod name");
+    assert.equal(env("MEHDB_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath, "metadata.namespace", "MEHDB_NAMESPACE from the pod's namespace");
+    for (const opt of ["host", "namespace", "leader-url", "local"]) {
+      const s = settings(r).filter((x) => x.opt === opt && x.value !== null);
+      assert.deepEqual(s.map((x) => x.from), [], `--${opt} is never a literal`);
+    }
+  },
+};
+
+// Asks the built binary, so it only runs once meson has built mehdbd.
+function checkOptions(r, known) {
+  const seen = new Map();
+  for (const s of settings(r)) {
+    assert.ok(s.opt && known.has(s.opt), `${s.from}: not an option of \`mehdbd --help\``);
+    assert.ok(!["help", "version"].includes(s.opt), `${s.from}: not for a daemon`);
+    assert.ok(!seen.has(s.opt), `--${s.opt} set twice (${seen.get(s.opt)} and ${s.from}): precedence would decide`);
+    seen.set(s.opt, s.from);
+  }
+}
+
+for (const t of targets) {
+  for (const [name, check] of Object.entries(CHECKS)) {
+    test(`${t.name}: ${name}`, { skip }, () => check(rendered(t)));
+  }
+
+  test(`${t.name}: every option the manifest passes is one mehdbd accepts`,
+    { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") },
+    () => checkOptions(rendered(t), mehdbdOptions(binary)));
+
+  const want = OVERLAY_EXPECT[t.overlay];
+  if (want) {
+    test(`${t.name}: overlay promises`, { skip }, () => {
+      const { objs, sts, container } = rendered(t);
+      assert.ok((sts.spec.replicas ?? 1) >= want.minReplicas, `at least ${want.minReplicas} replicas`);
+      assert.notEqual(container.image, "mehdb", "the overlay sets the image");
+      if (want.digest) assert.match(container.image, /@sha256:[0-9a-f]{64}$/, "image pinned by digest");
+      if (want.namespaced) {
+        const ns = objs.find((o) => o.kind === "Namespace");
+        assert.ok(ns, "ships its Namespace");
+        assert.equal(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
+        for (const o of objs) if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+      }
+      if (want.strictSpread) {
+        assert.ok(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, "required anti-affinity");
+      }
+    });
+  }
+}
+
+// The checks must catch the bugs the field keeps shipping (KIT.md §3, §4):
+// each mutation of the dev render has to make its check fail.
+const devTarget = targets.find((t) => t.overlay === "dev");
+const MUTATIONS = [
+  ["anti-affinity selecting `app: mehdb` (the ZooKeeper tutorial bug)", "every selector matches the pod template",
+    (r) => { r.sts.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector = { matchLabels: { app: "mehdb" } }; }],
+  ["leader Service selecting mehdb-1", "every selector matches the pod template",
+    (r) => { r.objs.find((o) => o.metadata.name === "mehdb-leader").spec.selector["statefulset.kubernetes.io/pod-name"] = "mehdb-1"; }],
+  ["`readniessProbe` typo (the original app.yaml)", "every object matches the Kubernetes API schemas",
+    (r) => { r.container.readniessProbe = r.container.readinessProbe; delete r.container.readinessProbe; }],
+  ["readiness on /status?level=full (the original)", "probes use mehdbd's endpoints on its port",
+    (r) => { r.container.readinessProbe.httpGet.path = "/status?level=full"; }],
+  ["probe on a port mehdbd does not listen on", "probes use mehdbd's endpoints on its port",
+    (r) => { r.container.livenessProbe.httpGet.port = 8080; }],
+  ["governing Service without publishNotReadyAddresses", "serviceName names the headless Service the daemon uses",
+    (r) => { delete r.objs.find((o) => o.metadata.name === r.sts.spec.serviceName).spec.publishNotReadyAddresses; }],
+  ["serviceName naming a Service that does not exist", "serviceName names the headless Service the daemon uses",
+    (r) => { r.sts.spec.serviceName = "mehdb-headless"; }],
+  ["no --datadir (./data on the read-only root)", "mounts, data directory and config file",
+    (r) => { r.container.args = r.container.args.filter((a) => !a.startsWith("--datadir")); }],
+  ["data dir at the volume root", "mounts, data directory and config file",
+    (r) => { delete r.container.volumeMounts.find((m) => m.name === "data").subPath; }],
+  ["allowPrivilegeEscalation unset", 'Pod Security "restricted" and least privilege',
+    (r) => { delete r.container.securityContext.allowPrivilegeEscalation; }],
+  ["a hostPath volume", 'Pod Security "restricted" and least privilege',
+    (r) => { r.sts.spec.template.spec.volumes.push({ name: "h", hostPath: { path: "/" } }); }],
+  ["a literal namespace (the original's leader URL bug)", "identity and namespace come from the downward API",
+    (r) => { r.container.env.find((e) => e.name === "MEHDB_NAMESPACE").value = "default"; delete r.container.env.find((e) => e.name === "MEHDB_NAMESPACE").valueFrom; }],
+  ["service links on (MEHDB_PORT=tcp://...)", "identity and namespace come from the downward API",
+    (r) => { delete r.sts.spec.template.spec.enableServiceLinks; }],
+];
+
+function mutated(mutate) {
+  const objs = structuredClone(rendered(devTarget).objs);
+  const sts = objs.find((o) => o.kind === "StatefulSet");
+  const r = { ...rendered(devTarget), objs, sts, container: sts.spec.template.spec.containers.find((c) => c.name === "mehdbd") };
+  mutate(r);
+  return r;
+}
+
+for (const [bug, check, mutate] of MUTATIONS) {
+  test(`checks catch: ${bug}`, { skip }, async () => {
+    await assert.rejects(async () => CHECKS[check](mutated(mutate)), assert.AssertionError);
+  });
+}
+
+test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const os = await import("node:os");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "kit-deprecated-"));
+  try {
+    writeFileSync(path.join(dir, "kustomization.yaml"),
+      `resources: [${JSON.stringify(path.relative(dir, path.join(KUSTOMIZE_DIR, "base")))}]\ncommonLabels: {team: x}\n`);
+    assert.throws(() => CHECKS["renders without warnings"](render(kz, dir)), assert.AssertionError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("checks catch: options mehdbd does not have, or set twice",
+  { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") }, () => {
+    const known = mehdbdOptions(binary);
+    assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
+    assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
+    assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_PORT", value: "9876" })), known));
+  });
