@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <shared_mutex>
 
 #include <cstring>
 
@@ -37,14 +36,14 @@ Status Store::Backup(std::string_view dir_view) const {
     return Status(Code::kFailedPrecondition, "backup target is not empty: " + dir);
   std::filesystem::create_directories(dir, ec);
   if (ec) return LmdbStatus(ec.value(), "creating " + dir);
-  std::shared_lock lock(impl_->gate);  // no resize while LMDB copies
+  internal::GateGuard pass(impl_->gate);  // no resize while LMDB copies
   // MDB_CP_COMPACT omits free pages: the copy is as small as the data.
   return LmdbStatus(mdb_env_copy2(impl_->env, dir.c_str(), MDB_CP_COMPACT),
                     "backing up to " + dir);
 }
 
 Status Store::BackupToFd(int fd) const {
-  std::shared_lock lock(impl_->gate);
+  internal::GateGuard pass(impl_->gate);
   return LmdbStatus(mdb_env_copyfd2(impl_->env, fd, MDB_CP_COMPACT), "streaming a backup");
 }
 

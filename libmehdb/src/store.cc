@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <shared_mutex>
 #include <filesystem>
 #include <system_error>
 
@@ -20,16 +19,6 @@ using internal::ToVal;
 using internal::ToView;
 
 namespace internal {
-
-ResizeGate::ResizeGate() {
-  pthread_rwlockattr_t attr;
-  pthread_rwlockattr_init(&attr);
-  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-  pthread_rwlock_init(&lock_, &attr);
-  pthread_rwlockattr_destroy(&attr);
-}
-
-ResizeGate::~ResizeGate() { pthread_rwlock_destroy(&lock_); }
 
 int PutMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key, std::uint64_t v) {
   std::string buf;
@@ -49,7 +38,7 @@ std::uint64_t GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key) {
 // ---- Impl plumbing ---------------------------------------------------------
 
 Store::Impl::~Impl() {
-  DrainPool();
+  gate.DrainCached();
   if (env != nullptr) mdb_env_close(env);
 }
 
@@ -83,42 +72,21 @@ void Store::Impl::Publish(Seq seq, const HistoryId& hist) {
 Store::Impl::ReadTxn::~ReadTxn() {
   if (impl_ == nullptr) return;
   mdb_txn_reset(txn_);
-  {
-    std::lock_guard lock(impl_->pool_mu);
-    // Each pooled handle keeps a reader slot; keep at most half of them.
-    if (impl_->pool.size() < impl_->options.max_readers / 2) {
-      impl_->pool.push_back(txn_);
-      txn_ = nullptr;
-    }
-  }
-  if (txn_ != nullptr) mdb_txn_abort(txn_);
-  impl_->gate.unlock_shared();
+  if (!impl_->gate.Cache(shard_, txn_)) mdb_txn_abort(txn_);
+  impl_->gate.Exit(shard_);
 }
 
 Result<Store::Impl::ReadTxn> Store::Impl::BeginRead() const {
-  gate.lock_shared();
-  MDB_txn* txn = nullptr;
-  {
-    std::lock_guard lock(pool_mu);
-    if (!pool.empty()) {
-      txn = pool.back();
-      pool.pop_back();
-    }
-  }
+  const int shard = gate.Enter();
+  MDB_txn* txn = gate.TakeCached(shard);
   int rc = txn != nullptr ? mdb_txn_renew(txn)
                           : mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
   if (rc != MDB_SUCCESS) {
     if (txn != nullptr) mdb_txn_abort(txn);
-    gate.unlock_shared();
+    gate.Exit(shard);
     return LmdbStatus(rc, "starting a read transaction");
   }
-  return ReadTxn(this, txn);
-}
-
-void Store::Impl::DrainPool() const {
-  std::lock_guard lock(pool_mu);
-  for (MDB_txn* txn : pool) mdb_txn_abort(txn);
-  pool.clear();
+  return ReadTxn(this, shard, txn);
 }
 
 Status Store::Impl::GrowMap() {
@@ -132,7 +100,7 @@ Status Store::Impl::GrowMap() {
                       std::to_string(options.max_map_bytes) + ")",
                   MDB_MAP_FULL);
   const std::uint64_t next = std::min(current * 2, options.max_map_bytes);
-  DrainPool();  // no transaction of ours may be open across a resize
+  gate.DrainCached();  // no transaction of ours may be open across a resize
   if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS)
     return LmdbStatus(rc, "growing the map");
   map_growths.fetch_add(1, std::memory_order_relaxed);
@@ -144,7 +112,7 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
   for (;;) {
     int rc;
     {
-      std::shared_lock lock(gate);
+      internal::GateGuard pass(gate);
       MDB_txn* raw = nullptr;
       rc = mdb_txn_begin(env, nullptr, 0, &raw);
       if (rc != MDB_SUCCESS) return LmdbStatus(rc, what);
@@ -322,10 +290,12 @@ Status Store::ForEach(const ScanOptions& options, const Visitor& fn) const {
   MDB_val k = ToVal(start), d;
   int rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST)
                          : mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_RANGE);
+  // SET_RANGE lands on start_after itself when it exists; skip just that one.
+  if (rc == MDB_SUCCESS && !options.start_after.empty() && ToView(k) == options.start_after)
+    rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT);
   std::size_t n = 0;
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
     std::string_view key = ToView(k), raw = ToView(d);
-    if (!options.start_after.empty() && key == options.start_after) continue;
     if (!key.starts_with(options.prefix)) break;
     if (options.limit != 0 && n == options.limit) break;
     if (raw.size() < internal::kValueHeaderBytes)

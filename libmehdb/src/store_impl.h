@@ -15,7 +15,6 @@
 #define MEHDB_SRC_STORE_IMPL_H_
 
 #include <lmdb.h>
-#include <pthread.h>
 
 #include <mehdb/store.h>
 
@@ -29,6 +28,7 @@
 #include <vector>
 
 #include "lmdb_env.h"
+#include "resize_gate.h"
 
 namespace mehdb {
 
@@ -41,26 +41,6 @@ constexpr std::string_view kMetaLastSeq = "last_seq";
 constexpr std::string_view kMetaFirstLogSeq = "first_log_seq";
 constexpr std::string_view kMetaLogBytes = "log_bytes";
 constexpr std::string_view kMetaLoading = "loading";
-
-// LMDB may only resize its map while no transaction of this process is open.
-// Every transaction holds this gate shared; growing the map holds it
-// exclusive. Writer-preferring, so a steady stream of readers cannot starve
-// a resize (glibc's default rwlock prefers readers). Not re-entrant: never
-// open a transaction while holding one on the same thread.
-class ResizeGate {
- public:
-  ResizeGate();
-  ~ResizeGate();
-  ResizeGate(const ResizeGate&) = delete;
-  ResizeGate& operator=(const ResizeGate&) = delete;
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
-  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
-  void lock() { pthread_rwlock_wrlock(&lock_); }
-  void unlock() { pthread_rwlock_unlock(&lock_); }
-
- private:
-  pthread_rwlock_t lock_;
-};
 
 // One caller's write waiting in the group-commit queue.
 struct PendingWrite {
@@ -85,12 +65,9 @@ struct Store::Impl {
   MDB_dbi log = 0;
   MDB_dbi meta = 0;
 
+  // Every transaction passes this gate; map growth closes it (see
+  // resize_gate.h). It also caches reset read transactions for reuse.
   mutable internal::ResizeGate gate;
-
-  // Reset read transactions kept for reuse: mdb_txn_renew is much cheaper
-  // than mdb_txn_begin, which takes LMDB's reader-table mutex under MDB_NOTLS.
-  mutable std::mutex pool_mu;
-  mutable std::vector<MDB_txn*> pool;
 
   // Committed state, mirrored from meta after each commit.
   std::atomic<Seq> last_seq{0};
@@ -120,9 +97,12 @@ struct Store::Impl {
   // A pooled read transaction; holds the gate shared for its lifetime.
   class ReadTxn {
    public:
-    ReadTxn(const Impl* impl, MDB_txn* txn) : impl_(impl), txn_(txn) {}
+    ReadTxn(const Impl* impl, int shard, MDB_txn* txn)
+        : impl_(impl), shard_(shard), txn_(txn) {}
     ReadTxn(ReadTxn&& o) noexcept
-        : impl_(std::exchange(o.impl_, nullptr)), txn_(std::exchange(o.txn_, nullptr)) {}
+        : impl_(std::exchange(o.impl_, nullptr)),
+          shard_(o.shard_),
+          txn_(std::exchange(o.txn_, nullptr)) {}
     ReadTxn(const ReadTxn&) = delete;
     ReadTxn& operator=(const ReadTxn&) = delete;
     ReadTxn& operator=(ReadTxn&&) = delete;
@@ -131,6 +111,7 @@ struct Store::Impl {
 
    private:
     const Impl* impl_;
+    int shard_;
     MDB_txn* txn_;
   };
   Result<ReadTxn> BeginRead() const;
@@ -141,7 +122,6 @@ struct Store::Impl {
   Status RunWrite(const std::function<int(MDB_txn*)>& fn, std::string_view what);
   // Doubles the map, up to options.max_map_bytes.
   Status GrowMap();
-  void DrainPool() const;
 
   // The write path (group_commit.cc).
   Result<Seq> Submit(internal::PendingWrite& w);
