@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The container image, built and checked for real (slow: run by .ci/run, not
+# by `meson test`). Builds the Containerfile with podman (chroot isolation:
+# containers cannot run on these machines), from a debian:bookworm-slim base
+# made locally with debootstrap when no such image is present (no registry is
+# reachable), then checks the image's metadata and runs its mehdbd from the
+# exported filesystem in a chroot, as the image's user, and asks /healthz.
+# Skips with a message where root, podman or debootstrap is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+IMAGE=localhost/mehdb:image-test
+BASE=debian:bookworm-slim
+passed=0 failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+not_ok() { echo "FAILED: $*"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip() { echo "SKIP image test: $*"; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (podman --isolation=chroot, chroot)"
+command -v podman >/dev/null || skip "podman is missing (apt-get install podman)"
+command -v unshare >/dev/null || skip "unshare is missing (apt-get install util-linux)"
+
+work=$(mktemp -d /var/tmp/mehdb-image.XXXXXX)
+ctr=
+cleanup() {
+  [ -n "$ctr" ] && podman rm -f "$ctr" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The Debian mirror apt already uses here (deb822 or one-line sources).
+debian_mirror() {
+  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+    sed -n -e 's/^URIs: *//p' -e 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' |
+    tr ' ' '\n' | grep -E '/debian/?$' | head -n1
+}
+
+echo "== base image $BASE"
+if podman image exists "$BASE"; then
+  echo "present"
+else
+  command -v debootstrap >/dev/null || skip "no $BASE image and debootstrap is missing (apt-get install debootstrap)"
+  mirror=$(debian_mirror)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  echo "debootstrap bookworm from $mirror"
+  debootstrap --variant=minbase bookworm "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -20 "$work/debootstrap.log"; not_ok "debootstrap"; echo "image: $passed passed, $failed failed"; exit 1; }
+  rm -rf "$work/base/var/cache/apt/archives/"*.deb "$work/base/var/lib/apt/lists/"*
+  tar -C "$work/base" -c . |
+    podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'CMD ["bash"]' - "$BASE" >/dev/null
+  rm -rf "$work/base"
+fi
+
+echo "== build (podman build --isolation=chroot --pull=never)"
+if podman build --isolation=chroot --pull=never -t "$IMAGE" -f Containerfile . >"$work/build.log" 2>&1; then
+  ok "Containerfile builds"
+  grep -E '^runtime packages:' "$work/build.log" || true
+else
+  tail -40 "$work/build.log"
+  not_ok "Containerfile builds"
+  echo "image: $passed passed, $failed failed"
+  exit 1
+fi
+
+echo "== image metadata"
+inspect() { podman image inspect --format "$1" "$IMAGE"; }
+user=$(inspect '{{.Config.User}}')
+check "runs as a numeric non-root user ($user)" grep -Eq '^[1-9][0-9]*(:[0-9]+)?$' <<<"$user"
+check "exposes 9876/tcp" grep -q '9876/tcp' <<<"$(inspect '{{json .Config.ExposedPorts}}')"
+check "declares the data volume /var/lib/mehdb" grep -q '/var/lib/mehdb' <<<"$(inspect '{{json .Config.Volumes}}')"
+check "entrypoint is mehdbd" grep -q 'mehdbd' <<<"$(inspect '{{json .Config.Entrypoint}}')"
+echo "size: $(inspect '{{.Size}}') bytes"
+
+echo "== run the image's mehdbd from its filesystem (chroot)"
+ctr=$(podman create "$IMAGE")
+mkdir "$work/root"
+podman export "$ctr" | tar -C "$work/root" -x
+root=$work/root
+check "ships mehdbd and the mehdb client" test -x "$root/usr/local/bin/mehdbd" -a -x "$root/usr/local/bin/mehdb"
+check "no build tools in the runtime image" test ! -e "$root/usr/bin/g++" -a ! -e "$root/usr/include/lmdb.h"
+check "data directory belongs to the image user" test "$(stat -c %u "$root/var/lib/mehdb")" = "${user%%:*}"
+uid=${user%%:*} gid=${user#*:}
+[ "$gid" = "$user" ] && gid=$uid
+# Own network namespace (loopback only), private /proc and /dev for the chroot.
+run_in_image() {
+  unshare --net --mount --pid --fork -- sh -c '
+    root=$1; shift
+    ip link set lo up >/dev/null
+    mkdir -p "$root/proc" "$root/dev"
+    mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev"
+    exec "$@"' sh "$root" "$@"
+}
+check "every shared library resolves" sh -c "! chroot '$root' ldd /usr/local/bin/mehdbd /usr/local/bin/mehdb | grep 'not found'"
+check "mehdb client runs (--help)" chroot --userspec="$uid:$gid" "$root" /usr/local/bin/mehdb --help >/dev/null
+# What a container runtime would apply: the image's Env, WorkingDir, Entrypoint.
+mapfile -t image_env < <(inspect '{{range .Config.Env}}{{println .}}{{end}}' | grep .)
+workdir=$(inspect '{{.Config.WorkingDir}}')
+entrypoint=$(inspect '{{index .Config.Entrypoint 0}}')
+health=$(run_in_image env -i "${image_env[@]}" sh -c '
+  root=$1 spec=$2 dir=$3 entry=$4
+  chroot --userspec="$spec" "$root" /bin/sh -c "cd $dir && exec $entry --bind=127.0.0.1 --host=mehdb-0" \
+    >"$root/tmp/mehdbd.log" 2>&1 &
+  for i in $(seq 50); do
+    if out=$(curl -fsS http://127.0.0.1:9876/healthz 2>/dev/null); then echo "$out"; break; fi
+    sleep 0.2
+  done
+  kill -TERM $! && wait $! || true' sh "$root" "$uid:$gid" "$workdir" "$entrypoint" 2>&1) || true
+echo "/healthz: $health"
+check "mehdbd in the image answers /healthz as user $uid" test -n "$health"
+[ -n "$health" ] || cat "$root/tmp/mehdbd.log" 2>/dev/null || true
+check "it wrote its store to the volume /var/lib/mehdb" sh -c "ls '$root/var/lib/mehdb' | grep -q ."
+
+podman rmi "$IMAGE" >/dev/null 2>&1 || true
+echo "image: $passed passed, $failed failed"
+[ "$failed" = 0 ]
