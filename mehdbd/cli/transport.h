@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+//
+// One HTTP exchange for the `mehdb` client, following redirects itself: a
+// follower answers writes with 307 and the leader's URL, and the body must
+// be sent again there (cpp-httplib's own redirect support cannot replay a
+// streamed body). At most kMaxRedirects hops.
+#ifndef MEHDBD_CLI_TRANSPORT_H_
+#define MEHDBD_CLI_TRANSPORT_H_
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "cli/progress.h"
+
+namespace mehdb_cli {
+
+constexpr int kMaxRedirects = 5;
+
+// "http://host:port" and the path that follows it (may be empty).
+struct Url {
+  std::string origin;
+  std::string path;
+};
+std::optional<Url> ParseUrl(const std::string& url);
+
+// Where a request body comes from: a string, or a file read from offset 0
+// (so it can be sent again after a redirect). Neither means no body.
+struct Body {
+  const std::string* text = nullptr;
+  int fd = -1;
+  std::uint64_t size = 0;
+};
+
+struct Exchange {
+  std::string method;            // GET, PUT or DELETE
+  std::string path;              // "/get/abc", appended to the base URL's path
+  httplib::Headers headers;
+  Body body;
+  // If set, a 200 answer's body goes here instead of Reply::body; false
+  // from the sink cancels the transfer.
+  std::function<bool(const char*, std::size_t)> sink;
+  // Called with a 200 answer's status and headers before its body.
+  std::function<void(const httplib::Response&)> on_headers;
+  Progress* progress = nullptr;  // download or upload progress
+};
+
+struct Reply {
+  int status = 0;                // 0 when the transfer itself failed
+  httplib::Headers headers;
+  std::string body;              // unless it went to the sink
+  std::string error;             // transport failure, when status == 0
+  std::string url;               // the URL that answered
+};
+
+Reply Perform(const std::string& base_url, const Exchange& exchange);
+
+}  // namespace mehdb_cli
+
+#endif  // MEHDBD_CLI_TRANSPORT_H_

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+//
+// The daemon's configuration: every option is a long flag, an environment
+// variable MEHDB_<UPPER_SNAKE_NAME> and a key in an INI-style config file
+// (`name = value`, given by --config / MEHDB_CONFIG), in that order of
+// priority, then the built-in default. The original mehdb's variables
+// (MEHDB_HOST, MEHDB_PORT, MEHDB_DATADIR, MEHDB_NAMESPACE, MEHDB_LOCAL) mean
+// what they meant.
+//
+// Environment variables that start with MEHDB_ but name no option are
+// ignored: pods collect MEHDB_* variables from many places. In particular a
+// Kubernetes Service called "mehdb" injects MEHDB_PORT=tcp://<ip>:<port>
+// ("service links"); such a value is not a port and is ignored with a log
+// line instead of stopping the daemon.
+#ifndef MEHDBD_CONFIG_H_
+#define MEHDBD_CONFIG_H_
+
+#include <mehdb/options.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "http/key_rule.h"
+
+namespace mehdbd {
+
+struct Config {
+  // Identity and role (see identity.h).
+  std::string host;  // empty = this machine's hostname
+  std::string ns = "default";
+  std::string service = "mehdb";
+  std::string cluster_domain = "cluster.local";
+  std::string leader_url;  // empty = derived from the host name
+  std::string local;       // non-empty = follower of http://localhost:9999
+
+  // Listening.
+  std::string bind = "0.0.0.0";
+  int port = 9876;
+
+  // Storage.
+  std::string datadir = "./data";
+  mehdb::Options store;  // durability, map sizes, value limit, log retention
+
+  // HTTP behaviour.
+  http::KeyRule key_rule = http::KeyRule::kExtended;
+  unsigned threads = 64;
+  std::chrono::milliseconds read_timeout{5000};
+  std::chrono::milliseconds write_timeout{5000};
+  std::chrono::milliseconds idle_timeout{5000};
+  unsigned keep_alive_requests = 100;
+  std::chrono::milliseconds max_seq_wait{1000};
+  bool access_log = false;
+
+  std::string config_file;  // where file settings came from, if anywhere
+};
+
+// What ParseConfig decided.
+struct ConfigOutcome {
+  enum class Action {
+    kRun,      // start the daemon with `config`
+    kHelp,     // print `text` to stdout, exit 0
+    kVersion,  // print `text` to stdout, exit 0
+    kError,    // print `text` (one line) to stderr, exit 2
+  };
+  Action action = Action::kRun;
+  Config config;
+  std::string text;
+  // Things worth a log line once logging is up (an ignored service-link
+  // MEHDB_PORT, for example).
+  std::vector<std::string> notes;
+};
+
+// Parses the command line (argv[0] is the program name), the environment
+// (entries "NAME=value", normally from `environ`) and the config file.
+// Never throws and never exits: main() acts on the outcome.
+ConfigOutcome ParseConfig(int argc, const char* const* argv,
+                          const std::vector<std::string>& environment);
+
+// The environment of this process as "NAME=value" strings.
+std::vector<std::string> ProcessEnvironment();
+
+}  // namespace mehdbd
+
+#endif  // MEHDBD_CONFIG_H_

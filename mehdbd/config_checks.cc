@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+//
+// Implementation of config_checks.h: one small checker per option, in a
+// table keyed by option name, so adding an option is one line here and one
+// in config.cc's kOptions.
+#include "config_checks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <limits>
+
+#include "units.h"
+
+namespace mehdbd {
+namespace {
+
+using Reason = std::optional<std::string>;
+using Checker = std::function<Reason(const std::string&, Config&)>;
+
+template <typename T>
+const std::string* ErrorOf(const Parsed<T>& parsed) {
+  return std::get_if<std::string>(&parsed);
+}
+
+// Checkers for the shared syntaxes; `store` receives the parsed value.
+Checker Size(std::uint64_t min, std::uint64_t max,
+             std::function<void(Config&, std::uint64_t)> store) {
+  return [=](const std::string& text, Config& c) -> Reason {
+    auto parsed = ParseSize(text);
+    if (auto* e = ErrorOf(parsed)) return *e;
+    const std::uint64_t v = std::get<std::uint64_t>(parsed);
+    if (v < min || v > max) {
+      return "must be from " + std::to_string(min) + " to " +
+             std::to_string(max) + " bytes";
+    }
+    store(c, v);
+    return std::nullopt;
+  };
+}
+
+Checker Count(std::uint64_t min, std::uint64_t max,
+              std::function<void(Config&, std::uint64_t)> store) {
+  return [=](const std::string& text, Config& c) -> Reason {
+    auto parsed = ParseCount(text, min, max);
+    if (auto* e = ErrorOf(parsed)) return *e;
+    store(c, std::get<std::uint64_t>(parsed));
+    return std::nullopt;
+  };
+}
+
+Checker Duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
+                 std::chrono::milliseconds Config::*field) {
+  return [=](const std::string& text, Config& c) -> Reason {
+    auto parsed = ParseDuration(text);
+    if (auto* e = ErrorOf(parsed)) return *e;
+    const auto v = std::get<std::chrono::milliseconds>(parsed);
+    if (v < min || v > max) {
+      return "must be from " + std::to_string(min.count()) + "ms to " +
+             std::to_string(max.count()) + "ms";
+    }
+    c.*field = v;
+    return std::nullopt;
+  };
+}
+
+// Names that end up in DNS names or URLs: no spaces, slashes or colons.
+Checker Name(std::string Config::*field) {
+  return [=](const std::string& text, Config& c) -> Reason {
+    if (text.empty()) return std::string("must not be empty");
+    for (unsigned char ch : text) {
+      if (ch <= ' ' || ch == '/' || ch == ':' || ch >= 0x7f) {
+        return std::string("must be a DNS name (no spaces, '/' or ':')");
+      }
+    }
+    c.*field = text;
+    return std::nullopt;
+  };
+}
+
+Checker Text(std::string Config::*field, bool allow_empty) {
+  return [=](const std::string& text, Config& c) -> Reason {
+    if (!allow_empty && text.empty()) return std::string("must not be empty");
+    c.*field = text;
+    return std::nullopt;
+  };
+}
+
+Reason CheckLeaderUrl(const std::string& text, Config& c) {
+  std::string url = text;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.empty()) {
+    c.leader_url.clear();
+    return std::nullopt;
+  }
+  const bool http = url.rfind("http://", 0) == 0;
+  const bool https = url.rfind("https://", 0) == 0;
+  const std::size_t host_at = http ? 7 : 8;
+  if ((!http && !https) || url.size() <= host_at ||
+      url.find_first_of(" ?#", host_at) != std::string::npos) {
+    return std::string("expected a base URL like http://mehdb-0.mehdb:9876");
+  }
+  c.leader_url = url;
+  return std::nullopt;
+}
+
+const std::map<std::string, Checker>& Checkers() {
+  using ms = std::chrono::milliseconds;
+  constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
+  static const std::map<std::string, Checker> checkers = {
+      {"host", Text(&Config::host, true)},
+      {"port", Count(1, 65535, [](Config& c, auto v) { c.port = int(v); })},
+      {"bind", Text(&Config::bind, false)},
+      {"datadir", Text(&Config::datadir, false)},
+      {"namespace", Name(&Config::ns)},
+      {"service", Name(&Config::service)},
+      {"cluster-domain", Name(&Config::cluster_domain)},
+      {"leader-url", CheckLeaderUrl},
+      {"local", Text(&Config::local, true)},
+      {"config", Text(&Config::config_file, true)},
+      {"durability",
+       [](const std::string& t, Config& c) -> Reason {
+         if (t == "sync") c.store.durability = mehdb::Durability::kSync;
+         else if (t == "nosync") c.store.durability = mehdb::Durability::kNoSync;
+         else return std::string("expected sync or nosync");
+         return std::nullopt;
+       }},
+      {"map-size", Size(1 << 20, kMaxU64,
+                        [](Config& c, auto v) { c.store.map_bytes = v; })},
+      {"max-map-size", Size(1 << 20, kMaxU64,
+                            [](Config& c, auto v) { c.store.max_map_bytes = v; })},
+      {"max-value-size",
+       Size(1, std::uint64_t{1} << 30,
+            [](Config& c, auto v) { c.store.max_value_bytes = std::size_t(v); })},
+      {"log-retain-entries",
+       Count(1, kMaxU64 >> 1,
+             [](Config& c, auto v) { c.store.log_retain_entries = v; })},
+      {"log-retain-bytes",
+       Size(1, kMaxU64, [](Config& c, auto v) { c.store.log_retain_bytes = v; })},
+      {"key-rule",
+       [](const std::string& t, Config& c) -> Reason {
+         auto rule = http::KeyRuleFromName(t);
+         if (!rule) return std::string("expected extended or original");
+         c.key_rule = *rule;
+         return std::nullopt;
+       }},
+      {"threads", Count(1, 4096, [](Config& c, auto v) { c.threads = unsigned(v); })},
+      {"read-timeout", Duration(ms(10), ms(3600000), &Config::read_timeout)},
+      {"write-timeout", Duration(ms(10), ms(3600000), &Config::write_timeout)},
+      // cpp-httplib counts keep-alive time in whole seconds.
+      {"idle-timeout", Duration(ms(1000), ms(3600000), &Config::idle_timeout)},
+      {"keep-alive-requests",
+       Count(1, 1000000,
+             [](Config& c, auto v) { c.keep_alive_requests = unsigned(v); })},
+      {"max-seq-wait", Duration(ms(0), ms(60000), &Config::max_seq_wait)},
+      {"access-log",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.access_log = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+  };
+  return checkers;
+}
+
+std::string Where(const std::string& name, const Sources& sources) {
+  if (sources.flags.count(name)) return "--" + name;
+  std::string env = "MEHDB_";
+  for (char ch : name) env += ch == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
+  if (sources.env.count(name)) return env + " (--" + name + ")";
+  if (!sources.file.empty()) {
+    return "'" + name + "' in " + sources.file + " (--" + name + ")";
+  }
+  return "--" + name;
+}
+
+}  // namespace
+
+std::optional<std::string> ApplyValues(
+    const std::map<std::string, std::string>& values, const Sources& sources,
+    Config& config) {
+  const auto& checkers = Checkers();
+  for (const auto& [name, text] : values) {
+    auto it = checkers.find(name);
+    if (it == checkers.end()) continue;  // help/version: handled earlier
+    if (Reason reason = it->second(text, config)) {
+      return "bad value for " + Where(name, sources) + ": '" + text +
+             "': " + *reason;
+    }
+  }
+  if (config.store.max_map_bytes < config.store.map_bytes) {
+    return "--map-size (" + std::to_string(config.store.map_bytes) +
+           " bytes) is larger than --max-map-size (" +
+           std::to_string(config.store.max_map_bytes) + " bytes)";
+  }
+  // Every pool thread may hold an LMDB reader slot, plus the backup and
+  // metrics readers; leave generous headroom.
+  config.store.max_readers =
+      std::max<unsigned>(config.store.max_readers, config.threads + 64);
+  return std::nullopt;
+}
+
+}  // namespace mehdbd

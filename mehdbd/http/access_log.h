@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+//
+// The optional access log (--access-log): one line per answered request on
+// stdout, kept apart from diagnostics on stderr so each can be collected or
+// dropped on its own:
+//   127.0.0.1 "PUT /set/abc HTTP/1.1" 200 15 0.412ms
+// The size is the body length, or "-" for streamed bodies.
+#ifndef MEHDBD_HTTP_ACCESS_LOG_H_
+#define MEHDBD_HTTP_ACCESS_LOG_H_
+
+#include <httplib.h>
+
+#include <chrono>
+
+namespace mehdbd::http {
+
+void WriteAccessLog(const httplib::Request& req, const httplib::Response& res,
+                    std::chrono::nanoseconds elapsed);
+
+}  // namespace mehdbd::http
+
+#endif  // MEHDBD_HTTP_ACCESS_LOG_H_

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+//
+// Operational routes: /healthz (the process answers: liveness), /readyz
+// (the store answers and we are not shutting down: readiness), /metrics
+// (Prometheus text) and /backup (a consistent copy of the store, streamed).
+#include <memory>
+#include <string>
+
+#include "http/api.h"
+#include "http/backup_stream.h"
+#include "http/errors.h"
+
+namespace mehdbd::http {
+
+void Api::Healthz(httplib::Response& res) {
+  // Deliberately touches nothing but the process: a liveness probe that
+  // failed on a slow disk would restart a pod that only needs time.
+  res.set_content("ok\n", "text/plain; charset=utf-8");
+}
+
+void Api::Readyz(httplib::Response& res) {
+  if (draining_.load(std::memory_order_relaxed)) {
+    AnswerText(res, 503, "shutting down");
+    return;
+  }
+  // A read transaction proves the store is open and has reader slots free.
+  auto count = store_.Count();
+  if (!count.ok()) {
+    AnswerStoreError(res, count.status(), "GET /readyz");
+    return;
+  }
+  res.set_content("ready\n", "text/plain; charset=utf-8");
+}
+
+void Api::MetricsText(httplib::Response& res) {
+  auto stats = store_.GetStats();
+  if (!stats.ok()) LogStoreFailure("GET /metrics (store stats)", stats.status());
+  res.set_content(metrics_.Render(stats.ok() ? &*stats : nullptr, identity_),
+                  "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void Api::Backup(const httplib::Request& req, httplib::Response& res) {
+  res.status = 200;
+  SetAppliedSeq(res, store_.LastSeq());  // the copy holds at least this
+  // The compacted copy is at most the pages in use: a progress estimate.
+  if (auto stats = store_.GetStats(); stats.ok()) {
+    res.set_header("X-Mehdb-Size-Estimate", std::to_string(stats->used_bytes));
+  }
+  res.set_header("Content-Disposition", "attachment; filename=\"data.mdb\"");
+  if (req.method == "HEAD") {
+    res.set_header("Content-Type", "application/octet-stream");
+    return;  // no copy for a HEAD
+  }
+  auto stream = std::make_shared<BackupStream>(store_);
+  auto buffer = std::make_shared<std::string>(std::size_t{256} << 10, '\0');
+  res.set_chunked_content_provider(
+      "application/octet-stream",
+      [stream, buffer](std::size_t, httplib::DataSink& sink) {
+        const ssize_t n = stream->Read(buffer->data(), buffer->size());
+        if (n < 0) return false;  // cut the response: the copy is not whole
+        if (n == 0) {
+          sink.done();
+          return true;
+        }
+        return sink.write(buffer->data(), static_cast<std::size_t>(n));
+      });
+}
+
+}  // namespace mehdbd::http

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+//
+// Implementation of metrics.h. The text format is Prometheus exposition
+// format 0.0.4: HELP and TYPE lines, then samples; histogram buckets are
+// cumulative, which is why the store's per-bucket group-commit counts are
+// summed as they are written out.
+#include "http/metrics.h"
+
+#include <mehdb/version.h>
+
+#include <cstdio>
+
+namespace mehdbd::http {
+namespace {
+
+void Family(std::string& out, const char* name, const char* type,
+            const char* help) {
+  out += "# HELP mehdb_";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE mehdb_";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void Sample(std::string& out, const char* name, const std::string& labels,
+            std::uint64_t value) {
+  out += "mehdb_";
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+std::string Seconds(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string Quote(std::string_view label, std::string_view value) {
+  std::string out(label);
+  out += "=\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') { out += "\\n"; continue; }
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+void Metrics::Record(Route route, int status, std::chrono::nanoseconds elapsed) {
+  PerRoute& r = routes_[static_cast<int>(route)];
+  const int code = (status < 100 || status > 599) ? 599 : status;
+  r.codes[code - 100].fetch_add(1, std::memory_order_relaxed);
+  const double s = std::chrono::duration<double>(elapsed).count();
+  std::size_t b = 0;
+  while (b < kLatencyBounds.size() && s > kLatencyBounds[b]) ++b;
+  r.buckets[b].fetch_add(1, std::memory_order_relaxed);
+  r.sum_ns.fetch_add(static_cast<std::uint64_t>(elapsed.count() > 0 ? elapsed.count() : 0),
+                     std::memory_order_relaxed);
+}
+
+std::uint64_t Metrics::Count(Route route, int status) const {
+  if (status < 100 || status > 599) return 0;
+  return routes_[static_cast<int>(route)].codes[status - 100].load(
+      std::memory_order_relaxed);
+}
+
+std::string Metrics::Render(const mehdb::Stats* stats,
+                            const Identity& identity) const {
+  std::string out;
+  out.reserve(8192);
+  Family(out, "http_requests_total", "counter",
+         "HTTP requests answered, by route and status code.");
+  for (int i = 0; i < kRouteCount; ++i) {
+    const auto route = static_cast<Route>(i);
+    for (int c = 0; c < kCodes; ++c) {
+      const std::uint64_t n = routes_[i].codes[c].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      Sample(out, "http_requests_total",
+             Quote("route", RouteLabel(route)) + "," +
+                 Quote("code", std::to_string(c + 100)),
+             n);
+    }
+  }
+  Family(out, "http_request_duration_seconds", "histogram",
+         "Time from routing a request to writing its answer.");
+  for (int i = 0; i < kRouteCount; ++i) {
+    const PerRoute& r = routes_[i];
+    const std::string route = Quote("route", RouteLabel(static_cast<Route>(i)));
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < r.buckets.size(); ++b) {
+      cumulative += r.buckets[b].load(std::memory_order_relaxed);
+      const std::string le = b < kLatencyBounds.size()
+                                 ? Seconds(kLatencyBounds[b])
+                                 : std::string("+Inf");
+      Sample(out, "http_request_duration_seconds_bucket",
+             route + "," + Quote("le", le), cumulative);
+    }
+    out += "mehdb_http_request_duration_seconds_sum{" + route + "} " +
+           Seconds(static_cast<double>(r.sum_ns.load(std::memory_order_relaxed)) /
+                   1e9) +
+           "\n";
+    Sample(out, "http_request_duration_seconds_count", route, cumulative);
+  }
+  if (stats != nullptr) {
+    const struct {
+      const char* name;
+      const char* help;
+      std::uint64_t value;
+    } gauges[] = {
+        {"store_entries", "Keys stored.", stats->entries},
+        {"store_disk_bytes", "Size of the data file.", stats->disk_bytes},
+        {"store_map_bytes", "Current LMDB map size.", stats->map_bytes},
+        {"store_used_bytes", "Bytes in pages in use.", stats->used_bytes},
+        {"store_last_seq", "Sequence number of the newest write.",
+         stats->last_seq},
+        {"store_log_entries", "Change-log records retained.",
+         stats->log_entries},
+        {"store_log_bytes", "Change-log bytes retained.", stats->log_bytes},
+    };
+    for (const auto& g : gauges) {
+      Family(out, g.name, "gauge", g.help);
+      Sample(out, g.name, "", g.value);
+    }
+    Family(out, "store_commits_total", "counter", "Write transactions committed.");
+    Sample(out, "store_commits_total", "", stats->commits);
+    Family(out, "store_map_growths_total", "counter", "Times the map grew.");
+    Sample(out, "store_map_growths_total", "", stats->map_growths);
+    Family(out, "store_group_commit_size", "histogram",
+           "Writes carried per committed transaction (group commit).");
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < stats->group_size_buckets.size(); ++b) {
+      cumulative += stats->group_size_buckets[b];
+      const std::string le = b + 1 < stats->group_size_buckets.size()
+                                 ? std::to_string(1u << b)
+                                 : std::string("+Inf");
+      Sample(out, "store_group_commit_size_bucket", Quote("le", le), cumulative);
+    }
+    Sample(out, "store_group_commit_size_sum", "", stats->committed_writes);
+    // _count must equal the +Inf bucket, so it comes from the same reads.
+    Sample(out, "store_group_commit_size_count", "", cumulative);
+  }
+  Family(out, "role", "gauge", "This instance's role (always 1).");
+  Sample(out, "role", Quote("role", RoleName(identity.role)), 1);
+  Family(out, "build_info", "gauge", "Version of this build (always 1).");
+  Sample(out, "build_info", Quote("version", MEHDB_VERSION), 1);
+  return out;
+}
+
+}  // namespace mehdbd::http

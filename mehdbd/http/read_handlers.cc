@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+//
+// GET /keys and GET /status, and the min_seq wait that every read honours.
+//
+// /keys with no paging parameters answers exactly what the original did: a
+// compact JSON array of every key and "\n". With `limit` it answers one page
+// and, when more keys follow, a Link header to the next page (RFC 8288),
+// keeping the body the same shape for every caller:
+//   GET /keys?prefix=user&limit=2
+//   ["user1","user2"]             Link: </keys?prefix=user&after=user2&limit=2>; rel="next"
+#include <memory>
+#include <string>
+
+#include "http/api.h"
+#include "http/errors.h"
+#include "http/key_list.h"
+#include "units.h"
+
+namespace mehdbd::http {
+namespace {
+
+constexpr std::size_t kMaxPageLimit = 10000;
+constexpr std::size_t kStreamPageKeys = 4096;
+
+}  // namespace
+
+bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
+  std::string error;
+  const mehdb::Seq wanted = ParseMinSeq(req, error);
+  if (!error.empty()) {
+    AnswerText(res, 400, error);
+    return false;
+  }
+  if (wanted == 0 || store_.LastSeq() >= wanted) return true;
+  // Holds this worker thread for at most max_seq_wait: the bound is what
+  // keeps a burst of such reads from occupying the whole pool for long.
+  const mehdb::Seq applied = store_.WaitForSeq(wanted, options_.max_seq_wait);
+  if (applied >= wanted) return true;
+  SetAppliedSeq(res, applied);
+  if (identity_.role == Role::kFollower) {
+    // The leader has every acknowledged write: ask it instead.
+    RedirectToLeader(res, req.target);
+    return false;
+  }
+  res.set_header("Retry-After", "1");
+  AnswerText(res, 503, "sequence " + std::to_string(wanted) +
+                           " not reached: this replica is at " +
+                           std::to_string(applied));
+  return false;
+}
+
+void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
+  if (!AwaitSeq(req, res)) return;
+  SetAppliedSeq(res, store_.LastSeq());
+  KeyCursor cursor;
+  if (req.has_param("prefix")) cursor.prefix = req.get_param_value("prefix");
+  if (req.has_param("after")) cursor.after = req.get_param_value("after");
+  res.status = 200;
+  if (req.has_param("limit")) {
+    auto limit = ParseCount(req.get_param_value("limit"), 1, kMaxPageLimit);
+    if (auto* e = std::get_if<std::string>(&limit)) {
+      AnswerText(res, 400, "limit: " + *e);
+      return;
+    }
+    const std::size_t n = std::get<std::uint64_t>(limit);
+    std::string body = "[";
+    if (auto s = AppendKeyPage(store_, n, cursor, body); !s.ok()) {
+      AnswerStoreError(res, s, "GET /keys");
+      return;
+    }
+    body += "]\n";
+    if (!cursor.done) {
+      res.set_header("Link", "</keys?prefix=" + PercentEncode(cursor.prefix) +
+                                 "&after=" + PercentEncode(cursor.after) +
+                                 "&limit=" + std::to_string(n) +
+                                 ">; rel=\"next\"");
+    }
+    res.set_content(body, "application/json");
+    return;
+  }
+  auto count = store_.Count();
+  if (!count.ok()) {
+    AnswerStoreError(res, count.status(), "GET /keys");
+    return;
+  }
+  if (*count <= options_.list_buffer_keys) {
+    std::string body = "[";
+    while (!cursor.done) {
+      if (auto s = AppendKeyPage(store_, kStreamPageKeys, cursor, body); !s.ok()) {
+        AnswerStoreError(res, s, "GET /keys");
+        return;
+      }
+    }
+    body += "]\n";
+    res.set_content(body, "application/json");
+    return;
+  }
+  // A big store: one page per chunk, each page its own read transaction, so
+  // neither memory nor a reader's snapshot grows with the store. The listing
+  // is therefore not one snapshot: keys written meanwhile may or may not
+  // appear, but every key present throughout appears exactly once.
+  auto state = std::make_shared<KeyCursor>(std::move(cursor));
+  mehdb::Store& store = store_;
+  res.set_chunked_content_provider(
+      "application/json", [state, &store](std::size_t, httplib::DataSink& sink) {
+        std::string chunk = state->first ? "[" : "";
+        if (auto s = AppendKeyPage(store, kStreamPageKeys, *state, chunk); !s.ok()) {
+          LogStoreFailure("GET /keys (streaming)", s);
+          return false;  // cuts the response: the client sees an error
+        }
+        if (state->done) chunk += "]\n";
+        if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+        if (state->done) sink.done();
+        return true;
+      });
+}
+
+void Api::Status(const httplib::Request& req, httplib::Response& res) {
+  if (!AwaitSeq(req, res)) return;
+  SetAppliedSeq(res, store_.LastSeq());
+  // Only the exact, case-sensitive level=full asks for the count.
+  if (req.has_param("level") && req.get_param_value("level") == "full") {
+    auto count = store_.Count();  // O(1): LMDB keeps the entry count
+    if (!count.ok()) {
+      AnswerStoreError(res, count.status(), "GET /status?level=full");
+      return;
+    }
+    res.set_content(std::to_string(*count) + "\n", "text/plain; charset=utf-8");
+    return;
+  }
+  res.set_content(std::string(identity_.StatusWord()),
+                  "text/plain; charset=utf-8");
+}
+
+}  // namespace mehdbd::http

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+//
+// mehdbd's HTTP server: cpp-httplib configured for a long-running daemon
+// (sized worker pool, timeouts, keep-alive limits, no SO_REUSEPORT, a
+// catch-all exception handler, access log and metrics) in front of Api.
+//
+//   mehdbd::http::Server server(*store, identity, options);
+//   int port = server.Bind("127.0.0.1", 0);     // 0: any free port
+//   std::thread t([&] { server.Run(); });       // serves until Stop()
+//   ...
+//   server.Stop();                               // from any thread
+//   t.join();                                    // in-flight requests done
+//
+// Stop() is the graceful shutdown: the listening socket closes at once (new
+// connections are refused), requests being handled run to completion and
+// their answers are written, idle keep-alive connections close within the
+// idle timeout, and then Run() returns.
+#ifndef MEHDBD_HTTP_SERVER_H_
+#define MEHDBD_HTTP_SERVER_H_
+
+#include <httplib.h>
+#include <mehdb/store.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "http/api.h"
+#include "http/metrics.h"
+#include "http/server_options.h"
+#include "identity.h"
+
+namespace mehdbd::http {
+
+class Server {
+ public:
+  // `store` must outlive the server.
+  Server(mehdb::Store& store, Identity identity, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listening socket. Answers the port (useful with port 0) or
+  // -1 with `error` set.
+  int Bind(const std::string& host, int port, std::string& error);
+
+  // Serves until Stop(); call once, after a successful Bind(). Returns false
+  // if the server could not run.
+  bool Run();
+
+  // Thread-safe and idempotent; see the file comment.
+  void Stop();
+
+  // True while the accept loop runs.
+  bool IsRunning() const;
+
+  const Metrics& metrics() const { return metrics_; }
+
+ private:
+  class HttpServer;  // httplib::Server with access to its listening socket
+
+  void Configure();
+  void OnLog(const httplib::Request& req, const httplib::Response& res);
+
+  const ServerOptions options_;
+  Metrics metrics_;
+  Api api_;
+  std::unique_ptr<HttpServer> http_;
+
+  std::mutex stop_mutex_;
+  bool stop_requested_ = false;  // guarded by stop_mutex_
+  bool run_started_ = false;     // guarded by stop_mutex_
+  std::atomic<bool> run_finished_{false};
+};
+
+}  // namespace mehdbd::http
+
+#endif  // MEHDBD_HTTP_SERVER_H_

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+//
+// mehdbd's start-up and shutdown sequence. Exit codes: 0 after a clean
+// shutdown (SIGTERM or SIGINT) or for --help/--version; 2 for a bad option
+// (one line on stderr naming it); 1 when the daemon cannot start (data
+// directory, store or listening socket).
+//
+// Signals are taken synchronously by one thread with sigwait(): they are
+// blocked before any other thread exists, so no handler ever runs inside the
+// HTTP or store code, and shutdown is ordinary code: stop accepting, let the
+// in-flight requests finish, close the store, exit 0. A pod's default grace
+// period is 30 s; this takes at most the longest request plus the idle
+// timeout (5 s by default).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include "config.h"
+#include "http/server.h"
+#include "identity.h"
+#include "log.h"
+
+namespace {
+
+using mehdbd::LogError;
+using mehdbd::LogInfo;
+
+std::string Describe(const mehdbd::Identity& id) {
+  std::string s = "host " + id.host + ", role " +
+                  std::string(mehdbd::RoleName(id.role));
+  if (id.role == mehdbd::Role::kFollower) s += ", leader " + id.leader_url;
+  return s;
+}
+
+int Serve(const mehdbd::Config& config) {
+  const mehdbd::Identity identity = mehdbd::DeriveIdentity(config);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.datadir, ec);
+  if (ec) {
+    LogError("cannot create data directory " + config.datadir + ": " +
+             ec.message());
+    return 1;
+  }
+  auto store = mehdb::Store::Open(config.datadir, config.store);
+  if (!store.ok()) {
+    LogError("cannot open the store in " + config.datadir + ": " +
+             store.status().ToString());
+    return 1;
+  }
+
+  auto server = std::make_unique<mehdbd::http::Server>(
+      **store, identity, mehdbd::http::ServerOptions::FromConfig(config));
+  std::string error;
+  if (server->Bind(config.bind, config.port, error) < 0) {
+    LogError(error);
+    return 1;
+  }
+  LogInfo("serving " + config.datadir + " on " + config.bind + ":" +
+          std::to_string(config.port) + " (" + Describe(identity) + ")");
+
+  // The signal thread: SIGTERM/SIGINT start the graceful shutdown.
+  std::atomic<bool> exiting{false};
+  std::thread signals([&] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) == 0) {
+      if (exiting.load()) return;  // woken by main to finish
+      LogInfo(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ": finishing in-flight requests");
+      server->Stop();
+      return;
+    }
+  });
+
+  const bool ran = server->Run();
+  exiting.store(true);
+  pthread_kill(signals.native_handle(), SIGTERM);  // no-op if it has returned
+  signals.join();
+
+  server.reset();  // every handler has returned: the store has no users left
+  store->reset();
+  if (!ran) {
+    LogError("the HTTP server stopped unexpectedly");
+    return 1;
+  }
+  LogInfo("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const mehdbd::ConfigOutcome outcome =
+      mehdbd::ParseConfig(argc, argv, mehdbd::ProcessEnvironment());
+  switch (outcome.action) {
+    case mehdbd::ConfigOutcome::Action::kHelp:
+    case mehdbd::ConfigOutcome::Action::kVersion:
+      std::cout << outcome.text;
+      return 0;
+    case mehdbd::ConfigOutcome::Action::kError:
+      std::cerr << outcome.text << "\n";
+      return 2;
+    case mehdbd::ConfigOutcome::Action::kRun:
+      break;
+  }
+  // Block the shutdown signals before any thread starts, so every thread
+  // inherits the mask and only the signal thread receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  for (const std::string& note : outcome.notes) mehdbd::LogWarning(note);
+  return Serve(outcome.config);
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+#include "replication/follower.h"
+
+#include <mehdb/replication.h>
+
+#include <charconv>
+
+#include "log.h"
+#include "replication/protocol.h"
+
+namespace mehdbd::replication {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t HeaderU64(const httplib::Response& res, const char* name) {
+  const std::string v = res.get_header_value(name);
+  std::uint64_t out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
+}
+
+std::uint64_t WallNs() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+Follower::Follower(StoreHandle& stores, FollowerOptions options)
+    : stores_(stores), options_(std::move(options)), backoff_(options_.backoff_min) {
+  status_.state = "starting";
+  status_.leader = options_.leader_peer_url;
+}
+
+Follower::~Follower() { Stop(); }
+
+void Follower::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Follower::Stop() {
+  if (stop_.exchange(true)) return;
+  {
+    std::lock_guard lock(wake_mu_);
+  }
+  wake_.notify_all();
+  {
+    std::lock_guard lock(client_mu_);
+    if (client_) client_->stop();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+std::unique_ptr<httplib::Client> Follower::NewClient(std::chrono::milliseconds read_timeout) {
+  auto client = std::make_unique<httplib::Client>(options_.leader_peer_url);
+  client->set_connection_timeout(2, 0);
+  client->set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(read_timeout).count(), 0);
+  client->set_write_timeout(5, 0);
+  client->set_keep_alive(true);
+  return client;
+}
+
+void Follower::SetState(const std::string& state) {
+  std::lock_guard lock(status_mu_);
+  status_.state = state;
+}
+
+void Follower::Fail(const std::string& error) {
+  {
+    std::lock_guard lock(status_mu_);
+    ++status_.peer_errors;
+    if (status_.last_error != error) LogWarning("peer sync: " + error);
+    status_.last_error = error;
+  }
+  resumed_ = false;
+  // Drop the connection: the next attempt reconnects and resolves the
+  // leader's name again (pods come back with new addresses).
+  std::lock_guard lock(client_mu_);
+  client_.reset();
+}
+
+void Follower::Backoff() {
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto delay = std::chrono::milliseconds(
+      static_cast<long long>(static_cast<double>(backoff_.count()) * jitter(rng_)));
+  backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  std::unique_lock lock(wake_mu_);
+  wake_.wait_for(lock, delay, [&] { return stop_.load(); });
+}
+
+void Follower::Run() {
+  while (!stop_.load()) {
+    auto store = stores_.Current();
+    const bool pristine = store->LastSeq() == 0 && store->Count().ok() && *store->Count() == 0;
+    store.reset();
+    // A new or wiped follower starts from a snapshot: one stream of the
+    // current data beats replaying every write ever made.
+    Outcome outcome = pristine ? (Bootstrap() ? Outcome::kApplied : Outcome::kError) : Poll();
+    switch (outcome) {
+      case Outcome::kApplied:
+      case Outcome::kIdle:
+        backoff_ = options_.backoff_min;
+        break;
+      case Outcome::kNeedSnapshot:
+        if (!Bootstrap()) Backoff();
+        break;
+      case Outcome::kMismatch:
+        if (options_.resnapshot_on_mismatch) {
+          LogWarning("peer sync: history mismatch; loading a new snapshot as configured");
+          if (Bootstrap()) break;
+        }
+        Backoff();
+        break;
+      case Outcome::kError:
+        Backoff();
+        break;
+    }
+  }
+}
+
+Follower::Outcome Follower::Poll() {
+  std::shared_ptr<httplib::Client> client;
+  {
+    std::lock_guard lock(client_mu_);
+    if (!client_) client_ = NewClient(options_.poll_wait + std::chrono::seconds(5));
+    client = client_;
+  }
+  auto store = stores_.Current();
+  const mehdb::Seq applied = store->LastSeq();
+  const mehdb::HistoryId history = store->History();
+  const std::string path = std::string(kLogPath) + "?from=" + std::to_string(applied + 1) +
+                           "&history=" + history.ToHex() +
+                           "&max_bytes=" + std::to_string(options_.max_batch_bytes) +
+                           "&wait_ms=" + std::to_string(options_.poll_wait.count());
+  auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
+  if (stop_.load()) return Outcome::kIdle;
+  if (!res) {
+    SetState("leader-unreachable");
+    Fail("leader " + options_.leader_peer_url + " unreachable: " + httplib::to_string(res.error()));
+    return Outcome::kError;
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    last_contact_ = Clock::now();
+    status_.leader_history = res->get_header_value(kHistoryHeader);
+    status_.leader_last_seq = HeaderU64(*res, kLastSeqHeader);
+    status_.leader_first_seq = HeaderU64(*res, kFirstSeqHeader);
+    status_.applied_seq = applied;
+  }
+  if (res->status == 410) {
+    LogInfo("peer sync: the leader trimmed its log past seq " + std::to_string(applied + 1) +
+            "; loading a snapshot");
+    return Outcome::kNeedSnapshot;
+  }
+  if (res->status == 409) {
+    std::lock_guard lock(status_mu_);
+    if (status_.state != "history-mismatch") {
+      ++status_.history_mismatches;
+      LogError("peer sync: refusing the leader's data (" + res->get_header_value(kReasonHeader) +
+               "): this store is history " + history.ToHex() + " at seq " +
+               std::to_string(applied) + ", the leader is history " + status_.leader_history +
+               " at seq " + std::to_string(status_.leader_last_seq));
+    }
+    status_.state = "history-mismatch";
+    status_.last_error = res->get_header_value(kReasonHeader);
+    return Outcome::kMismatch;
+  }
+  if (res->status != 200) {
+    Fail("leader answered " + std::to_string(res->status) + " to a log request");
+    return Outcome::kError;
+  }
+
+  // Verify everything before applying anything.
+  const auto leader_history = mehdb::HistoryId::FromHex(res->get_header_value(kHistoryHeader));
+  if (!leader_history || *leader_history != history) {
+    Fail("log answer from another history");
+    return Outcome::kError;
+  }
+  const mehdb::Seq from = HeaderU64(*res, kFromHeader), to = HeaderU64(*res, kToHeader);
+  if (from != applied + 1 || to + 1 < from) {
+    Fail("log answer for the wrong range " + std::to_string(from) + ".." + std::to_string(to));
+    return Outcome::kError;
+  }
+  auto records = mehdb::DecodeLogBatch(res->body);
+  if (!records.ok()) {
+    Fail("bad log batch: " + records.status().ToString());
+    return Outcome::kError;
+  }
+  if (records->size() != to + 1 - from || (!records->empty() && records->front().seq != from)) {
+    Fail("log batch does not hold the records its headers announce");
+    return Outcome::kError;
+  }
+  if (!resumed_ && applied > 0) {
+    std::lock_guard lock(status_mu_);
+    ++status_.partial_resumes;
+  }
+  resumed_ = true;
+  SetState("streaming");
+  if (records->empty()) return Outcome::kIdle;
+
+  auto done = store->Apply(*leader_history, *records);
+  if (!done.ok()) {
+    Fail("applying records " + std::to_string(from) + ".." + std::to_string(to) + ": " +
+         done.status().ToString());
+    return Outcome::kError;
+  }
+  std::lock_guard lock(status_mu_);
+  status_.applied_seq = *done;
+  ++status_.batches_applied;
+  status_.records_applied += records->size();
+  status_.last_error.clear();
+  last_applied_commit_ns_ = records->back().commit_time_ns;
+  return Outcome::kApplied;
+}
+
+bool Follower::Bootstrap() {
+  SetState("snapshotting");
+  auto fresh = stores_.CreateFresh();
+  if (!fresh.ok()) {
+    Fail("cannot create a store for the snapshot: " + fresh.status().ToString());
+    return false;
+  }
+  auto loader = mehdb::SnapshotLoader::Begin(*fresh->store);
+  if (!loader.ok()) {
+    Fail("cannot start a snapshot load: " + loader.status().ToString());
+    stores_.Discard(std::move(*fresh));
+    return false;
+  }
+  std::shared_ptr<httplib::Client> client = NewClient(std::chrono::seconds(30));
+  {
+    std::lock_guard lock(client_mu_);
+    client_ = client;
+  }
+  int status = 0;
+  mehdb::Status fed;
+  auto res = client->Get(
+      kSnapshotPath, httplib::Headers{{kFollowerHeader, options_.name}},
+      [&](const httplib::Response& r) {
+        status = r.status;
+        return r.status == 200;
+      },
+      [&](const char* data, std::size_t n) {
+        fed = (*loader)->Feed(std::string_view(data, n));
+        return fed.ok() && !stop_.load();
+      });
+  mehdb::Result<mehdb::SnapshotHeader> header = mehdb::Status(mehdb::Code::kAborted, "not read");
+  if (res && status == 200 && fed.ok()) header = (*loader)->Finish();
+  loader->reset();
+  if (!res || status != 200 || !fed.ok() || !header.ok()) {
+    const std::string why = !res ? "transfer failed: " + httplib::to_string(res.error())
+                            : status != 200 ? "leader answered " + std::to_string(status)
+                            : !fed.ok()     ? fed.ToString()
+                                            : header.status().ToString();
+    stores_.Discard(std::move(*fresh));
+    Fail("snapshot failed: " + why);
+    return false;
+  }
+  if (mehdb::Status s = stores_.Promote(std::move(*fresh)); !s.ok()) {
+    Fail("cannot switch to the snapshot: " + s.ToString());
+    return false;
+  }
+  LogInfo("peer sync: loaded a snapshot of history " + header->history.ToHex() + " at seq " +
+          std::to_string(header->seq) + " (" + std::to_string(header->entries) + " keys)");
+  std::lock_guard lock(status_mu_);
+  ++status_.snapshots;
+  status_.applied_seq = header->seq;
+  status_.state = "streaming";
+  status_.last_error.clear();
+  last_contact_ = Clock::now();
+  resumed_ = true;  // streaming on from a snapshot is not a resume
+  return true;
+}
+
+FollowerStatus Follower::Status() const {
+  std::lock_guard lock(status_mu_);
+  FollowerStatus s = status_;
+  s.applied_seq = stores_.Current()->LastSeq();
+  s.lag_records = s.leader_last_seq > s.applied_seq ? s.leader_last_seq - s.applied_seq : 0;
+  if (s.lag_records > 0 && last_applied_commit_ns_ != 0) {
+    const std::uint64_t now = WallNs();
+    s.lag_seconds = now > last_applied_commit_ns_
+                        ? static_cast<double>(now - last_applied_commit_ns_) / 1e9
+                        : 0;
+  }
+  if (last_contact_ != Clock::time_point{})
+    s.seconds_since_contact =
+        std::chrono::duration<double>(Clock::now() - last_contact_).count();
+  if (s.state != "streaming") {
+    s.not_ready_reason = "peer sync is " + s.state;
+  } else if (s.seconds_since_contact < 0 ||
+             s.seconds_since_contact * 1000 > static_cast<double>(options_.max_contact_age.count())) {
+    s.not_ready_reason = "no contact with the leader recently";
+  } else if (s.lag_records > options_.max_lag_records) {
+    s.not_ready_reason = std::to_string(s.lag_records) + " records behind the leader";
+  }
+  s.ready = s.not_ready_reason.empty();
+  return s;
+}
+
+}  // namespace mehdbd::replication

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+//
+// Follower: the loop that keeps a follower's store equal to its leader's.
+//
+//   new or wiped store ........ load a snapshot beside the live store, swap
+//   streaming ................. long-poll the log after the applied seq,
+//                               verify, apply the whole batch in one
+//                               transaction with its seq, repeat
+//   410 (log trimmed) ......... snapshot again, then stream
+//   409 (other history, or the leader is behind us)
+//                               stop applying and stay not ready; snapshot
+//                               only when resnapshot_on_mismatch is set
+//   leader unreachable, garbage, gaps, duplicates, a cut stream
+//                               apply nothing, back off with jitter,
+//                               reconnect (resolving the name again)
+//
+// Reads keep being served from the store throughout.
+// Thread safety: Start/Stop from one thread; Status() from any.
+#ifndef MEHDBD_REPLICATION_FOLLOWER_H_
+#define MEHDBD_REPLICATION_FOLLOWER_H_
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "store_handle.h"
+
+namespace mehdbd::replication {
+
+struct FollowerOptions {
+  std::string leader_peer_url;  // "http://host:port" of the leader's peer port
+  std::string name;             // this pod, as the leader lists it
+  std::chrono::milliseconds poll_wait{5000};
+  std::size_t max_batch_bytes = std::size_t{4} << 20;
+  bool resnapshot_on_mismatch = false;
+  // Readiness: in contact within max_contact_age and at most max_lag_records
+  // behind the leader's last seq.
+  std::uint64_t max_lag_records = 1000;
+  std::chrono::milliseconds max_contact_age{15000};
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
+};
+
+struct FollowerStatus {
+  std::string state;  // starting, snapshotting, streaming, history-mismatch, leader-unreachable
+  std::string leader;
+  std::string leader_history;
+  mehdb::Seq applied_seq = 0;
+  mehdb::Seq leader_last_seq = 0;
+  mehdb::Seq leader_first_seq = 0;
+  std::uint64_t lag_records = 0;
+  double lag_seconds = 0;
+  double seconds_since_contact = -1;  // -1: never in contact
+  std::uint64_t snapshots = 0;         // full syncs
+  std::uint64_t partial_resumes = 0;   // (re)connections that streamed on from our seq
+  std::uint64_t batches_applied = 0;
+  std::uint64_t records_applied = 0;
+  std::uint64_t peer_errors = 0;
+  std::uint64_t history_mismatches = 0;
+  std::string last_error;
+  bool ready = false;
+  std::string not_ready_reason;
+};
+
+class Follower {
+ public:
+  Follower(StoreHandle& stores, FollowerOptions options);
+  ~Follower();
+  void Start();
+  void Stop();
+  FollowerStatus Status() const;
+
+ private:
+  enum class Outcome { kApplied, kIdle, kNeedSnapshot, kMismatch, kError };
+  void Run();
+  Outcome Poll();
+  bool Bootstrap();
+  void Fail(const std::string& error);
+  void SetState(const std::string& state);
+  // Sleeps for the current backoff (interrupted by Stop) and doubles it.
+  void Backoff();
+  std::unique_ptr<httplib::Client> NewClient(std::chrono::milliseconds read_timeout);
+
+  StoreHandle& stores_;
+  const FollowerOptions options_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  std::mutex client_mu_;  // guards client_ so Stop() can cut a long poll
+  std::shared_ptr<httplib::Client> client_;
+  std::chrono::milliseconds backoff_;
+  std::mt19937 rng_{std::random_device{}()};
+  bool resumed_ = false;  // streamed since the last (re)connect
+
+  mutable std::mutex status_mu_;
+  FollowerStatus status_;
+  std::chrono::steady_clock::time_point last_contact_{};
+  std::uint64_t last_applied_commit_ns_ = 0;
+};
+
+}  // namespace mehdbd::replication
+
+#endif  // MEHDBD_REPLICATION_FOLLOWER_H_

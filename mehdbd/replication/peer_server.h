@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+//
+// PeerServer: the leader's side of peer sync, on its own listener and
+// thread pool (protocol in replication/protocol.h). Serves change-log
+// long-polls and snapshot streams from the live store, and records each
+// follower's acknowledged seq in an AckTable.
+//
+// Thread safety: Start/Stop from one thread; requests run on the pool.
+#ifndef MEHDBD_REPLICATION_PEER_SERVER_H_
+#define MEHDBD_REPLICATION_PEER_SERVER_H_
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "replication/ack_table.h"
+#include "store_handle.h"
+
+namespace mehdbd::replication {
+
+struct PeerServerOptions {
+  // Longest a log request may wait for new records. Below common proxy idle
+  // timeouts, and the follower's read timeout is set above it.
+  std::chrono::milliseconds max_wait{10000};
+  std::size_t max_batch_bytes = std::size_t{4} << 20;
+  // Followers are few and each holds at most one poll (plus a snapshot
+  // stream while bootstrapping): a small fixed pool suffices.
+  unsigned threads = 16;
+};
+
+class PeerServer {
+ public:
+  PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions options);
+  ~PeerServer();
+
+  // Binds host:port (0 = any free port); answers the port or -1 with `error`.
+  int Bind(const std::string& host, int port, std::string& error);
+  // Serves on a background thread until Stop().
+  void Start();
+  void Stop();
+
+ private:
+  void Log(const httplib::Request& req, httplib::Response& res);
+  void Snapshot(const httplib::Request& req, httplib::Response& res);
+
+  StoreHandle& stores_;
+  AckTable& acks_;
+  const PeerServerOptions options_;
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace mehdbd::replication
+
+#endif  // MEHDBD_REPLICATION_PEER_SERVER_H_
