@@ -92,12 +92,16 @@ void Follower::Backoff() {
 
 void Follower::Run() {
   while (!stop_.load()) {
-    auto store = stores_.Current();
-    const bool pristine = store->LastSeq() == 0 && store->Count().ok() && *store->Count() == 0;
-    store.reset();
+    bool pristine = false;
+    if (!synced_) {
+      auto store = stores_.Current();
+      auto count = store->Count();
+      pristine = store->LastSeq() == 0 && count.ok() && *count == 0;
+    }
     // A new or wiped follower starts from a snapshot: one stream of the
     // current data beats replaying every write ever made.
     Outcome outcome = pristine ? (Bootstrap() ? Outcome::kApplied : Outcome::kError) : Poll();
+    if (outcome == Outcome::kApplied || outcome == Outcome::kIdle) synced_ = true;
     switch (outcome) {
       case Outcome::kApplied:
       case Outcome::kIdle:

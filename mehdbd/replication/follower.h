@@ -99,6 +99,7 @@ class Follower {
   std::chrono::milliseconds backoff_;
   std::mt19937 rng_{std::random_device{}()};
   bool resumed_ = false;  // streamed since the last (re)connect
+  bool synced_ = false;   // a snapshot or poll succeeded since start
 
   mutable std::mutex status_mu_;
   FollowerStatus status_;
