@@ -239,6 +239,19 @@ function checkOptions(r, known) {
   }
 }
 
+// Every port mehdbd listens on (--port, and --peer-port once the daemon has
+// it) must be a container port the governing Service exposes, or peers and
+// clients cannot reach it. Trips when the daemon grows a listener the kit lacks.
+function checkListeners(r, known) {
+  const svc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === r.sts.spec.serviceName);
+  for (const opt of ["port", "peer-port"].filter((o) => known.has(o))) {
+    const port = Number(setting(r, opt)?.value ?? known.get(opt));
+    assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `--${opt} ${port} is a container port`);
+    assert.ok(svc.spec.ports.some((p) => resolvePort(r.container, p.targetPort ?? p.port) === port),
+      `Service ${svc.metadata.name} exposes --${opt} ${port}`);
+  }
+}
+
 for (const t of targets) {
   for (const [name, check] of Object.entries(CHECKS)) {
     test(`${t.name}: ${name}`, { skip }, () => check(rendered(t)));
@@ -247,6 +260,10 @@ for (const t of targets) {
   test(`${t.name}: every option the manifest passes is one mehdbd accepts`,
     { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") },
     () => checkOptions(rendered(t), mehdbdOptions(binary)));
+
+  test(`${t.name}: every port mehdbd listens on is declared and exposed`,
+    { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") },
+    () => checkListeners(rendered(t), mehdbdOptions(binary)));
 
   const want = OVERLAY_EXPECT[t.overlay];
   if (want) {
@@ -327,10 +344,14 @@ test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, asyn
   }
 });
 
-test("checks catch: options mehdbd does not have, or set twice",
-  { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") }, () => {
-    const known = mehdbdOptions(binary);
-    assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
-    assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
-    assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_PORT", value: "9876" })), known));
-  });
+test("checks catch: options mehdbd does not have, set twice, or a listener the kit lacks", { skip }, () => {
+  // A stand-in for `mehdbd --help` (the real one is asked above, when built).
+  const known = new Map(["host", "namespace", "port", "datadir", "config", "durability"].map((o) => [o, null]));
+  known.set("port", "9876");
+  assert.doesNotThrow(() => checkOptions(mutated(() => {}), known));
+  assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
+  assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
+  assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_PORT", value: "9876" })), known));
+  assert.doesNotThrow(() => checkListeners(mutated(() => {}), known));
+  assert.throws(() => checkListeners(mutated(() => {}), new Map([...known, ["peer-port", "9877"]])));
+});

@@ -103,16 +103,24 @@ export async function validateObject(obj) {
 }
 
 // mehdbd's options, from its own --help (Boost.Program_options layout:
-// "  --name arg (=default)  text" or "  -x [ --name ] arg"). Returns a Set of
-// long option names without dashes.
+// "  --name VALUE  text ... (default: X)" or "  -x [ --name ] ..."). Returns a
+// Map of long option name (no dashes) -> its default text, or null.
 export function mehdbdOptions(binary) {
   const out = execFileSync(binary, ["--help"], { encoding: "utf8" });
-  const names = new Set();
+  const names = new Map();
+  let current = null;
   for (const line of out.split("\n")) {
     const m = /^\s+(?:-\w\s+\[\s+)?--([a-z][a-z0-9-]*)/.exec(line);
-    if (m) names.add(m[1]);
+    if (m) names.set((current = m[1]), null);
+    else if (!/^\s/.test(line)) current = null; // a line that is not an option's
+    if (current) {
+      // Descriptions wrap, so the default may sit on a later line.
+      const text = names.get(current) ?? "";
+      names.set(current, text + " " + line.trim());
+    }
   }
   if (names.size === 0) throw new Error(`no options found in \`${binary} --help\`:\n${out}`);
+  for (const [k, text] of names) names.set(k, /\(default:\s*([^)]*?)\s*\)/.exec(text)?.[1] ?? null);
   return names;
 }
 
