@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+//
+// Peer sync with real processes: a leader (mehdb-0) and followers, each on
+// its own 127.0.0.x address with its own data directory, killed with SIGKILL
+// and restarted with the same name and directory. After each scenario every
+// follower holds exactly the leader's keys and values.
+#include <gtest/gtest.h>
+#include <mehdb/replication.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "pod.h"
+
+namespace mehdb::cluster {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class Cluster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mehdb-cluster-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    workdir_ = tmpl;
+    ports_ = Ports::ForThisProcess();
+  }
+  void TearDown() override {
+    pods_.clear();
+    if (!HasFailure()) std::filesystem::remove_all(workdir_);
+    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
+  }
+
+  Pod& AddPod(std::vector<std::string> args = {}) {
+    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
+                                          std::move(args)));
+    return *pods_.back();
+  }
+  Pod& leader() { return *pods_[0]; }
+
+  // Starts a leader and `followers` followers.
+  void StartCluster(int followers, std::vector<std::string> leader_args = {},
+                    std::vector<std::string> follower_args = {}) {
+    AddPod(leader_args).Start();
+    for (int i = 0; i < followers; ++i) AddPod(follower_args).Start();
+  }
+
+  // Waits until every running follower holds the leader's data.
+  void ExpectConverged() {
+    auto want = leader().Contents();
+    for (std::size_t i = 1; i < pods_.size(); ++i) {
+      if (!pods_[i]->running()) continue;
+      std::map<std::string, std::string> got;
+      const bool same = WaitUntil([&] {
+        got = pods_[i]->Contents();
+        return got == want;
+      });
+      EXPECT_TRUE(same) << pods_[i]->name() << " holds " << got.size() << " keys, the leader "
+                        << want.size() << "; " << pods_[i]->ReplicationJson();
+    }
+  }
+
+  long long Follower(Pod& pod, const std::string& field) {
+    return JsonNumber(pod.ReplicationJson(), field);
+  }
+
+  // Writes in the background until stopped; remembers what was acknowledged.
+  class Load {
+   public:
+    explicit Load(Pod& target, std::string prefix) : target_(target), prefix_(std::move(prefix)) {
+      thread_ = std::thread([this] {
+        for (int i = 0; !stop_; ++i) {
+          auto status = target_.Put(prefix_ + std::to_string(i % 300), "v" + std::to_string(i));
+          if (status && *status == 200) ++acked_;
+          else std::this_thread::sleep_for(milliseconds(20));
+        }
+      });
+    }
+    ~Load() { Stop(); }
+    void Stop() {
+      stop_ = true;
+      if (thread_.joinable()) thread_.join();
+    }
+    int acked() const { return acked_; }
+
+   private:
+    Pod& target_;
+    std::string prefix_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> acked_{0};
+    std::thread thread_;
+  };
+
+  std::string workdir_;
+  Ports ports_;
+  std::vector<std::unique_ptr<Pod>> pods_;
+};
+
+TEST_F(Cluster, WritesOverwritesDeletesAndBatchesReplicate) {
+  StartCluster(2);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(leader().Put("k" + std::to_string(i), "one"), 200);
+  for (int i = 0; i < 50; i += 2) ASSERT_EQ(leader().Put("k" + std::to_string(i), "two"), 200);
+  for (int i = 0; i < 50; i += 5) ASSERT_EQ(leader().Delete("k" + std::to_string(i)), 204);
+  auto batch = leader().Client()->Post(
+      "/batch", R"([{"op":"put","key":"b1","value":"x"},{"op":"delete","key":"k1"},)"
+                R"({"op":"put","key":"b2","value":"y"}])", "application/json");
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->status, 200) << batch->body;
+  ExpectConverged();
+  EXPECT_FALSE(pods_[1]->Get("k1").has_value());
+  EXPECT_EQ(pods_[2]->Get("b2"), "y");
+  // A new write is readable on the followers within a second.
+  ASSERT_EQ(leader().Put("fresh", "now"), 200);
+  for (int i = 1; i <= 2; ++i)
+    EXPECT_TRUE(WaitUntil([&] { return pods_[i]->Get("fresh") == "now"; }, milliseconds(1000)));
+  // Followers redirect writes to the leader.
+  EXPECT_EQ(pods_[1]->Put("x", "y"), 307);
+}
+
+TEST_F(Cluster, FollowerKilledUnderLoadResumesWithoutSnapshot) {
+  StartCluster(2);
+  ASSERT_EQ(leader().Put("seed", "1"), 200);
+  ExpectConverged();
+  {
+    Load load(leader(), "load");
+    std::this_thread::sleep_for(milliseconds(300));
+    pods_[1]->Kill();
+    std::this_thread::sleep_for(milliseconds(300));
+    pods_[1]->Start();
+    std::this_thread::sleep_for(milliseconds(300));
+    load.Stop();
+    EXPECT_GT(load.acked(), 0);
+  }
+  ExpectConverged();
+  EXPECT_EQ(Follower(*pods_[1], "snapshots"), 0) << pods_[1]->ReplicationJson();
+  EXPECT_GE(Follower(*pods_[1], "partial_resumes"), 1) << pods_[1]->ReplicationJson();
+}
+
+TEST_F(Cluster, WipedFollowerBootstrapsFromSnapshotThenStreams) {
+  StartCluster(1);
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(leader().Put("k" + std::to_string(i), "v"), 200);
+  ExpectConverged();
+  pods_[1]->Kill();
+  pods_[1]->WipeData();
+  pods_[1]->Start();
+  ExpectConverged();
+  EXPECT_EQ(Follower(*pods_[1], "snapshots"), 1);
+  ASSERT_EQ(leader().Put("after", "snapshot"), 200);
+  ExpectConverged();
+  EXPECT_GE(Follower(*pods_[1], "records_applied"), 1);
+}
+
+TEST_F(Cluster, TrimmedLogMeansGoneThenSnapshotThenResume) {
+  StartCluster(1, {"--log-retain-entries=20"});
+  ASSERT_EQ(leader().Put("first", "1"), 200);
+  ExpectConverged();
+  pods_[1]->Kill();
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(leader().Put("k" + std::to_string(i), "v"), 200);
+  pods_[1]->Start();
+  ExpectConverged();
+  EXPECT_EQ(Follower(*pods_[1], "snapshots"), 1) << pods_[1]->ReplicationJson();
+  ASSERT_EQ(leader().Put("resumed", "yes"), 200);
+  ExpectConverged();
+}
+
+TEST_F(Cluster, LeaderKilledAndRestartedUnderLoad) {
+  StartCluster(2);
+  ASSERT_EQ(leader().Put("seed", "1"), 200);
+  for (int round = 0; round < 3; ++round) {
+    Load load(leader(), "r" + std::to_string(round) + "-");
+    std::this_thread::sleep_for(milliseconds(200));
+    leader().Kill();
+    // Followers keep serving reads while the leader is down.
+    EXPECT_EQ(pods_[1]->Get("seed"), "1");
+    std::this_thread::sleep_for(milliseconds(200));
+    leader().Start();
+    std::this_thread::sleep_for(milliseconds(200));
+    load.Stop();
+  }
+  ExpectConverged();
+  EXPECT_EQ(Follower(*pods_[1], "history_mismatches"), 0);
+}
+
+TEST_F(Cluster, WipedLeaderIsRefusedUnlessResnapshotIsAllowed) {
+  AddPod().Start();
+  AddPod().Start();                                   // refuses
+  AddPod({"--resnapshot-on-mismatch"}).Start();       // follows the new history
+  ASSERT_EQ(leader().Put("old", "data"), 200);
+  ExpectConverged();
+  leader().Kill();
+  leader().WipeData();
+  leader().Start();
+  ASSERT_EQ(leader().Put("new", "history"), 200);
+
+  ASSERT_TRUE(WaitUntil([&] { return Follower(*pods_[1], "history_mismatches") >= 1; }))
+      << pods_[1]->ReplicationJson();
+  EXPECT_EQ(pods_[1]->Status("/readyz"), 503);
+  EXPECT_NE(pods_[1]->ReplicationJson().find("history-mismatch"), std::string::npos);
+  EXPECT_EQ(pods_[1]->Get("old"), "data");  // nothing was thrown away
+  EXPECT_FALSE(pods_[1]->Get("new").has_value());
+
+  ASSERT_TRUE(WaitUntil([&] { return pods_[2]->Get("new") == "history"; }))
+      << pods_[2]->ReplicationJson();
+  EXPECT_FALSE(pods_[2]->Get("old").has_value());
+  EXPECT_EQ(pods_[2]->Status("/readyz"), 200);
+}
+
+TEST_F(Cluster, ReadYourWritesOnAFollower) {
+  StartCluster(1);
+  for (int i = 0; i < 100; ++i) {
+    const std::string value = "v" + std::to_string(i);
+    std::string seq;
+    ASSERT_EQ(leader().Put("ryw", value, &seq), 200);
+    ASSERT_FALSE(seq.empty());
+    auto res = pods_[1]->Client()->Get("/get/ryw?min_seq=" + seq);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    ASSERT_EQ(res->body, value);
+    ASSERT_GE(std::stoull(res->get_header_value("X-Mehdb-Applied-Seq")), std::stoull(seq));
+  }
+}
+
+TEST_F(Cluster, AcksWaitForFollowers) {
+  StartCluster(2);
+  ExpectConverged();
+  auto res = leader().Client()->Put("/set/acked?acks=2&ack_timeout=5s", "v", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("X-Mehdb-Acks"), "2");
+  for (int i = 1; i <= 2; ++i) EXPECT_EQ(pods_[i]->Get("acked"), "v");
+  pods_[2]->Kill();
+  auto partial = leader().Client()->Put("/set/acked?acks=2&ack_timeout=300ms", "w", "text/plain");
+  ASSERT_TRUE(partial);
+  // Not enough followers in time: the write stands (it is never rolled back)
+  // and the answer says how many acknowledged it.
+  EXPECT_EQ(partial->status, 202);
+  EXPECT_EQ(partial->get_header_value("X-Mehdb-Acks"), "1");
+  EXPECT_EQ(leader().Get("acked"), "w");
+}
+
+TEST_F(Cluster, ReadinessFollowsLag) {
+  StartCluster(1, {}, {"--max-lag-records=10", "--peer-batch-bytes=2KiB"});
+  ASSERT_TRUE(WaitUntil([&] { return pods_[1]->Status("/readyz") == 200; }));
+  pods_[1]->Kill();
+  for (int i = 0; i < 1500; ++i) ASSERT_EQ(leader().Put("k" + std::to_string(i % 100), std::string(500, 'x')), 200);
+  pods_[1]->Start();
+  bool saw_behind = false;
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::string json = pods_[1]->ReplicationJson();
+    if (json.find("behind the leader") != std::string::npos) {
+      saw_behind = true;
+      EXPECT_EQ(nlohmann::json::parse(json)["follower"]["ready"], false) << json;
+    }
+    return Follower(*pods_[1], "lag_records") == 0 && pods_[1]->Status("/readyz") == 200;
+  }));
+  EXPECT_TRUE(saw_behind) << "never observed the follower far behind";
+  ExpectConverged();
+}
+
+}  // namespace
+}  // namespace mehdb::cluster
