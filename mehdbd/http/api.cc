@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Api's entry points and routing: the order of checks is the original's
+// Api's entry point and routing: the order of checks is the original's
 // (path, then key, then method), and an answer given without reading a body
 // that the client did send closes the connection, since the unread bytes
 // would otherwise be parsed as the next request.
@@ -10,6 +10,11 @@
 #include "http/request_context.h"
 
 namespace mehdbd::http {
+
+void CloseAfterAnswer(httplib::Response& res) {
+  res.set_header("Connection", "close");
+  CurrentRequest().close_connection = true;
+}
 
 bool HasBody(const httplib::Request& req) {
   if (req.has_header("Transfer-Encoding")) return true;
@@ -23,16 +28,26 @@ Api::Api(mehdb::Store& store, Identity identity, ServerOptions options,
       options_(options),
       metrics_(metrics) {}
 
-bool Api::Answer(const httplib::Request& req, httplib::Response& res) {
+bool Api::Answer(const httplib::Request& req, httplib::Response& res,
+                 bool read_body) {
   const Target target = ParseTarget(req.target, options_.key_rule);
-  CurrentRequest().route = target.route;  // for metrics, see request_context.h
-  const bool answered = Dispatch(req, res, target);
-  if (answered && HasBody(req)) res.set_header("Connection", "close");
+  RequestContext& ctx = CurrentRequest();
+  ctx.route = target.route;  // for metrics, see request_context.h
+  ctx.body_consumed = false;
+  if (req.has_header("Content-Length") &&
+      req.get_header_value("Content-Length").find_first_not_of("0123456789") !=
+          std::string::npos) {
+    AnswerText(res, 400, "bad Content-Length");
+    CloseAfterAnswer(res);
+    return true;
+  }
+  const bool answered = Dispatch(req, res, target, read_body);
+  if (answered && HasBody(req) && !ctx.body_consumed) CloseAfterAnswer(res);
   return answered;
 }
 
 bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
-                   const Target& target) {
+                   const Target& target, bool read_body) {
   if (target.route == Route::kUnknown) {
     if (target.bad) AnswerText(res, 400, *target.bad);
     // The original's exact 404 body.
@@ -55,7 +70,7 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
     return true;
   }
   switch (target.route) {
-    case Route::kSet: return AnswerSet(req, res, target);
+    case Route::kSet: return AnswerSet(req, res, target, read_body);
     case Route::kGet: GetValue(req, res, target); return true;
     case Route::kKeys: ListKeys(req, res); return true;
     case Route::kStatus: Status(req, res); return true;
@@ -67,43 +82,6 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
   }
   AnswerText(res, 404, "404 page not found");
   return true;
-}
-
-void Api::PutWithBody(const httplib::Request& req, httplib::Response& res,
-                      const httplib::ContentReader& reader) {
-  const Target target = ParseTarget(req.target, options_.key_rule);
-  std::string error;
-  const auto pre = ParsePreconditions(req, error);
-  const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
-  if (target.route != Route::kSet || target.bad || !plan) {
-    // Answer() lets only valid PUTs through; this cannot happen.
-    AnswerText(res, 500, "internal routing error");
-    return;
-  }
-  const std::size_t limit = options_.max_value_bytes;
-  std::string value;
-  value.reserve(std::min<std::uint64_t>(
-      limit, req.get_header_value<std::uint64_t>("Content-Length")));
-  bool too_large = false;
-  const bool complete = reader([&](const char* data, std::size_t size) {
-    if (size > limit - value.size()) {
-      too_large = true;
-      return false;  // stop reading: no point buffering past the limit
-    }
-    value.append(data, size);
-    return true;
-  });
-  if (too_large || !complete) {
-    res.set_header("Connection", "close");
-    if (too_large) {
-      AnswerText(res, 413, "value too large: the limit is " +
-                               std::to_string(limit) + " bytes");
-    } else {
-      AnswerText(res, 400, "request body ended early");
-    }
-    return;
-  }
-  Write(res, target, *plan, value);
 }
 
 void Api::RedirectToLeader(httplib::Response& res,

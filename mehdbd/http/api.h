@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
 //
-// The mehdb HTTP API: every route's behaviour, independent of how requests
-// arrive. Server (server.h) feeds it from cpp-httplib in two steps, because
-// cpp-httplib reads a request body before routing unless told otherwise:
+// The mehdb HTTP API: every route's behaviour. Server (server.h) calls
+// Answer() from cpp-httplib's pre-routing hook, before cpp-httplib would read
+// a body, and Answer() handles the whole request there:
 //
-//  1. Answer() runs before any body is read (pre-routing, and for
-//     "Expect: 100-continue" before the client sends it). It answers every
-//     request that needs no body: reads, deletes, redirects, 404/405, and
-//     413 from Content-Length alone. Only a PUT that carries a body is left.
-//  2. PutWithBody() then streams that body in, stopping at the size limit.
+//  * a PUT's body is read by body_reader.h from the connection's stream
+//    (RequestContext::stream), so its bytes are stored verbatim;
+//  * everything decided without the body (404/405, a follower's 307, 413
+//    from Content-Length, a failed precondition) is answered without reading
+//    it, and the connection then closes (connection.h);
+//  * for "Expect: 100-continue", Server first calls Answer() with
+//    read_body = false: it answers those early cases before the client sends
+//    the body, or returns false to let the 100 Continue go out.
 //
-// Answering early is also how a PUT without Content-Length (curl -X PUT with
-// no data) stores an empty value at once: cpp-httplib 0.11 would otherwise
+// Answering in pre-routing is also how a PUT without Content-Length (curl -X
+// PUT with no data) stores an empty value at once: cpp-httplib 0.11 would
 // wait for the connection to close and answer 400.
 //
 // Thread safety: all methods may run concurrently on worker threads.
@@ -37,12 +40,10 @@ class Api {
   Api(mehdb::Store& store, Identity identity, ServerOptions options,
       Metrics& metrics);
 
-  // Answers `req` without reading its body and returns true, or returns
-  // false for a PUT whose body must be read (then call PutWithBody).
-  bool Answer(const httplib::Request& req, httplib::Response& res);
-
-  void PutWithBody(const httplib::Request& req, httplib::Response& res,
-                   const httplib::ContentReader& reader);
+  // Answers `req` and returns true. With read_body = false it returns false
+  // instead of reading a body the answer needs.
+  bool Answer(const httplib::Request& req, httplib::Response& res,
+              bool read_body = true);
 
   // /readyz answers 503 once draining (graceful shutdown has begun).
   void SetDraining() { draining_.store(true, std::memory_order_relaxed); }
@@ -52,11 +53,13 @@ class Api {
 
  private:
   bool Dispatch(const httplib::Request& req, httplib::Response& res,
-                const Target& target);
+                const Target& target, bool read_body);
 
   // kv_handlers.cc
   bool AnswerSet(const httplib::Request& req, httplib::Response& res,
-                 const Target& target);
+                 const Target& target, bool read_body);
+  void ReadAndWrite(const httplib::Request& req, httplib::Response& res,
+                    const Target& target, const WritePlan& plan);
   void Write(httplib::Response& res, const Target& target,
              const WritePlan& plan, std::string_view value);
   void Delete(httplib::Response& res, const Target& target,
@@ -90,6 +93,9 @@ class Api {
 
 // True when the request carries a body (Content-Length > 0 or chunked).
 bool HasBody(const httplib::Request& req);
+
+// Marks the answer as the connection's last (a body was left unread).
+void CloseAfterAnswer(httplib::Response& res);
 
 }  // namespace mehdbd::http
 

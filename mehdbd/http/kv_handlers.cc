@@ -8,7 +8,9 @@
 #include <string>
 
 #include "http/api.h"
+#include "http/body_reader.h"
 #include "http/errors.h"
+#include "http/request_context.h"
 
 namespace mehdbd::http {
 namespace {
@@ -24,7 +26,7 @@ std::string What(std::string_view method, const Target& target) {
 }  // namespace
 
 bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
-                    const Target& target) {
+                    const Target& target, bool read_body) {
   if (identity_.role == Role::kFollower) {
     // Followers never write client data: the leader's URL for the same
     // path. The key passed the key rule, so it needs no re-encoding.
@@ -55,9 +57,42 @@ bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
                              " bytes");
     return true;
   }
-  if (HasBody(req)) return false;  // PutWithBody reads it
-  Write(res, target, *plan, {});   // no body: an empty value, as before
+  if (!HasBody(req)) {
+    Write(res, target, *plan, {});  // no body: an empty value, as before
+    return true;
+  }
+  if (!read_body) return false;  // Expect: 100-continue: let the body come
+  ReadAndWrite(req, res, target, *plan);
   return true;
+}
+
+void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
+                       const Target& target, const WritePlan& plan) {
+  RequestContext& ctx = CurrentRequest();
+  if (ctx.stream == nullptr) {  // only ServeConnection runs requests
+    AnswerText(res, 500, "internal error: no connection stream");
+    return;
+  }
+  std::string value;
+  const BodyResult result =
+      ReadBody(*ctx.stream, req, options_.max_value_bytes, value);
+  switch (result) {
+    case BodyResult::kOk:
+      ctx.body_consumed = true;
+      Write(res, target, plan, value);
+      return;
+    case BodyResult::kTooLarge:
+      AnswerText(res, 413, "value too large: the limit is " +
+                               std::to_string(options_.max_value_bytes) +
+                               " bytes");
+      return;
+    case BodyResult::kUnsupported:
+      AnswerText(res, 501, "only chunked Transfer-Encoding is supported");
+      return;
+    case BodyResult::kBroken:
+      AnswerText(res, 400, "request body ended early or is malformed");
+      return;
+  }
 }
 
 void Api::Write(httplib::Response& res, const Target& target,

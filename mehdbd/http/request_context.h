@@ -6,8 +6,12 @@
 // slot of their own, so a thread_local carries them; `active` marks that
 // routing ran for the request being logged (requests cpp-httplib rejects
 // itself, such as a malformed request line, never reach our routing).
+// The connection loop (connection.h) runs on the same thread and reads
+// close_connection after each request.
 #ifndef MEHDBD_HTTP_REQUEST_CONTEXT_H_
 #define MEHDBD_HTTP_REQUEST_CONTEXT_H_
+
+#include <httplib.h>
 
 #include <chrono>
 
@@ -19,6 +23,13 @@ struct RequestContext {
   bool active = false;
   Route route = Route::kUnknown;
   std::chrono::steady_clock::time_point start;
+  // Set when the answer leaves a request body unread: the connection must
+  // close after it (see connection.h).
+  bool close_connection = false;
+  // The connection's stream, from which a PUT body is read (body_reader.h),
+  // and whether the current request's body has been read.
+  httplib::Stream* stream = nullptr;
+  bool body_consumed = false;
 };
 
 inline RequestContext& CurrentRequest() {

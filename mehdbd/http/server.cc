@@ -24,17 +24,13 @@
 #include <thread>
 
 #include "http/access_log.h"
+#include "http/connection.h"
 #include "http/errors.h"
 #include "http/request_context.h"
 #include "log.h"
 
 namespace mehdbd::http {
 namespace {
-
-std::pair<time_t, time_t> SecUsec(std::chrono::milliseconds d) {
-  return {static_cast<time_t>(d.count() / 1000),
-          static_cast<time_t>((d.count() % 1000) * 1000)};
-}
 
 void BeginRequest() {
   RequestContext& ctx = CurrentRequest();
@@ -46,22 +42,40 @@ void BeginRequest() {
 
 }  // namespace
 
-// Subclassed only to reach the listening socket (a protected member):
-// cpp-httplib listens with a backlog of 5, which drops connection attempts
-// when many clients connect at once; Linux lets listen() be called again to
-// raise it.
+// cpp-httplib's Server with two changes reached through its protected
+// members: each connection is served by our own loop (connection.h), and
+// the listen backlog is raised (cpp-httplib listens with a backlog of 5,
+// which drops connection attempts when many clients connect at once; Linux
+// lets listen() be called again to raise it).
 class Server::HttpServer : public httplib::Server {
  public:
+  explicit HttpServer(const ServerOptions& options)
+      : limits_{options.read_timeout, options.write_timeout, options.idle_timeout,
+                options.keep_alive_requests} {}
+
   void RaiseBacklog(int backlog) {
     const socket_t sock = svr_sock_;
     if (sock != INVALID_SOCKET) (void)::listen(sock, backlog);
   }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    ServeConnection(sock, limits_, svr_sock_,
+                    [this](httplib::Stream& stream, bool close_connection,
+                           bool& connection_closed) {
+                      return process_request(stream, close_connection,
+                                             connection_closed, nullptr);
+                    });
+    return true;
+  }
+
+  const ConnectionLimits limits_;
 };
 
 Server::Server(mehdb::Store& store, Identity identity, ServerOptions options)
     : options_(options),
       api_(store, std::move(identity), options, metrics_),
-      http_(std::make_unique<HttpServer>()) {
+      http_(std::make_unique<HttpServer>(options)) {
   // cpp-httplib sends without MSG_NOSIGNAL: a client that hangs up mid-answer
   // would kill the process with SIGPIPE. Writes then fail with EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
@@ -73,15 +87,13 @@ Server::~Server() { Stop(); }
 void Server::Configure() {
   HttpServer& svr = *http_;
   svr.new_task_queue = [n = options_.threads] { return new httplib::ThreadPool(n); };
-  const auto [rs, ru] = SecUsec(options_.read_timeout);
-  svr.set_read_timeout(rs, ru);
-  const auto [ws, wu] = SecUsec(options_.write_timeout);
-  svr.set_write_timeout(ws, wu);
-  // Keep-alive idle time is whole seconds in cpp-httplib; round up.
+  // Timeouts and keep-alive limits are applied by ServeConnection; the
+  // keep-alive settings here only shape the Keep-Alive answer header.
   svr.set_keep_alive_timeout(
       static_cast<time_t>((options_.idle_timeout.count() + 999) / 1000));
   svr.set_keep_alive_max_count(options_.keep_alive_requests);
-  // Backstop only: Api rejects oversized bodies from Content-Length first.
+  // Api reads bodies itself; should cpp-httplib ever read one, the same
+  // limit applies.
   svr.set_payload_max_length(options_.max_value_bytes);
   // Answers are written as headers then body; without TCP_NODELAY, Nagle's
   // algorithm and delayed ACKs can hold the body back for tens of ms.
@@ -99,7 +111,7 @@ void Server::Configure() {
         // Answer before the client sends a body it would send in vain
         // (307 to the leader, 413, 404, ...); 100 asks for the body.
         BeginRequest();
-        return api_.Answer(req, res) ? res.status : 100;
+        return api_.Answer(req, res, /*read_body=*/false) ? res.status : 100;
       });
   svr.set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
@@ -108,13 +120,6 @@ void Server::Configure() {
                    ? httplib::Server::HandlerResponse::Handled
                    : httplib::Server::HandlerResponse::Unhandled;
       });
-  // Reached only by PUTs that Answer() left for their body. The pattern
-  // matches every path, newlines included.
-  svr.Put(R"([\s\S]*)", [this](const httplib::Request& req,
-                               httplib::Response& res,
-                               const httplib::ContentReader& reader) {
-    api_.PutWithBody(req, res, reader);
-  });
   svr.set_exception_handler([](const httplib::Request& req,
                                httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";

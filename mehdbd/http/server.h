@@ -13,8 +13,8 @@
 //
 // Stop() is the graceful shutdown: the listening socket closes at once (new
 // connections are refused), requests being handled run to completion and
-// their answers are written, idle keep-alive connections close within the
-// idle timeout, and then Run() returns.
+// their answers are written, idle keep-alive connections close (within
+// 100 ms, see connection.h), and then Run() returns.
 #ifndef MEHDBD_HTTP_SERVER_H_
 #define MEHDBD_HTTP_SERVER_H_
 

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+//
+// Implementation of connection.h.
+#include "http/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "http/request_context.h"
+
+namespace mehdbd::http {
+namespace {
+
+// poll() for `events`, retrying on EINTR within the same deadline.
+bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    pollfd p{sock, events, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    const int r = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
+    if (r > 0) return true;  // ready, or an error/hang-up the next call reports
+    if (r == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  auto* sa = reinterpret_cast<sockaddr*>(&addr);
+  if ((peer ? ::getpeername(sock, sa, &len) : ::getsockname(sock, sa, &len)) != 0) return;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    port = ntohs(in->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    port = ntohs(in6->sin6_port);
+  }
+  ip = text;
+}
+
+// After an answer that left a body unread: stop sending (FIN), then read
+// and drop what the client still sends for a short while. Closing at once
+// with unread bytes would send a reset that can destroy the answer before
+// the client reads it.
+void LingeringClose(socket_t sock) {
+  ::shutdown(sock, SHUT_WR);
+  char sink[16384];
+  std::size_t dropped = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (dropped < (std::size_t{16} << 20) && std::chrono::steady_clock::now() < end) {
+    if (!WaitFor(sock, POLLIN, std::chrono::milliseconds(100))) continue;
+    const ssize_t n = ::recv(sock, sink, sizeof sink, 0);
+    if (n <= 0) break;  // the client closed (or reset): done
+    dropped += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+bool SocketStream::is_readable() const {
+  return HasBuffered() || WaitFor(sock_, POLLIN, read_timeout_);
+}
+
+bool SocketStream::is_writable() const {
+  return WaitFor(sock_, POLLOUT, write_timeout_);
+}
+
+ssize_t SocketStream::read(char* ptr, size_t size) {
+  if (!HasBuffered()) {
+    if (!WaitFor(sock_, POLLIN, read_timeout_)) return -1;  // timed out
+    ssize_t n;
+    do {
+      n = ::recv(sock_, buf_.data(), buf_.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;
+    begin_ = 0;
+    end_ = static_cast<std::size_t>(n);
+  }
+  const std::size_t take = std::min(size, end_ - begin_);
+  std::memcpy(ptr, buf_.data() + begin_, take);
+  begin_ += take;
+  return static_cast<ssize_t>(take);
+}
+
+ssize_t SocketStream::write(const char* ptr, size_t size) {
+  if (!is_writable()) return -1;
+  ssize_t n;
+  do {
+    n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+void SocketStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  AddressOf(sock_, true, ip, port);
+}
+
+void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
+  AddressOf(sock_, false, ip, port);
+}
+
+void ServeConnection(socket_t sock, const ConnectionLimits& limits,
+                     const std::atomic<socket_t>& listener,
+                     const RequestProcessor& process) {
+  SocketStream stream(sock, limits.read_timeout, limits.write_timeout);
+  bool linger = false;
+  for (std::size_t served = 0; served < limits.max_requests; ++served) {
+    // Wait for the next request in slices, so a stopping server is noticed.
+    const auto idle_end = std::chrono::steady_clock::now() + limits.idle_timeout;
+    bool ready = stream.HasBuffered();
+    while (!ready && listener.load() != INVALID_SOCKET &&
+           std::chrono::steady_clock::now() < idle_end) {
+      ready = WaitFor(sock, POLLIN, std::chrono::milliseconds(100));
+    }
+    if (!ready || listener.load() == INVALID_SOCKET) break;
+
+    RequestContext& ctx = CurrentRequest();
+    ctx.close_connection = false;
+    ctx.stream = &stream;
+    bool connection_closed = false;
+    const bool last = served + 1 == limits.max_requests;
+    const bool ok = process(stream, last, connection_closed);
+    linger = ctx.close_connection;
+    ctx.stream = nullptr;
+    if (!ok || connection_closed || linger) break;
+  }
+  if (linger) LingeringClose(sock);
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+}
+
+}  // namespace mehdbd::http

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+//
+// One client connection's life, replacing cpp-httplib 0.11's own loop
+// (Server::process_and_close_socket, which a subclass may override). Ours:
+//
+//  * closes the connection after an answer that left a request body unread
+//    (RequestContext::close_connection). cpp-httplib would read the unread
+//    body as the next request, which is how request smuggling starts; we
+//    send the answer, shut our side, drain briefly and close, so the client
+//    still reads the answer instead of a reset;
+//  * waits for the next keep-alive request with poll() in short slices and
+//    gives up as soon as the server stops, so a graceful shutdown does not
+//    wait out idle connections;
+//  * reads through one buffer per connection (cpp-httplib reads request
+//    lines a byte at a time) and keeps pipelined bytes between requests;
+//  * sends with MSG_NOSIGNAL and uses poll(), not select(), so descriptors
+//    above FD_SETSIZE are safe.
+#ifndef MEHDBD_HTTP_CONNECTION_H_
+#define MEHDBD_HTTP_CONNECTION_H_
+
+#include <httplib.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+
+namespace mehdbd::http {
+
+// httplib::Stream over a connected socket, with per-operation timeouts.
+class SocketStream final : public httplib::Stream {
+ public:
+  SocketStream(socket_t sock, std::chrono::milliseconds read_timeout,
+               std::chrono::milliseconds write_timeout)
+      : sock_(sock), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
+
+  bool is_readable() const override;
+  bool is_writable() const override;
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  socket_t socket() const override { return sock_; }
+
+  // Bytes already received and not yet consumed (a pipelined request).
+  bool HasBuffered() const { return begin_ < end_; }
+
+ private:
+  socket_t sock_;
+  std::chrono::milliseconds read_timeout_;
+  std::chrono::milliseconds write_timeout_;
+  std::array<char, 16384> buf_{};
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+struct ConnectionLimits {
+  std::chrono::milliseconds read_timeout;
+  std::chrono::milliseconds write_timeout;
+  std::chrono::milliseconds idle_timeout;
+  std::size_t max_requests;
+};
+
+// Processes one request from the stream (cpp-httplib's process_request);
+// answers false when the connection cannot go on.
+using RequestProcessor = std::function<bool(httplib::Stream& stream,
+                                            bool close_connection,
+                                            bool& connection_closed)>;
+
+// Serves requests on `sock` until the client leaves, a limit is reached or
+// `listener` becomes INVALID_SOCKET (the server stopped), then closes it.
+void ServeConnection(socket_t sock, const ConnectionLimits& limits,
+                     const std::atomic<socket_t>& listener,
+                     const RequestProcessor& process);
+
+}  // namespace mehdbd::http
+
+#endif  // MEHDBD_HTTP_CONNECTION_H_
