@@ -33,9 +33,9 @@ trap cleanup EXIT
 
 # The Debian mirror apt already uses here (deb822 or one-line sources).
 debian_mirror() {
-  cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+  { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
     sed -n -e 's/^URIs: *//p' -e 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) .*/\2/p' |
-    tr ' ' '\n' | grep -E '/debian/?$' | head -n1
+    tr ' ' '\n' | grep -E '/debian/?$' | head -n1 || true
 }
 
 echo "== base image $BASE"
@@ -51,7 +51,7 @@ else
   rm -rf "$work/base/var/cache/apt/archives/"*.deb "$work/base/var/lib/apt/lists/"*
   tar -C "$work/base" -c . |
     podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'CMD ["bash"]' - "$BASE" >/dev/null
+      --change 'CMD ["bash"]' - "$BASE" >/dev/null 2>&1
   rm -rf "$work/base"
 fi
 
