@@ -166,12 +166,21 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv,
     return out;
   };
   const po::options_description desc = Describe(true);
+  // parsed_options point at their description: it must outlive store().
+  const po::options_description file_desc = Describe(false);
   po::variables_map vm;
   Sources sources;
   std::string stage;  // where the parser is, for error messages
   try {
     po::parsed_options cmdline =
         po::command_line_parser(argc, argv).options(desc).run();
+    for (const po::option& o : cmdline.options) {
+      if (o.position_key >= 0 || o.string_key.empty()) {
+        return fail("unexpected argument '" +
+                    (o.original_tokens.empty() ? "" : o.original_tokens.front()) +
+                    "' (every option is --name=value)");
+      }
+    }
     sources.flags = Keys(cmdline);
     po::store(cmdline, vm);
     if (vm.count("help")) {
@@ -191,8 +200,8 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv,
     if (vm.count("config")) {
       sources.file = vm["config"].as<std::string>();
       stage = "in config file '" + sources.file + "'";
-      po::parsed_options file = po::parse_config_file<char>(
-          sources.file.c_str(), Describe(false), false);
+      po::parsed_options file =
+          po::parse_config_file<char>(sources.file.c_str(), file_desc, false);
       po::store(file, vm);
     }
     po::notify(vm);

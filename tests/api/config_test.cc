@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+//
+// Configuration and identity, without starting anything: value syntaxes,
+// the flag > env > file > default priority, Kubernetes' MEHDB_PORT service
+// link, one-line errors naming the option, and role derivation.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "harness.h"
+#include "identity.h"
+#include "units.h"
+
+namespace mehdb_test {
+namespace {
+
+using mehdbd::Config;
+using mehdbd::ConfigOutcome;
+
+ConfigOutcome Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), "mehdbd");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return mehdbd::ParseConfig(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+TEST(Units, Sizes) {
+  using mehdbd::ParseSize;
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("4096")), 4096u);
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("64M")), 64u << 20);
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("64MiB")), 64u << 20);
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("1gib")), 1u << 30);
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("2K")), 2048u);
+  EXPECT_EQ(std::get<std::uint64_t>(ParseSize("1T")), std::uint64_t{1} << 40);
+  for (const char* bad : {"", "M", "1.5G", "64 M", "-1", "64MB", "12Q", "99999999999T"}) {
+    EXPECT_TRUE(std::holds_alternative<std::string>(ParseSize(bad))) << bad;
+  }
+}
+
+TEST(Units, DurationsAndBools) {
+  using mehdbd::ParseDuration;
+  using std::chrono::milliseconds;
+  EXPECT_EQ(std::get<milliseconds>(ParseDuration("500ms")), milliseconds(500));
+  EXPECT_EQ(std::get<milliseconds>(ParseDuration("5s")), milliseconds(5000));
+  EXPECT_EQ(std::get<milliseconds>(ParseDuration("5")), milliseconds(5000));
+  EXPECT_EQ(std::get<milliseconds>(ParseDuration("2m")), milliseconds(120000));
+  for (const char* bad : {"", "5x", "1.5s", "s", "-5s"}) {
+    EXPECT_TRUE(std::holds_alternative<std::string>(ParseDuration(bad))) << bad;
+  }
+  EXPECT_TRUE(std::get<bool>(mehdbd::ParseBool("Yes")));
+  EXPECT_FALSE(std::get<bool>(mehdbd::ParseBool("off")));
+  EXPECT_TRUE(std::holds_alternative<std::string>(mehdbd::ParseBool("maybe")));
+}
+
+TEST(Config, DefaultsMatchTheOriginal) {
+  const ConfigOutcome out = Parse({});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.port, 9876);
+  EXPECT_EQ(out.config.datadir, "./data");
+  EXPECT_EQ(out.config.ns, "default");
+  EXPECT_EQ(out.config.bind, "0.0.0.0");
+  EXPECT_EQ(out.config.store.durability, mehdb::Durability::kSync);
+  EXPECT_EQ(out.config.key_rule, mehdbd::http::KeyRule::kExtended);
+}
+
+TEST(Config, FlagBeatsEnvBeatsFileBeatsDefault) {
+  TempDir dir;
+  WriteFile(dir.Sub("mehdb.conf"),
+            "# comment\nport = 1111\ndatadir = /from/file\nnamespace = filens\n"
+            "service = filesvc\n");
+  const ConfigOutcome out =
+      Parse({"--port=3333", "--config", dir.Sub("mehdb.conf")},
+            {"MEHDB_PORT=2222", "MEHDB_DATADIR=/from/env", "PATH=/bin"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.port, 3333);            // flag
+  EXPECT_EQ(out.config.datadir, "/from/env");  // env over file
+  EXPECT_EQ(out.config.ns, "filens");          // file over default
+  EXPECT_EQ(out.config.service, "filesvc");
+  EXPECT_EQ(out.config.cluster_domain, "cluster.local");  // default
+  // MEHDB_CONFIG names the file too.
+  const ConfigOutcome env_file = Parse({}, {"MEHDB_CONFIG=" + dir.Sub("mehdb.conf")});
+  EXPECT_EQ(env_file.config.port, 1111);
+}
+
+TEST(Config, EveryOptionHasItsEnvironmentVariable) {
+  const ConfigOutcome out = Parse(
+      {}, {"MEHDB_HOST=db-3", "MEHDB_BIND=127.0.0.1", "MEHDB_CLUSTER_DOMAIN=corp.local",
+           "MEHDB_LEADER_URL=http://lead:1/", "MEHDB_LOCAL=yes", "MEHDB_DURABILITY=nosync",
+           "MEHDB_MAP_SIZE=1MiB", "MEHDB_MAX_MAP_SIZE=2G", "MEHDB_MAX_VALUE_SIZE=1K",
+           "MEHDB_LOG_RETAIN_ENTRIES=7", "MEHDB_LOG_RETAIN_BYTES=1M",
+           "MEHDB_KEY_RULE=original", "MEHDB_THREADS=3", "MEHDB_READ_TIMEOUT=100ms",
+           "MEHDB_WRITE_TIMEOUT=2s", "MEHDB_IDLE_TIMEOUT=1m", "MEHDB_KEEP_ALIVE_REQUESTS=9",
+           "MEHDB_MAX_SEQ_WAIT=0", "MEHDB_ACCESS_LOG=on"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  const Config& c = out.config;
+  EXPECT_EQ(c.host, "db-3");
+  EXPECT_EQ(c.bind, "127.0.0.1");
+  EXPECT_EQ(c.cluster_domain, "corp.local");
+  EXPECT_EQ(c.leader_url, "http://lead:1");  // trailing slash dropped
+  EXPECT_EQ(c.local, "yes");
+  EXPECT_EQ(c.store.durability, mehdb::Durability::kNoSync);
+  EXPECT_EQ(c.store.map_bytes, 1u << 20);
+  EXPECT_EQ(c.store.max_map_bytes, std::uint64_t{2} << 30);
+  EXPECT_EQ(c.store.max_value_bytes, 1024u);
+  EXPECT_EQ(c.store.log_retain_entries, 7u);
+  EXPECT_EQ(c.store.log_retain_bytes, 1u << 20);
+  EXPECT_EQ(c.key_rule, mehdbd::http::KeyRule::kOriginal);
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.write_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.idle_timeout, std::chrono::minutes(1));
+  EXPECT_EQ(c.keep_alive_requests, 9u);
+  EXPECT_EQ(c.max_seq_wait, std::chrono::milliseconds(0));
+  EXPECT_TRUE(c.access_log);
+}
+
+TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnored) {
+  const ConfigOutcome out = Parse(
+      {}, {"MEHDB_PORT=tcp://10.0.0.1:9876", "MEHDB_PORT_9876_TCP=tcp://10.0.0.1:9876",
+           "MEHDB_PORT_9876_TCP_ADDR=10.0.0.1", "MEHDB_SERVICE_HOST=10.0.0.1",
+           "MEHDB_SERVICE_PORT=9876", "MEHDB_SOMETHING=else", "MEHDB_HELP=1",
+           "MEHDB_VERSION=9", "MEHDB_DATADIR="});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.port, 9876);
+  EXPECT_EQ(out.config.service, "mehdb");
+  EXPECT_EQ(out.config.datadir, "./data");  // empty means unset
+  ASSERT_EQ(out.notes.size(), 1u);
+  EXPECT_NE(out.notes[0].find("MEHDB_PORT=tcp://10.0.0.1:9876"), std::string::npos);
+}
+
+TEST(Config, BadValuesAreOneLineNamingTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    const char* names;
+  };
+  const Case cases[] = {
+      {{"--port=abc"}, {}, "--port"},
+      {{"--port=70000"}, {}, "--port"},
+      {{}, {"MEHDB_PORT=0"}, "MEHDB_PORT"},
+      {{"--durability=fast"}, {}, "--durability"},
+      {{"--map-size=12Q"}, {}, "--map-size"},
+      {{"--max-value-size=2G"}, {}, "--max-value-size"},
+      {{"--read-timeout=5x"}, {}, "--read-timeout"},
+      {{"--idle-timeout=10ms"}, {}, "--idle-timeout"},
+      {{"--key-rule=loose"}, {}, "--key-rule"},
+      {{"--threads=0"}, {}, "--threads"},
+      {{"--access-log=maybe"}, {}, "--access-log"},
+      {{"--leader-url=leader:9876"}, {}, "--leader-url"},
+      {{"--namespace=a/b"}, {}, "--namespace"},
+      {{"--map-size=1G", "--max-map-size=64M"}, {}, "--max-map-size"},
+      {{"--bogus"}, {}, "--bogus"},
+      {{"--port"}, {}, "port"},
+      {{"stray"}, {}, "stray"},
+  };
+  for (const Case& c : cases) {
+    const ConfigOutcome out = Parse(c.args, c.env);
+    EXPECT_EQ(out.action, ConfigOutcome::Action::kError) << c.names;
+    EXPECT_NE(out.text.find(c.names), std::string::npos) << out.text;
+    EXPECT_EQ(out.text.find('\n'), std::string::npos) << out.text;
+  }
+}
+
+TEST(Config, ConfigFileErrorsNameTheFile) {
+  TempDir dir;
+  WriteFile(dir.Sub("bad.conf"), "port = nope\n");
+  ConfigOutcome out = Parse({"--config=" + dir.Sub("bad.conf")});
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(out.text.find("bad.conf"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("port"), std::string::npos) << out.text;
+  WriteFile(dir.Sub("unknown.conf"), "colour = blue\n");
+  out = Parse({"--config=" + dir.Sub("unknown.conf")});
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(out.text.find("colour"), std::string::npos) << out.text;
+  out = Parse({"--config=" + dir.Sub("missing.conf")});
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(out.text.find("missing.conf"), std::string::npos) << out.text;
+}
+
+TEST(Config, HelpListsEveryOption) {
+  const ConfigOutcome out = Parse({"--help"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kHelp);
+  for (const char* name :
+       {"--host", "--port", "--bind", "--datadir", "--namespace", "--service",
+        "--cluster-domain", "--leader-url", "--local", "--config", "--durability",
+        "--map-size", "--max-map-size", "--max-value-size", "--log-retain-entries",
+        "--log-retain-bytes", "--key-rule", "--threads", "--read-timeout",
+        "--write-timeout", "--idle-timeout", "--keep-alive-requests", "--max-seq-wait",
+        "--access-log", "--version", "MEHDB_CLUSTER_DOMAIN"}) {
+    EXPECT_NE(out.text.find(name), std::string::npos) << name;
+  }
+  EXPECT_EQ(Parse({"--version"}).action, ConfigOutcome::Action::kVersion);
+}
+
+mehdbd::Identity IdentityFor(std::vector<std::string> args) {
+  const ConfigOutcome out = Parse(std::move(args));
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  return mehdbd::DeriveIdentity(out.config);
+}
+
+TEST(Identity, RoleFromTheHostName) {
+  auto id = IdentityFor({"--host=mehdb-0"});
+  EXPECT_EQ(id.role, mehdbd::Role::kLeader);
+  EXPECT_EQ(id.StatusWord(), "leader");
+
+  id = IdentityFor({"--host=mehdb-2", "--namespace=prod", "--port=7000"});
+  EXPECT_EQ(id.role, mehdbd::Role::kFollower);
+  EXPECT_EQ(id.leader_url, "http://mehdb-0.mehdb.prod.svc.cluster.local:7000");
+  EXPECT_EQ(id.StatusWord(), "follower");
+
+  id = IdentityFor({"--host=cache-db-12.cache-db.ns.svc.cluster.local", "--service=cache-db",
+                    "--namespace=ns", "--cluster-domain=k8s.example"});
+  EXPECT_EQ(id.set, "cache-db");
+  EXPECT_EQ(id.leader_url, "http://cache-db-0.cache-db.ns.svc.k8s.example:9876");
+
+  for (const char* standalone : {"laptop", "web-server", "mehdb-", "-3", "node-1a"}) {
+    id = IdentityFor({std::string("--host=") + standalone});
+    EXPECT_EQ(id.role, mehdbd::Role::kStandalone) << standalone;
+    EXPECT_EQ(id.StatusWord(), "leader");
+  }
+}
+
+TEST(Identity, LeaderUrlAndLocalOverride) {
+  auto id = IdentityFor({"--host=mehdb-3", "--leader-url=http://leader.svc:9876"});
+  EXPECT_EQ(id.role, mehdbd::Role::kFollower);
+  EXPECT_EQ(id.leader_url, "http://leader.svc:9876");
+  id = IdentityFor({"--host=mehdb-0", "--leader-url=http://leader.svc:9876"});
+  EXPECT_EQ(id.role, mehdbd::Role::kLeader);  // ordinal 0 still leads
+  id = IdentityFor({"--host=laptop", "--leader-url=http://leader.svc:9876"});
+  EXPECT_EQ(id.role, mehdbd::Role::kFollower);
+  // MEHDB_LOCAL: the original's local-development follower.
+  id = IdentityFor({"--host=mehdb-0", "--local"});
+  EXPECT_EQ(id.role, mehdbd::Role::kFollower);
+  EXPECT_EQ(id.leader_url, "http://localhost:9999");
+}
+
+}  // namespace
+}  // namespace mehdb_test

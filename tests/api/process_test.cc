@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+//
+// The built mehdbd binary, started the way the original's README starts it
+// (environment variables only), always bound to 127.0.0.1: roles, the
+// follower's 307, curl following it, graceful SIGTERM with a request in
+// flight, and start-up failures with their exit codes.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "harness.h"
+
+namespace mehdb_test {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+class Daemon {
+ public:
+  // Starts mehdbd with `env` (MEHDB_BIND=127.0.0.1 and a port are added).
+  explicit Daemon(std::map<std::string, std::string> env,
+                  std::vector<std::string> args = {})
+      : port_(FreePort()) {
+    env.emplace("MEHDB_PORT", std::to_string(port_));
+    env.emplace("MEHDB_BIND", "127.0.0.1");
+    env.emplace("MEHDB_DATADIR", dir_.Sub("data"));
+    ProcessSpec spec;
+    spec.argv = {BinaryPath("MEHDBD")};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.env = env;
+    child_ = std::make_unique<Child>(spec, dir_.path());
+    up_ = WaitForHttp(port_, "/healthz");
+  }
+
+  bool up() const { return up_; }
+  int port() const { return port_; }
+  Child& child() { return *child_; }
+  const TempDir& dir() const { return dir_; }
+  std::unique_ptr<httplib::Client> Client() const {
+    auto cli = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    cli->set_read_timeout(30, 0);
+    return cli;
+  }
+
+ private:
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Child> child_;
+  bool up_ = false;
+};
+
+TEST(Process, LeaderAndLocalFollowerAsInTheOriginalReadme) {
+  Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"}});
+  Daemon follower(Env{{"MEHDB_LOCAL", "yes"}});
+  ASSERT_TRUE(leader.up()) << leader.child().Stderr();
+  ASSERT_TRUE(follower.up()) << follower.child().Stderr();
+  EXPECT_EQ(leader.Client()->Get("/status")->body, "leader");
+  EXPECT_EQ(follower.Client()->Get("/status")->body, "follower");
+
+  auto res = follower.Client()->Put("/set/abc", "v", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 307);
+  EXPECT_EQ(res->get_header_value("Location"), "http://localhost:9999/set/abc");
+  EXPECT_EQ(leader.Client()->Put("/set/abc", "v", "text/plain")->body, "WRITE completed");
+  EXPECT_EQ(leader.Client()->Get("/get/abc")->body, "v");
+}
+
+TEST(Process, DerivedLeaderAddressAndStandalone) {
+  Daemon follower(Env{{"MEHDB_HOST", "mehdb-2"}, {"MEHDB_NAMESPACE", "prod"}});
+  ASSERT_TRUE(follower.up()) << follower.child().Stderr();
+  EXPECT_EQ(follower.Client()->Put("/set/abc", "v", "text/plain")->get_header_value("Location"),
+            "http://mehdb-0.mehdb.prod.svc.cluster.local:" + std::to_string(follower.port()) +
+                "/set/abc");
+  Daemon standalone(Env{{"MEHDB_HOST", "my-laptop"}});
+  ASSERT_TRUE(standalone.up());
+  EXPECT_EQ(standalone.Client()->Get("/status")->body, "leader");
+  EXPECT_EQ(standalone.Client()->Put("/set/abc", "v", "text/plain")->status, 200);
+}
+
+// The original README's `curl -L -XPUT -T file`, against a follower.
+TEST(Process, CurlFollowsTheRedirectToTheLeader) {
+  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed";
+  Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"}});
+  ASSERT_TRUE(leader.up());
+  Daemon follower(Env{{"MEHDB_HOST", "mehdb-1"},
+                   {"MEHDB_LEADER_URL", "http://127.0.0.1:" + std::to_string(leader.port())}});
+  ASSERT_TRUE(follower.up());
+  TempDir files;
+  std::string value(3 << 20, '\0');  // big enough for curl's Expect: 100-continue
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i % 251);
+  WriteFile(files.Sub("value"), value);
+  ProcessSpec curl;
+  curl.argv = {"/usr/bin/curl", "-sS", "-L", "-XPUT", "-T", files.Sub("value"),
+               "http://127.0.0.1:" + std::to_string(follower.port()) + "/set/abc"};
+  ProcessResult r = RunProcess(curl);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "WRITE completed");
+  auto got = leader.Client()->Get("/get/abc");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->body == value);
+}
+
+TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
+  Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"}});
+  ASSERT_TRUE(leader.up()) << leader.child().Stderr();
+  // An idle keep-alive connection must not hold the shutdown up.
+  const int idle = ConnectLoopback(leader.port());
+  ASSERT_TRUE(SendAll(idle, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ReadUntil(idle, "leader");
+  // A PUT whose headers are in: the 100 Continue proves it is being handled.
+  const int fd = ConnectLoopback(leader.port());
+  ASSERT_TRUE(SendAll(fd, "PUT /set/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                          "Expect: 100-continue\r\n\r\n"));
+  ASSERT_EQ(ReadUntil(fd, "\r\n\r\n").rfind("HTTP/1.1 100 Continue", 0), 0u);
+  leader.child().Signal(SIGTERM);
+  // New connections are refused once the listener closes...
+  bool refused = false;
+  for (int i = 0; i < 2000 && !refused; ++i) {
+    const int probe = ConnectLoopback(leader.port());
+    refused = probe < 0;
+    if (probe >= 0) ::close(probe);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(refused);
+  // ...while the request in flight completes.
+  ASSERT_TRUE(SendAll(fd, "0123456789"));
+  const std::string answer = ReadUntil(fd, "WRITE completed");
+  ::close(fd);
+  ::close(idle);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK", 0), 0u) << answer;
+  const auto code = leader.child().Wait(std::chrono::seconds(25));
+  ASSERT_TRUE(code.has_value()) << "mehdbd did not exit after SIGTERM";
+  EXPECT_EQ(*code, 0) << leader.child().Stderr();
+  EXPECT_NE(leader.child().Stderr().find("stopped cleanly"), std::string::npos);
+  // The store was closed cleanly and holds the write.
+  auto store = mehdb::Store::Open(leader.dir().Sub("data"));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto v = (*store)->Get("slow");
+  ASSERT_TRUE(v.ok() && *v);
+  EXPECT_EQ((*v)->data, "0123456789");
+}
+
+ProcessResult Start(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  ProcessSpec spec;
+  spec.argv = {BinaryPath("MEHDBD")};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  env.emplace("MEHDB_BIND", "127.0.0.1");
+  spec.env = env;
+  spec.timeout = std::chrono::seconds(20);
+  return RunProcess(spec);
+}
+
+TEST(Process, BadOptionsExitTwoWithOneLineNamingTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    const char* names;
+  };
+  const Case cases[] = {
+      {{"--port=abc"}, {}, "--port"},
+      {{}, {{"MEHDB_PORT", "99999"}}, "MEHDB_PORT"},
+      {{"--durability=fast"}, {}, "--durability"},
+      {{"--max-value-size=lots"}, {}, "--max-value-size"},
+      {{"--config=/nonexistent/mehdb.conf"}, {}, "/nonexistent/mehdb.conf"},
+      {{"--bogus"}, {}, "--bogus"},
+  };
+  for (const Case& c : cases) {
+    const ProcessResult r = Start(c.args, c.env);
+    EXPECT_EQ(r.exit_code, 2) << c.names << ": " << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST(Process, HelpAndVersionExitZero) {
+  ProcessResult r = Start({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--cluster-domain"), std::string::npos);
+  r = Start({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("mehdbd ", 0), 0u);
+}
+
+TEST(Process, DataDirectoryIsCreatedOrStartFailsClearly) {
+  TempDir dir;
+  const int port = FreePort();
+  {
+    Daemon nested(Env{{"MEHDB_HOST", "x"}, {"MEHDB_DATADIR", dir.Sub("a/b/c")}});
+    ASSERT_TRUE(nested.up()) << nested.child().Stderr();
+    EXPECT_TRUE(std::filesystem::is_directory(dir.Sub("a/b/c")));
+  }
+  WriteFile(dir.Sub("file"), "not a directory");
+  ProcessResult r = Start({"--datadir=" + dir.Sub("file/data"), "--port=" + std::to_string(port)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot create data directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(dir.Sub("file/data")), std::string::npos) << r.err;
+}
+
+TEST(Process, PortInUseExitsOne) {
+  Daemon first(Env{{"MEHDB_HOST", "x"}});
+  ASSERT_TRUE(first.up());
+  TempDir dir;
+  ProcessResult r = Start({"--port=" + std::to_string(first.port()),
+                           "--datadir=" + dir.Sub("data")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("cannot listen"), std::string::npos) << r.err;
+}
+
+TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
+  TempDir dir;
+  const int port = FreePort();
+  ProcessSpec spec;
+  spec.argv = {BinaryPath("MEHDBD"), "--port=" + std::to_string(port)};
+  spec.env = {{"MEHDB_PORT", "tcp://10.0.0.1:9876"}, {"MEHDB_PORT_9876_TCP_PORT", "9876"},
+              {"MEHDB_SERVICE_HOST", "10.0.0.1"}, {"MEHDB_BIND", "127.0.0.1"},
+              {"MEHDB_DATADIR", dir.Sub("data")}, {"MEHDB_HOST", "x"}};
+  Child child(spec, dir.path());
+  ASSERT_TRUE(WaitForHttp(port, "/healthz")) << child.Stderr();
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(std::chrono::seconds(20)), 0);
+  EXPECT_NE(child.Stderr().find("ignoring MEHDB_PORT=tcp://10.0.0.1:9876"), std::string::npos)
+      << child.Stderr();
+}
+
+}  // namespace
+}  // namespace mehdb_test
