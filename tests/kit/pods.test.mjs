@@ -2,7 +2,8 @@
 // processes by lib/kubelet.mjs (own hostname, /etc/hosts, address, volume,
 // probes), then the tutorial replayed against it with curl from a "jump pod":
 // 2 pods up, status, set through the leader, get through mehdb-1.mehdb,
-// scale to 4, delete and restart mehdb-1, stop and start the leader.
+// scale to 4, delete and restart mehdb-1, stop and start the leader. Then
+// the prod overlay's pods, to see its namespace reach the daemon.
 // Run through netns.sh (meson does), as root.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -36,16 +37,18 @@ const npm = await loadNpm();
 const binary = mehdbdBinary();
 const skip = prerequisites(kz, npm, binary);
 
-let cluster;
-let root;
-if (!skip) {
-  const objs = parseAll(npm.yaml, render(kz, path.join(KUSTOMIZE_DIR, "overlays", OVERLAY)).yaml);
-  root = fs.mkdtempSync(path.join(os.tmpdir(), "kit-pods-"));
-  cluster = new Cluster({ objs, root, binary, namespace: NAMESPACE });
+const roots = [];
+function newCluster(overlay) {
+  const objs = parseAll(npm.yaml, render(kz, path.join(KUSTOMIZE_DIR, "overlays", overlay)).yaml);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `kit-pods-${overlay}-`));
+  roots.push(root);
+  return new Cluster({ objs, root, binary, namespace: NAMESPACE });
 }
+let cluster = skip ? null : newCluster(OVERLAY);
+const root = roots[0];
 after(async () => {
   await cluster?.shutdown();
-  if (root && !process.env.KIT_KEEP) fs.rmSync(root, { recursive: true, force: true });
+  for (const r of process.env.KIT_KEEP ? [] : roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -186,4 +189,20 @@ test("scale back to 2: removed pods' volumes go (whenScaled: Delete)", { skip },
   await cluster.waitReady([0, 1]);
   assert.equal(curl("mehdb-leader:9876/status?level=full"), "3\n");
   for (const p of cluster.pods.values()) assert.equal(p.livenessKills, 0, `${p.name} was never killed by its liveness probe`);
+});
+
+// prod sets its own namespace: the pods must learn it from the downward API,
+// so a follower's redirect names the leader in that namespace.
+test("prod overlay: pods come up in namespace mehdb and redirect to its leader", { skip }, async () => {
+  await cluster.shutdown();
+  cluster = newCluster("prod");
+  const ns = cluster.ns;
+  assert.equal(ns, "mehdb");
+  const n = cluster.sts.spec.replicas;
+  await Promise.all(ordinals(n).map((i) => cluster.start(i)));
+  await cluster.waitReady(ordinals(n));
+  const r = cluster.curl("-o", "/dev/null", "-w", "%{redirect_url}", "-XPUT", "--data-binary", "x", `mehdb-1.mehdb.${ns}:9876/set/k`);
+  assert.equal(r.out, `http://mehdb-0.mehdb.${ns}.svc.cluster.local:9876/set/k`);
+  assert.equal(curl("-L", "-XPUT", "--data-binary", "v", `mehdb-1.mehdb.${ns}:9876/set/k`), "WRITE completed");
+  assert.equal(curl(`mehdb-leader.${ns}:9876/get/k`), "v");
 });

@@ -124,8 +124,6 @@ export function mehdbdOptions(binary) {
   return names;
 }
 
-export const envName = (opt) => "MEHDB_" + opt.toUpperCase().replaceAll("-", "_");
-
 // Label selector semantics (metav1.LabelSelector); a plain map is a Service
 // selector. An empty selector matches everything — flagged by the callers.
 export function selectorMatches(sel, labels) {
