@@ -10,9 +10,8 @@
 // then the config file; defaults only fill what is left.
 #include "config.h"
 
-#include <unistd.h>
-
 #include <mehdb/version.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cctype>
@@ -74,15 +73,17 @@ constexpr OptionSpec kOptions[] = {
 std::string EnvName(std::string_view option) {
   std::string env = "MEHDB_";
   for (char c : option) {
-    env += c == '-' ? '_' : static_cast<char>(std::toupper(
-                                static_cast<unsigned char>(c)));
+    env += c == '-'
+               ? '_'
+               : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return env;
 }
 
 po::options_description Describe(bool with_commands) {
-  po::options_description desc("Options (each also MEHDB_<NAME> and a config "
-                               "file key; flag > env > file > default)");
+  po::options_description desc(
+      "Options (each also MEHDB_<NAME> and a config "
+      "file key; flag > env > file > default)");
   if (with_commands) {
     desc.add_options()("help,h", "print this help and exit")(
         "version", "print the version and exit");
@@ -107,7 +108,8 @@ po::parsed_options ParseEnvironment(const po::options_description& desc,
                                     const std::vector<std::string>& env,
                                     std::vector<std::string>& notes) {
   std::map<std::string, std::string> by_env;
-  for (const OptionSpec& spec : kOptions) by_env[EnvName(spec.name)] = spec.name;
+  for (const OptionSpec& spec : kOptions)
+    by_env[EnvName(spec.name)] = spec.name;
   po::parsed_options parsed(&desc);
   for (const std::string& entry : env) {
     const auto eq = entry.find('=');
@@ -144,8 +146,9 @@ std::string HelpText(const po::options_description& desc) {
          "Role from the host name <set>-<ordinal>: ordinal 0 leads, others "
          "follow\nhttp://<set>-0.<service>.<namespace>.svc.<cluster-domain>:"
          "<port>; no ordinal: standalone.\n\n"
-      << desc << "\nSizes take K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024); "
-                 "durations take ms/s/m/h.\n";
+      << desc
+      << "\nSizes take K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024); "
+         "durations take ms/s/m/h.\n";
   return out.str();
 }
 
@@ -176,9 +179,10 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv,
         po::command_line_parser(argc, argv).options(desc).run();
     for (const po::option& o : cmdline.options) {
       if (o.position_key >= 0 || o.string_key.empty()) {
-        return fail("unexpected argument '" +
-                    (o.original_tokens.empty() ? "" : o.original_tokens.front()) +
-                    "' (every option is --name=value)");
+        return fail(
+            "unexpected argument '" +
+            (o.original_tokens.empty() ? "" : o.original_tokens.front()) +
+            "' (every option is --name=value)");
       }
     }
     sources.flags = Keys(cmdline);

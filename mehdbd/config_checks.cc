@@ -120,23 +120,29 @@ const std::map<std::string, Checker>& Checkers() {
       {"config", Text(&Config::config_file, true)},
       {"durability",
        [](const std::string& t, Config& c) -> Reason {
-         if (t == "sync") c.store.durability = mehdb::Durability::kSync;
-         else if (t == "nosync") c.store.durability = mehdb::Durability::kNoSync;
-         else return std::string("expected sync or nosync");
+         if (t == "sync")
+           c.store.durability = mehdb::Durability::kSync;
+         else if (t == "nosync")
+           c.store.durability = mehdb::Durability::kNoSync;
+         else
+           return std::string("expected sync or nosync");
          return std::nullopt;
        }},
       {"map-size", Size(1 << 20, kMaxU64,
                         [](Config& c, auto v) { c.store.map_bytes = v; })},
-      {"max-map-size", Size(1 << 20, kMaxU64,
-                            [](Config& c, auto v) { c.store.max_map_bytes = v; })},
-      {"max-value-size",
-       Size(1, std::uint64_t{1} << 30,
-            [](Config& c, auto v) { c.store.max_value_bytes = std::size_t(v); })},
+      {"max-map-size",
+       Size(1 << 20, kMaxU64,
+            [](Config& c, auto v) { c.store.max_map_bytes = v; })},
+      {"max-value-size", Size(1, std::uint64_t{1} << 30,
+                              [](Config& c, auto v) {
+                                c.store.max_value_bytes = std::size_t(v);
+                              })},
       {"log-retain-entries",
        Count(1, kMaxU64 >> 1,
              [](Config& c, auto v) { c.store.log_retain_entries = v; })},
       {"log-retain-bytes",
-       Size(1, kMaxU64, [](Config& c, auto v) { c.store.log_retain_bytes = v; })},
+       Size(1, kMaxU64,
+            [](Config& c, auto v) { c.store.log_retain_bytes = v; })},
       {"key-rule",
        [](const std::string& t, Config& c) -> Reason {
          auto rule = http::KeyRuleFromName(t);
@@ -144,7 +150,8 @@ const std::map<std::string, Checker>& Checkers() {
          c.key_rule = *rule;
          return std::nullopt;
        }},
-      {"threads", Count(1, 4096, [](Config& c, auto v) { c.threads = unsigned(v); })},
+      {"threads",
+       Count(1, 4096, [](Config& c, auto v) { c.threads = unsigned(v); })},
       {"read-timeout", Duration(ms(10), ms(3600000), &Config::read_timeout)},
       {"write-timeout", Duration(ms(10), ms(3600000), &Config::write_timeout)},
       // cpp-httplib counts keep-alive time in whole seconds.
@@ -167,7 +174,8 @@ const std::map<std::string, Checker>& Checkers() {
 std::string Where(const std::string& name, const Sources& sources) {
   if (sources.flags.count(name)) return "--" + name;
   std::string env = "MEHDB_";
-  for (char ch : name) env += ch == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
+  for (char ch : name)
+    env += ch == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(ch)));
   if (sources.env.count(name)) return env + " (--" + name + ")";
   if (!sources.file.empty()) {
     return "'" + name + "' in " + sources.file + " (--" + name + ")";

@@ -12,9 +12,12 @@ namespace mehdbd {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kLeader: return "leader";
-    case Role::kFollower: return "follower";
-    case Role::kStandalone: return "standalone";
+    case Role::kLeader:
+      return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kStandalone:
+      return "standalone";
   }
   return "?";
 }
@@ -54,8 +57,8 @@ Identity DeriveIdentity(const Config& config) {
     // The original's rule, kept verbatim for local development; an explicit
     // --leader-url still wins.
     id.role = Role::kFollower;
-    id.leader_url = config.leader_url.empty() ? "http://localhost:9999"
-                                              : config.leader_url;
+    id.leader_url =
+        config.leader_url.empty() ? "http://localhost:9999" : config.leader_url;
     return id;
   }
   if (id.ordinal == 0ul) {

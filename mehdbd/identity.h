@@ -29,8 +29,8 @@ enum class Role { kLeader, kFollower, kStandalone };
 
 struct Identity {
   Role role = Role::kStandalone;
-  std::string host;        // as configured or from gethostname()
-  std::string set;         // "<set>" of "<set>-<ordinal>"; empty if none
+  std::string host;  // as configured or from gethostname()
+  std::string set;   // "<set>" of "<set>-<ordinal>"; empty if none
   std::optional<unsigned long> ordinal;
   std::string leader_url;  // followers only: base URL, no trailing '/'
 

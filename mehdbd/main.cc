@@ -33,8 +33,8 @@ using mehdbd::LogError;
 using mehdbd::LogInfo;
 
 std::string Describe(const mehdbd::Identity& id) {
-  std::string s = "host " + id.host + ", role " +
-                  std::string(mehdbd::RoleName(id.role));
+  std::string s =
+      "host " + id.host + ", role " + std::string(mehdbd::RoleName(id.role));
   if (id.role == mehdbd::Role::kFollower) s += ", leader " + id.leader_url;
   return s;
 }
@@ -76,7 +76,8 @@ int Serve(const mehdbd::Config& config) {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
       if (exiting.load()) return;  // woken by main to finish
-      LogInfo(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+      LogInfo(std::string("received ") +
+              (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": finishing in-flight requests");
       server->Stop();
       return;

@@ -49,12 +49,18 @@ Parsed<std::uint64_t> ParseSize(std::string_view text) {
   if (!SplitNumber(text, number, suffix)) return kExpected;
   const std::string unit = Lower(suffix);
   std::uint64_t scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "k" || unit == "kib") scale = std::uint64_t{1} << 10;
-  else if (unit == "m" || unit == "mib") scale = std::uint64_t{1} << 20;
-  else if (unit == "g" || unit == "gib") scale = std::uint64_t{1} << 30;
-  else if (unit == "t" || unit == "tib") scale = std::uint64_t{1} << 40;
-  else return kExpected;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "k" || unit == "kib")
+    scale = std::uint64_t{1} << 10;
+  else if (unit == "m" || unit == "mib")
+    scale = std::uint64_t{1} << 20;
+  else if (unit == "g" || unit == "gib")
+    scale = std::uint64_t{1} << 30;
+  else if (unit == "t" || unit == "tib")
+    scale = std::uint64_t{1} << 40;
+  else
+    return kExpected;
   std::uint64_t bytes = 0;
   if (!MultiplyChecked(number, scale, bytes)) return "size is too large";
   return bytes;
@@ -68,11 +74,16 @@ Parsed<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   if (!SplitNumber(text, number, suffix)) return kExpected;
   const std::string unit = Lower(suffix);
   std::uint64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60 * 1000;
-  else if (unit == "h") scale = 3600 * 1000;
-  else return kExpected;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60 * 1000;
+  else if (unit == "h")
+    scale = 3600 * 1000;
+  else
+    return kExpected;
   std::uint64_t ms = 0;
   // Cap far below the chrono representation's range; a year is plenty.
   if (!MultiplyChecked(number, scale, ms) || ms > 365ull * 24 * 3600 * 1000)

@@ -81,9 +81,11 @@ int Get(const std::string& url, const Args& args) {
   if (key.empty()) return Usage("get KEY [-o FILE]");
   int fd = STDOUT_FILENO;
   if (!out_file.empty()) {
-    fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                0644);
     if (fd < 0) {
-      std::cerr << "mehdb: cannot write " << out_file << ": " << std::strerror(errno) << "\n";
+      std::cerr << "mehdb: cannot write " << out_file << ": "
+                << std::strerror(errno) << "\n";
       return kError;
     }
   }
@@ -117,7 +119,8 @@ int Put(const std::string& url, const Args& args) {
     struct stat st {};
     if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       std::cerr << "mehdb: cannot read " << args[2] << ": "
-                << (fd < 0 ? std::strerror(errno) : "not a regular file") << "\n";
+                << (fd < 0 ? std::strerror(errno) : "not a regular file")
+                << "\n";
       if (fd >= 0) ::close(fd);
       return kError;
     }
@@ -179,7 +182,8 @@ int Keys(const std::string& url, const Args& args) {
   std::string after;
   std::uint64_t printed = 0;
   while (limit == 0 || printed < limit) {
-    const std::uint64_t n = limit == 0 ? kPage : std::min(kPage, limit - printed);
+    const std::uint64_t n =
+        limit == 0 ? kPage : std::min(kPage, limit - printed);
     Exchange ex;
     ex.method = "GET";
     ex.path = "/keys?prefix=" + Encode(prefix) + "&after=" + Encode(after) +
@@ -197,7 +201,8 @@ int Keys(const std::string& url, const Args& args) {
       std::cout << after << "\n";
       ++printed;
     }
-    if (reply.headers.find("Link") == reply.headers.end() || page.empty()) break;
+    if (reply.headers.find("Link") == reply.headers.end() || page.empty())
+      break;
   }
   std::cout.flush();
   return std::cout ? kOk : kError;
@@ -222,9 +227,11 @@ int Backup(const std::string& url, const Args& args) {
   // never a partial copy.
   const std::string file = args[0];
   const std::string temp = file + ".partial";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int fd =
+      ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    std::cerr << "mehdb: cannot write " << temp << ": " << std::strerror(errno) << "\n";
+    std::cerr << "mehdb: cannot write " << temp << ": " << std::strerror(errno)
+              << "\n";
     return kError;
   }
   Progress progress("backup", Progress::StderrIsTerminal());
@@ -257,8 +264,9 @@ int Backup(const std::string& url, const Args& args) {
               << std::strerror(errno) << "\n";
     return kError;
   }
-  std::cerr << "mehdb: backup written to " << file << " (" << done
-            << " bytes; place it as data.mdb in an empty directory to open it)\n";
+  std::cerr
+      << "mehdb: backup written to " << file << " (" << done
+      << " bytes; place it as data.mdb in an empty directory to open it)\n";
   return kOk;
 }
 

@@ -18,10 +18,11 @@ constexpr int kError = 2;
 
 using Args = std::vector<std::string>;
 
-int Get(const std::string& url, const Args& args);     // get KEY [-o FILE]
-int Put(const std::string& url, const Args& args);     // put KEY [VALUE|-f FILE|-]
+int Get(const std::string& url, const Args& args);  // get KEY [-o FILE]
+int Put(const std::string& url, const Args& args);  // put KEY [VALUE|-f FILE|-]
 int Delete(const std::string& url, const Args& args);  // delete KEY
-int Keys(const std::string& url, const Args& args);    // keys [--prefix P] [--limit N]
+int Keys(const std::string& url,
+         const Args& args);  // keys [--prefix P] [--limit N]
 int Status(const std::string& url, const Args& args);  // status [--full]
 int Backup(const std::string& url, const Args& args);  // backup FILE
 

@@ -27,14 +27,16 @@ constexpr const char* kHelp =
     "\n"
     "Commands:\n"
     "  get KEY [-o FILE]                 print a value (or write it to FILE)\n"
-    "  put KEY [VALUE | -f FILE | -]     store a value (no VALUE or '-': stdin)\n"
+    "  put KEY [VALUE | -f FILE | -]     store a value (no VALUE or '-': "
+    "stdin)\n"
     "  delete KEY                        remove a key\n"
     "  keys [--prefix P] [--limit N]     list keys, one per line\n"
     "  status [--full]                   role (leader/follower) or key count\n"
     "  backup FILE                       save a consistent copy of the store\n"
     "\n"
     "Options:\n"
-    "  --url URL    the daemon (default: $MEHDB_URL, else http://localhost:9876)\n"
+    "  --url URL    the daemon (default: $MEHDB_URL, else "
+    "http://localhost:9876)\n"
     "  -h, --help   this help\n"
     "  --version    print the version\n"
     "\n"
@@ -79,7 +81,8 @@ int main(int argc, char** argv) {
   };
   auto it = kCommands.find(command);
   if (it == kCommands.end()) {
-    std::cerr << "mehdb: unknown command '" << command << "' (see mehdb --help)\n";
+    std::cerr << "mehdb: unknown command '" << command
+              << "' (see mehdb --help)\n";
     return mehdb_cli::kError;
   }
   return it->second(url, args);

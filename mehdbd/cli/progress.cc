@@ -21,7 +21,8 @@ std::string Human(double bytes) {
     ++u;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes,
+                units[u]);
   return buf;
 }
 
@@ -53,14 +54,15 @@ void Progress::Update(std::uint64_t done, std::uint64_t total) {
 
 void Progress::Draw(std::uint64_t done, std::uint64_t total) {
   drawn_ = true;
-  const double secs = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start_).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
   const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
   std::string line = "\r" + label_ + " " + Human(static_cast<double>(done));
   if (total > 0 && done <= total) {
     const int width = 30;
     const int filled = static_cast<int>(width * static_cast<double>(done) /
-                                         static_cast<double>(total));
+                                        static_cast<double>(total));
     line += " / " + Human(static_cast<double>(total)) + " [" +
             std::string(static_cast<std::size_t>(filled), '#') +
             std::string(static_cast<std::size_t>(width - filled), ' ') + "]";

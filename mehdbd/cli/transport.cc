@@ -58,10 +58,11 @@ Reply Once(const Url& url, const Exchange& ex) {
         [fd, progress, size](std::size_t offset, std::size_t length,
                              httplib::DataSink& sink) {
           std::vector<char> buf(std::min<std::size_t>(length, 256 << 10));
-          const ssize_t n = ::pread(fd, buf.data(), buf.size(),
-                                    static_cast<off_t>(offset));
+          const ssize_t n =
+              ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
           if (n <= 0) return false;  // the file shrank or failed: abort
-          if (progress) progress->Update(offset + static_cast<std::size_t>(n), size);
+          if (progress)
+            progress->Update(offset + static_cast<std::size_t>(n), size);
           return sink.write(buf.data(), static_cast<std::size_t>(n));
         },
         "application/octet-stream");
@@ -119,7 +120,8 @@ Reply Perform(const std::string& base_url, const Exchange& exchange) {
       url.path = location;  // same origin
     } else if (auto next = ParseUrl(location)) {
       url = *next;
-      if (url.path.empty()) url.path.push_back('/');  // GCC 12 -Wrestrict false positive on = "/"
+      // push_back, not = "/": GCC 12 warns (-Wrestrict) on the assignment.
+      if (url.path.empty()) url.path.push_back('/');
     } else {
       return reply;
     }

@@ -36,8 +36,8 @@ struct Body {
 };
 
 struct Exchange {
-  std::string method;            // GET, PUT or DELETE
-  std::string path;              // "/get/abc", appended to the base URL's path
+  std::string method;  // GET, PUT or DELETE
+  std::string path;    // "/get/abc", appended to the base URL's path
   httplib::Headers headers;
   Body body;
   // If set, a 200 answer's body goes here instead of Reply::body; false
@@ -49,11 +49,11 @@ struct Exchange {
 };
 
 struct Reply {
-  int status = 0;                // 0 when the transfer itself failed
+  int status = 0;  // 0 when the transfer itself failed
   httplib::Headers headers;
-  std::string body;              // unless it went to the sink
-  std::string error;             // transport failure, when status == 0
-  std::string url;               // the URL that answered
+  std::string body;   // unless it went to the sink
+  std::string error;  // transport failure, when status == 0
+  std::string url;    // the URL that answered
 };
 
 Reply Perform(const std::string& base_url, const Exchange& exchange);

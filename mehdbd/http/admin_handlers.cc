@@ -34,7 +34,8 @@ void Api::Readyz(httplib::Response& res) {
 
 void Api::MetricsText(httplib::Response& res) {
   auto stats = store_.GetStats();
-  if (!stats.ok()) LogStoreFailure("GET /metrics (store stats)", stats.status());
+  if (!stats.ok())
+    LogStoreFailure("GET /metrics (store stats)", stats.status());
   res.set_content(metrics_.Render(stats.ok() ? &*stats : nullptr, identity_),
                   "text/plain; version=0.0.4; charset=utf-8");
 }

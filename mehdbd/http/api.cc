@@ -51,7 +51,8 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
   if (target.route == Route::kUnknown) {
     if (target.bad) AnswerText(res, 400, *target.bad);
     // The original's exact 404 body.
-    else AnswerText(res, 404, "404 page not found");
+    else
+      AnswerText(res, 404, "404 page not found");
     return true;
   }
   if (target.bad) {
@@ -70,15 +71,31 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
     return true;
   }
   switch (target.route) {
-    case Route::kSet: return AnswerSet(req, res, target, read_body);
-    case Route::kGet: GetValue(req, res, target); return true;
-    case Route::kKeys: ListKeys(req, res); return true;
-    case Route::kStatus: Status(req, res); return true;
-    case Route::kHealthz: Healthz(res); return true;
-    case Route::kReadyz: Readyz(res); return true;
-    case Route::kMetrics: MetricsText(res); return true;
-    case Route::kBackup: Backup(req, res); return true;
-    case Route::kUnknown: break;
+    case Route::kSet:
+      return AnswerSet(req, res, target, read_body);
+    case Route::kGet:
+      GetValue(req, res, target);
+      return true;
+    case Route::kKeys:
+      ListKeys(req, res);
+      return true;
+    case Route::kStatus:
+      Status(req, res);
+      return true;
+    case Route::kHealthz:
+      Healthz(res);
+      return true;
+    case Route::kReadyz:
+      Readyz(res);
+      return true;
+    case Route::kMetrics:
+      MetricsText(res);
+      return true;
+    case Route::kBackup:
+      Backup(req, res);
+      return true;
+    case Route::kUnknown:
+      break;
   }
   AnswerText(res, 404, "404 page not found");
   return true;

@@ -81,7 +81,8 @@ class Api {
   void Backup(const httplib::Request& req, httplib::Response& res);
 
   // 307 to the leader with `path_and_query` appended to its base URL.
-  void RedirectToLeader(httplib::Response& res, const std::string& path_and_query);
+  void RedirectToLeader(httplib::Response& res,
+                        const std::string& path_and_query);
   void SetAppliedSeq(httplib::Response& res, mehdb::Seq seq);
 
   mehdb::Store& store_;

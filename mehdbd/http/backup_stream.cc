@@ -20,7 +20,8 @@ bool BackupStream::Start() {
   started_ = true;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    LogError(std::string("backup: cannot create a pipe: ") + std::strerror(errno));
+    LogError(std::string("backup: cannot create a pipe: ") +
+             std::strerror(errno));
     return false;
   }
   read_fd_ = fds[0];
@@ -43,7 +44,8 @@ ssize_t BackupStream::Read(char* buf, std::size_t size) {
     if (n > 0) return n;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      LogError(std::string("backup: reading the copy: ") + std::strerror(errno));
+      LogError(std::string("backup: reading the copy: ") +
+               std::strerror(errno));
       return -1;
     }
     // End of file: the copy is complete only if BackupToFd said so.

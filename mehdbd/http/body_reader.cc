@@ -38,7 +38,8 @@ bool ReadLine(httplib::Stream& stream, std::string& line) {
   return false;
 }
 
-BodyResult ReadChunked(httplib::Stream& stream, std::size_t limit, std::string& out) {
+BodyResult ReadChunked(httplib::Stream& stream, std::size_t limit,
+                       std::string& out) {
   std::string line;
   while (true) {
     if (!ReadLine(stream, line)) return BodyResult::kBroken;
@@ -50,10 +51,11 @@ BodyResult ReadChunked(httplib::Stream& stream, std::size_t limit, std::string& 
       if (!std::isxdigit(static_cast<unsigned char>(c)) || ++digits > 15) {
         return BodyResult::kBroken;
       }
-      size = size * 16 + static_cast<std::size_t>(
-                             std::isdigit(static_cast<unsigned char>(c))
-                                 ? c - '0'
-                                 : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+      size = size * 16 +
+             static_cast<std::size_t>(
+                 std::isdigit(static_cast<unsigned char>(c))
+                     ? c - '0'
+                     : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10);
     }
     if (digits == 0) return BodyResult::kBroken;
     if (size == 0) break;

@@ -18,8 +18,8 @@ namespace mehdbd::http {
 
 enum class BodyResult {
   kOk,
-  kTooLarge,  // more than `limit` bytes; reading stopped at the limit
-  kBroken,    // cut short, timed out, or malformed chunked framing
+  kTooLarge,     // more than `limit` bytes; reading stopped at the limit
+  kBroken,       // cut short, timed out, or malformed chunked framing
   kUnsupported,  // a Transfer-Encoding other than chunked
 };
 

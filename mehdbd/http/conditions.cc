@@ -12,8 +12,10 @@ namespace mehdbd::http {
 namespace {
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -21,7 +23,8 @@ std::string_view Trim(std::string_view s) {
 // somebody else (a proxy, an older build) and simply never matches.
 std::optional<mehdb::Seq> VersionOf(std::string_view opaque) {
   mehdb::Seq v = 0;
-  auto [ptr, ec] = std::from_chars(opaque.data(), opaque.data() + opaque.size(), v);
+  auto [ptr, ec] =
+      std::from_chars(opaque.data(), opaque.data() + opaque.size(), v);
   if (ec != std::errc() || ptr != opaque.data() + opaque.size() || v == 0) {
     return std::nullopt;
   }
@@ -47,8 +50,10 @@ bool ParseTagList(std::string_view value, TagList& out) {
     }
     if (tag.size() < 2 || tag.front() != '"' || tag.back() != '"') return false;
     const auto version = VersionOf(tag.substr(1, tag.size() - 2));
-    if (!version) ++out.foreign;
-    else (weak ? out.weak : out.strong).push_back(*version);
+    if (!version)
+      ++out.foreign;
+    else
+      (weak ? out.weak : out.strong).push_back(*version);
   }
   return out.strong.size() + out.weak.size() + out.foreign > 0;
 }
@@ -78,7 +83,8 @@ std::optional<Preconditions> ParsePreconditions(const httplib::Request& req,
   return pre;
 }
 
-std::optional<WritePlan> PlanWrite(const Preconditions& pre, std::string& error) {
+std::optional<WritePlan> PlanWrite(const Preconditions& pre,
+                                   std::string& error) {
   WritePlan plan;
   if (pre.empty()) return plan;
   if (pre.if_match && pre.if_none_match) {
@@ -129,9 +135,12 @@ int ReadOutcome(const Preconditions& pre, std::optional<mehdb::Seq> version) {
 
 mehdb::Seq ParseMinSeq(const httplib::Request& req, std::string& error) {
   std::string text;
-  if (req.has_param("min_seq")) text = req.get_param_value("min_seq");
-  else if (req.has_header("X-Mehdb-Min-Seq")) text = req.get_header_value("X-Mehdb-Min-Seq");
-  else return 0;
+  if (req.has_param("min_seq"))
+    text = req.get_param_value("min_seq");
+  else if (req.has_header("X-Mehdb-Min-Seq"))
+    text = req.get_header_value("X-Mehdb-Min-Seq");
+  else
+    return 0;
   mehdb::Seq v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {

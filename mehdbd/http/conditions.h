@@ -29,10 +29,10 @@ std::string FormatETag(mehdb::Seq version);
 // One If-Match or If-None-Match header: "*" or a list of entity tags. Weak
 // tags (W/"42") are kept with their version; the comparison decides.
 struct TagList {
-  bool any = false;                 // "*"
-  std::vector<mehdb::Seq> strong;   // "42"
-  std::vector<mehdb::Seq> weak;     // W/"42"
-  std::size_t foreign = 0;          // tags that are no version of ours
+  bool any = false;                // "*"
+  std::vector<mehdb::Seq> strong;  // "42"
+  std::vector<mehdb::Seq> weak;    // W/"42"
+  std::size_t foreign = 0;         // tags that are no version of ours
 };
 
 struct Preconditions {
@@ -54,7 +54,8 @@ struct WritePlan {
 };
 // Sets `error` (a 400) and answers nullopt for conditions that Expect
 // cannot express (several tags, If-None-Match with a tag, both headers).
-std::optional<WritePlan> PlanWrite(const Preconditions& pre, std::string& error);
+std::optional<WritePlan> PlanWrite(const Preconditions& pre,
+                                   std::string& error);
 
 // For a read of a key at `version` (nullopt = missing): 412 when If-Match
 // fails, 304 when If-None-Match matches, 0 to answer normally.

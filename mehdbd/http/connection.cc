@@ -25,7 +25,8 @@ bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout) {
     pollfd p{sock, events, 0};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         end - std::chrono::steady_clock::now());
-    const int r = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
+    const int r =
+        ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
     if (r > 0) return true;  // ready, or an error/hang-up the next call reports
     if (r == 0) return false;
     if (errno != EINTR) return false;
@@ -36,7 +37,9 @@ void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   auto* sa = reinterpret_cast<sockaddr*>(&addr);
-  if ((peer ? ::getpeername(sock, sa, &len) : ::getsockname(sock, sa, &len)) != 0) return;
+  if ((peer ? ::getpeername(sock, sa, &len) : ::getsockname(sock, sa, &len)) !=
+      0)
+    return;
   char text[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&addr);
@@ -59,7 +62,8 @@ void LingeringClose(socket_t sock) {
   char sink[16384];
   std::size_t dropped = 0;
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (dropped < (std::size_t{16} << 20) && std::chrono::steady_clock::now() < end) {
+  while (dropped < (std::size_t{16} << 20) &&
+         std::chrono::steady_clock::now() < end) {
     if (!WaitFor(sock, POLLIN, std::chrono::milliseconds(100))) continue;
     const ssize_t n = ::recv(sock, sink, sizeof sink, 0);
     if (n <= 0) break;  // the client closed (or reset): done
@@ -118,7 +122,8 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
   bool linger = false;
   for (std::size_t served = 0; served < limits.max_requests; ++served) {
     // Wait for the next request in slices, so a stopping server is noticed.
-    const auto idle_end = std::chrono::steady_clock::now() + limits.idle_timeout;
+    const auto idle_end =
+        std::chrono::steady_clock::now() + limits.idle_timeout;
     bool ready = stream.HasBuffered();
     while (!ready && listener.load() != INVALID_SOCKET &&
            std::chrono::steady_clock::now() < idle_end) {

@@ -32,7 +32,9 @@ class SocketStream final : public httplib::Stream {
  public:
   SocketStream(socket_t sock, std::chrono::milliseconds read_timeout,
                std::chrono::milliseconds write_timeout)
-      : sock_(sock), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
+      : sock_(sock),
+        read_timeout_(read_timeout),
+        write_timeout_(write_timeout) {}
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -63,9 +65,8 @@ struct ConnectionLimits {
 
 // Processes one request from the stream (cpp-httplib's process_request);
 // answers false when the connection cannot go on.
-using RequestProcessor = std::function<bool(httplib::Stream& stream,
-                                            bool close_connection,
-                                            bool& connection_closed)>;
+using RequestProcessor = std::function<bool(
+    httplib::Stream& stream, bool close_connection, bool& connection_closed)>;
 
 // Serves requests on `sock` until the client leaves, a limit is reached or
 // `listener` becomes INVALID_SOCKET (the server stopped), then closes it.

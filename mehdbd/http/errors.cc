@@ -18,22 +18,32 @@ struct Entry {
 Entry EntryFor(mehdb::Code code) {
   using mehdb::Code;
   switch (code) {
-    case Code::kOk: return {200, "ok"};
-    case Code::kInvalidArgument: return {400, "invalid request"};
-    case Code::kValueTooLarge: return {413, "value too large"};
-    case Code::kNotFound: return {404, "not found"};
+    case Code::kOk:
+      return {200, "ok"};
+    case Code::kInvalidArgument:
+      return {400, "invalid request"};
+    case Code::kValueTooLarge:
+      return {413, "value too large"};
+    case Code::kNotFound:
+      return {404, "not found"};
     case Code::kFailedPrecondition:
       return {409, "conflict: the store is not in the state this needs"};
-    case Code::kAborted: return {412, "precondition failed"};
-    case Code::kOutOfRange: return {410, "no longer retained"};
+    case Code::kAborted:
+      return {412, "precondition failed"};
+    case Code::kOutOfRange:
+      return {410, "no longer retained"};
     case Code::kResourceExhausted:
       return {507, "insufficient storage: the store reached its size ceiling"};
     case Code::kNoSpace:
       return {507, "insufficient storage: the data volume is full"};
-    case Code::kReadOnly: return {500, "store error: the store is read-only"};
-    case Code::kDataLoss: return {500, "store error: data is damaged"};
-    case Code::kUnavailable: return {503, "store unavailable, retry later"};
-    case Code::kInternal: return {500, "store error"};
+    case Code::kReadOnly:
+      return {500, "store error: the store is read-only"};
+    case Code::kDataLoss:
+      return {500, "store error: data is damaged"};
+    case Code::kUnavailable:
+      return {503, "store unavailable, retry later"};
+    case Code::kInternal:
+      return {500, "store error"};
   }
   return {500, "store error"};
 }

@@ -24,9 +24,9 @@ void AppendJsonString(std::string& out, std::string_view s);
 // A cursor over a listing.
 struct KeyCursor {
   std::string prefix;
-  std::string after;   // last key already listed
-  bool first = true;   // no key written yet (no comma needed)
-  bool done = false;   // no keys left
+  std::string after;  // last key already listed
+  bool first = true;  // no key written yet (no comma needed)
+  bool done = false;  // no keys left
 };
 
 // Appends up to `limit` (> 0) keys after `cursor` as JSON array elements

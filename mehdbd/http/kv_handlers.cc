@@ -52,9 +52,9 @@ bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
   }
   if (req.get_header_value<std::uint64_t>("Content-Length") >
       options_.max_value_bytes) {
-    AnswerText(res, 413, "value too large: the limit is " +
-                             std::to_string(options_.max_value_bytes) +
-                             " bytes");
+    AnswerText(res, 413,
+               "value too large: the limit is " +
+                   std::to_string(options_.max_value_bytes) + " bytes");
     return true;
   }
   if (!HasBody(req)) {
@@ -82,9 +82,9 @@ void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
       Write(res, target, plan, value);
       return;
     case BodyResult::kTooLarge:
-      AnswerText(res, 413, "value too large: the limit is " +
-                               std::to_string(options_.max_value_bytes) +
-                               " bytes");
+      AnswerText(res, 413,
+                 "value too large: the limit is " +
+                     std::to_string(options_.max_value_bytes) + " bytes");
       return;
     case BodyResult::kUnsupported:
       AnswerText(res, 501, "only chunked Transfer-Encoding is supported");
@@ -107,9 +107,9 @@ void Api::Write(httplib::Response& res, const Target& target,
   }();
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kValueTooLarge) {
-      AnswerText(res, 413, "value too large: the limit is " +
-                               std::to_string(options_.max_value_bytes) +
-                               " bytes");
+      AnswerText(res, 413,
+                 "value too large: the limit is " +
+                     std::to_string(options_.max_value_bytes) + " bytes");
       return;
     }
     AnswerStoreError(res, seq.status(), What("PUT", target));
@@ -131,13 +131,17 @@ void Api::Delete(httplib::Response& res, const Target& target,
   // Without a condition the key must exist, so a missing key is a 404 and
   // costs no write (and no sequence number).
   mehdb::Batch batch;
-  batch.Expect(target.key, plan.conditional ? plan.expect : mehdb::Batch::kPresent)
+  batch
+      .Expect(target.key,
+              plan.conditional ? plan.expect : mehdb::Batch::kPresent)
       .Erase(target.key);
   mehdb::Result<mehdb::Seq> seq = store_.Write(batch);
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kAborted) {
-      if (plan.conditional) AnswerPreconditionFailed(res);
-      else AnswerText(res, 404, "");
+      if (plan.conditional)
+        AnswerPreconditionFailed(res);
+      else
+        AnswerText(res, 404, "");
       return;
     }
     AnswerStoreError(res, seq.status(), What("DELETE", target));

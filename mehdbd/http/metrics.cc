@@ -47,7 +47,10 @@ std::string Quote(std::string_view label, std::string_view value) {
   out += "=\"";
   for (char c : value) {
     if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') { out += "\\n"; continue; }
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
     out += c;
   }
   out += '"';
@@ -56,7 +59,8 @@ std::string Quote(std::string_view label, std::string_view value) {
 
 }  // namespace
 
-void Metrics::Record(Route route, int status, std::chrono::nanoseconds elapsed) {
+void Metrics::Record(Route route, int status,
+                     std::chrono::nanoseconds elapsed) {
   PerRoute& r = routes_[static_cast<int>(route)];
   const int code = (status < 100 || status > 599) ? 599 : status;
   r.codes[code - 100].fetch_add(1, std::memory_order_relaxed);
@@ -64,8 +68,9 @@ void Metrics::Record(Route route, int status, std::chrono::nanoseconds elapsed) 
   std::size_t b = 0;
   while (b < kLatencyBounds.size() && s > kLatencyBounds[b]) ++b;
   r.buckets[b].fetch_add(1, std::memory_order_relaxed);
-  r.sum_ns.fetch_add(static_cast<std::uint64_t>(elapsed.count() > 0 ? elapsed.count() : 0),
-                     std::memory_order_relaxed);
+  r.sum_ns.fetch_add(
+      static_cast<std::uint64_t>(elapsed.count() > 0 ? elapsed.count() : 0),
+      std::memory_order_relaxed);
 }
 
 std::uint64_t Metrics::Count(Route route, int status) const {
@@ -83,7 +88,8 @@ std::string Metrics::Render(const mehdb::Stats* stats,
   for (int i = 0; i < kRouteCount; ++i) {
     const auto route = static_cast<Route>(i);
     for (int c = 0; c < kCodes; ++c) {
-      const std::uint64_t n = routes_[i].codes[c].load(std::memory_order_relaxed);
+      const std::uint64_t n =
+          routes_[i].codes[c].load(std::memory_order_relaxed);
       if (n == 0) continue;
       Sample(out, "http_requests_total",
              Quote("route", RouteLabel(route)) + "," +
@@ -105,10 +111,11 @@ std::string Metrics::Render(const mehdb::Stats* stats,
       Sample(out, "http_request_duration_seconds_bucket",
              route + "," + Quote("le", le), cumulative);
     }
-    out += "mehdb_http_request_duration_seconds_sum{" + route + "} " +
-           Seconds(static_cast<double>(r.sum_ns.load(std::memory_order_relaxed)) /
-                   1e9) +
-           "\n";
+    out +=
+        "mehdb_http_request_duration_seconds_sum{" + route + "} " +
+        Seconds(static_cast<double>(r.sum_ns.load(std::memory_order_relaxed)) /
+                1e9) +
+        "\n";
     Sample(out, "http_request_duration_seconds_count", route, cumulative);
   }
   if (stats != nullptr) {
@@ -131,7 +138,8 @@ std::string Metrics::Render(const mehdb::Stats* stats,
       Family(out, g.name, "gauge", g.help);
       Sample(out, g.name, "", g.value);
     }
-    Family(out, "store_commits_total", "counter", "Write transactions committed.");
+    Family(out, "store_commits_total", "counter",
+           "Write transactions committed.");
     Sample(out, "store_commits_total", "", stats->commits);
     Family(out, "store_map_growths_total", "counter", "Times the map grew.");
     Sample(out, "store_map_growths_total", "", stats->map_growths);
@@ -143,7 +151,8 @@ std::string Metrics::Render(const mehdb::Stats* stats,
       const std::string le = b + 1 < stats->group_size_buckets.size()
                                  ? std::to_string(1u << b)
                                  : std::string("+Inf");
-      Sample(out, "store_group_commit_size_bucket", Quote("le", le), cumulative);
+      Sample(out, "store_group_commit_size_bucket", Quote("le", le),
+             cumulative);
     }
     Sample(out, "store_group_commit_size_sum", "", stats->committed_writes);
     // _count must equal the +Inf bucket, so it comes from the same reads.

@@ -7,7 +7,8 @@
 // and, when more keys follow, a Link header to the next page (RFC 8288),
 // keeping the body the same shape for every caller:
 //   GET /keys?prefix=user&limit=2
-//   ["user1","user2"]             Link: </keys?prefix=user&after=user2&limit=2>; rel="next"
+//   ["user1","user2"]             Link:
+//   </keys?prefix=user&after=user2&limit=2>; rel="next"
 #include <memory>
 #include <string>
 
@@ -43,9 +44,9 @@ bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
     return false;
   }
   res.set_header("Retry-After", "1");
-  AnswerText(res, 503, "sequence " + std::to_string(wanted) +
-                           " not reached: this replica is at " +
-                           std::to_string(applied));
+  AnswerText(res, 503,
+             "sequence " + std::to_string(wanted) +
+                 " not reached: this replica is at " + std::to_string(applied));
   return false;
 }
 
@@ -86,7 +87,8 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   if (*count <= options_.list_buffer_keys) {
     std::string body = "[";
     while (!cursor.done) {
-      if (auto s = AppendKeyPage(store_, kStreamPageKeys, cursor, body); !s.ok()) {
+      if (auto s = AppendKeyPage(store_, kStreamPageKeys, cursor, body);
+          !s.ok()) {
         AnswerStoreError(res, s, "GET /keys");
         return;
       }
@@ -102,14 +104,17 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   auto state = std::make_shared<KeyCursor>(std::move(cursor));
   mehdb::Store& store = store_;
   res.set_chunked_content_provider(
-      "application/json", [state, &store](std::size_t, httplib::DataSink& sink) {
+      "application/json",
+      [state, &store](std::size_t, httplib::DataSink& sink) {
         std::string chunk = state->first ? "[" : "";
-        if (auto s = AppendKeyPage(store, kStreamPageKeys, *state, chunk); !s.ok()) {
+        if (auto s = AppendKeyPage(store, kStreamPageKeys, *state, chunk);
+            !s.ok()) {
           LogStoreFailure("GET /keys (streaming)", s);
           return false;  // cuts the response: the client sees an error
         }
         if (state->done) chunk += "]\n";
-        if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
+        if (!chunk.empty() && !sink.write(chunk.data(), chunk.size()))
+          return false;
         if (state->done) sink.done();
         return true;
       });

@@ -117,9 +117,12 @@ Target ParseTarget(std::string_view target, KeyRule rule) {
 
 std::string_view AllowedMethods(Route route) {
   switch (route) {
-    case Route::kSet: return "PUT, DELETE, OPTIONS";
-    case Route::kUnknown: return "";
-    default: return "GET, HEAD, OPTIONS";
+    case Route::kSet:
+      return "PUT, DELETE, OPTIONS";
+    case Route::kUnknown:
+      return "";
+    default:
+      return "GET, HEAD, OPTIONS";
   }
 }
 
@@ -132,8 +135,8 @@ bool MethodAllowed(Route route, std::string_view method) {
 
 std::string_view RouteLabel(Route route) {
   static constexpr std::array<std::string_view, kRouteCount> kLabels = {
-      "set", "get", "keys", "status", "healthz", "readyz", "metrics", "backup",
-      "other"};
+      "set",    "get",     "keys",   "status", "healthz",
+      "readyz", "metrics", "backup", "other"};
   return kLabels[static_cast<int>(route)];
 }
 

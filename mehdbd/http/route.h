@@ -34,9 +34,9 @@ constexpr int kRouteCount = static_cast<int>(Route::kUnknown) + 1;
 
 struct Target {
   Route route = Route::kUnknown;
-  std::string key;                // decoded; only for kSet / kGet
-  std::optional<std::string> bad; // why the request is a 400, if it is
-  std::string_view query;         // raw text after '?', may be empty
+  std::string key;                 // decoded; only for kSet / kGet
+  std::optional<std::string> bad;  // why the request is a 400, if it is
+  std::string_view query;          // raw text after '?', may be empty
 };
 
 // Parses a request target ("/set/abc?x=1"). Keys that break `rule` make the

@@ -50,8 +50,8 @@ void BeginRequest() {
 class Server::HttpServer : public httplib::Server {
  public:
   explicit HttpServer(const ServerOptions& options)
-      : limits_{options.read_timeout, options.write_timeout, options.idle_timeout,
-                options.keep_alive_requests} {}
+      : limits_{options.read_timeout, options.write_timeout,
+                options.idle_timeout, options.keep_alive_requests} {}
 
   void RaiseBacklog(int backlog) {
     const socket_t sock = svr_sock_;
@@ -86,7 +86,9 @@ Server::~Server() { Stop(); }
 
 void Server::Configure() {
   HttpServer& svr = *http_;
-  svr.new_task_queue = [n = options_.threads] { return new httplib::ThreadPool(n); };
+  svr.new_task_queue = [n = options_.threads] {
+    return new httplib::ThreadPool(n);
+  };
   // Timeouts and keep-alive limits are applied by ServeConnection; the
   // keep-alive settings here only shape the Keep-Alive answer header.
   svr.set_keep_alive_timeout(
@@ -113,13 +115,12 @@ void Server::Configure() {
         BeginRequest();
         return api_.Answer(req, res, /*read_body=*/false) ? res.status : 100;
       });
-  svr.set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        BeginRequest();
-        return api_.Answer(req, res)
-                   ? httplib::Server::HandlerResponse::Handled
-                   : httplib::Server::HandlerResponse::Unhandled;
-      });
+  svr.set_pre_routing_handler([this](const httplib::Request& req,
+                                     httplib::Response& res) {
+    BeginRequest();
+    return api_.Answer(req, res) ? httplib::Server::HandlerResponse::Handled
+                                 : httplib::Server::HandlerResponse::Unhandled;
+  });
   svr.set_exception_handler([](const httplib::Request& req,
                                httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";

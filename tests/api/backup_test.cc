@@ -18,7 +18,9 @@ TEST(Backup, StreamsACopyThatOpensAsAStore) {
   for (int i = 0; i < 200; ++i) {
     ASSERT_EQ(cli->Put(("/set/key" + std::to_string(i)).c_str(),
                        std::string(1000 + i, static_cast<char>('a' + i % 26)),
-                       "application/octet-stream")->status, 200);
+                       "application/octet-stream")
+                  ->status,
+              200);
   }
   ASSERT_EQ(cli->Delete("/set/key7")->status, 204);
   auto res = cli->Get("/backup");
@@ -56,7 +58,8 @@ TEST(Backup, HeadStartsNoCopy) {
 TEST(Backup, AClientLeavingMidCopyFreesTheServer) {
   TestServer server(LeaderIdentity(), mehdbd::http::ServerOptions{});
   mehdb::Batch batch;
-  for (int i = 0; i < 400; ++i) batch.Put("k" + std::to_string(i), std::string(20000, 'x'));
+  for (int i = 0; i < 400; ++i)
+    batch.Put("k" + std::to_string(i), std::string(20000, 'x'));
   ASSERT_TRUE(server.store().Write(batch).ok());
   const int fd = ConnectLoopback(server.port());
   ASSERT_TRUE(SendAll(fd, "GET /backup HTTP/1.1\r\nHost: x\r\n\r\n"));

@@ -17,13 +17,15 @@ class CliTest : public ::testing::Test {
  protected:
   CliTest()
       : leader_(LeaderIdentity(), mehdbd::http::ServerOptions{}),
-        follower_(FollowerIdentity(leader_.url()), mehdbd::http::ServerOptions{}) {}
+        follower_(FollowerIdentity(leader_.url()),
+                  mehdbd::http::ServerOptions{}) {}
 
   ProcessResult Run(std::vector<std::string> args, const std::string& url = "",
                     const std::string& stdin_data = "",
                     std::map<std::string, std::string> env = {}) {
     ProcessSpec spec;
-    spec.argv = {BinaryPath("MEHDB_CLI"), "--url", url.empty() ? leader_.url() : url};
+    spec.argv = {BinaryPath("MEHDB_CLI"), "--url",
+                 url.empty() ? leader_.url() : url};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
     spec.stdin_data = stdin_data;
     spec.env = std::move(env);
@@ -70,7 +72,8 @@ TEST_F(CliTest, DeleteKeysAndStatus) {
   }
   EXPECT_EQ(Run({"keys"}).out, "other\nuser-1\nuser-2\nuser-3\n");
   EXPECT_EQ(Run({"keys", "--prefix", "user-"}).out, "user-1\nuser-2\nuser-3\n");
-  EXPECT_EQ(Run({"keys", "--prefix", "user-", "--limit", "2"}).out, "user-1\nuser-2\n");
+  EXPECT_EQ(Run({"keys", "--prefix", "user-", "--limit", "2"}).out,
+            "user-1\nuser-2\n");
   EXPECT_EQ(Run({"delete", "user-2"}).exit_code, 0);
   EXPECT_EQ(Run({"keys", "--prefix", "user-"}).out, "user-1\nuser-3\n");
   EXPECT_EQ(Run({"status"}).out, "leader\n");
@@ -99,7 +102,8 @@ TEST_F(CliTest, WritesToAFollowerFollowTheRedirect) {
   // A body bigger than socket buffers, sent again after the 307.
   std::string big(3 << 20, 'z');
   WriteFile(files_.Sub("big"), big);
-  ProcessResult r = Run({"put", "big", "-f", files_.Sub("big")}, follower_.url());
+  ProcessResult r =
+      Run({"put", "big", "-f", files_.Sub("big")}, follower_.url());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Run({"get", "big"}).out.size(), big.size());
   EXPECT_EQ(Run({"delete", "via"}, follower_.url()).exit_code, 0);
@@ -112,7 +116,8 @@ TEST_F(CliTest, BackupWritesAFileThatOpensAsAStore) {
   ProcessResult r = Run({"backup", files_.Sub("restore/data.mdb")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(std::filesystem::exists(files_.Sub("restore/data.mdb.partial")));
-  auto store = mehdb::Store::Open(files_.Sub("restore"), TestServer::QuickStore());
+  auto store =
+      mehdb::Store::Open(files_.Sub("restore"), TestServer::QuickStore());
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*(*store)->Get("kept"))->data, "in the backup");
 }

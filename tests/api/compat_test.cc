@@ -18,7 +18,8 @@ using mehdbd::http::ServerOptions;
 
 class CompatTest : public ::testing::Test {
  protected:
-  CompatTest() : server_(LeaderIdentity(), ServerOptions{}), cli_(server_.Client()) {}
+  CompatTest()
+      : server_(LeaderIdentity(), ServerOptions{}), cli_(server_.Client()) {}
 
   httplib::Result Put(const std::string& path, const std::string& body,
                       const char* type = "application/octet-stream") {
@@ -38,8 +39,9 @@ TEST_F(CompatTest, PutAnswersWriteCompleted) {
 }
 
 TEST_F(CompatTest, BodyStoredVerbatimWhateverTheContentType) {
-  for (const char* type : {"application/x-www-form-urlencoded", "application/json",
-                           "text/html", "multipart/form-data; boundary=x"}) {
+  for (const char* type :
+       {"application/x-www-form-urlencoded", "application/json", "text/html",
+        "multipart/form-data; boundary=x"}) {
     const std::string value = std::string("a=1&b=<i>") + type;
     ASSERT_EQ(Put("/set/abc", value, type)->status, 200);
     auto res = cli_->Get("/get/abc");
@@ -60,7 +62,8 @@ TEST_F(CompatTest, EmptyBodyAndNoBodyStoreAnEmptyValue) {
   // `curl -X PUT` with no data sends neither Content-Length nor a body.
   ASSERT_EQ(Put("/set/def", "x")->status, 200);
   const std::string raw = RawExchange(
-      server_.port(), "PUT /set/def HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      server_.port(),
+      "PUT /set/def HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(raw.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << raw;
   EXPECT_NE(raw.find("\r\n\r\nWRITE completed"), std::string::npos) << raw;
   EXPECT_EQ(cli_->Get("/get/def")->body, "");
@@ -74,7 +77,8 @@ TEST_F(CompatTest, BinaryAndOneMebibyteValuesRoundTrip) {
   EXPECT_EQ(cli_->Get("/get/bin")->body, binary);
 
   std::string big(std::size_t{1} << 20, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 + 7);
+  for (std::size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>(i * 131 + 7);
   ASSERT_EQ(Put("/set/big", big)->status, 200);
   auto res = cli_->Get("/get/big");
   ASSERT_TRUE(res);
@@ -138,7 +142,11 @@ TEST_F(CompatTest, A255CharacterKeyWorks) {
 }
 
 TEST_F(CompatTest, KnownPathWrongMethodIs405WithAllow) {
-  struct Case { const char* method; const char* path; const char* allow; };
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* allow;
+  };
   const Case cases[] = {
       {"POST", "/set/abc", "PUT, DELETE, OPTIONS"},
       {"GET", "/set/abc", "PUT, DELETE, OPTIONS"},
@@ -155,16 +163,18 @@ TEST_F(CompatTest, KnownPathWrongMethodIs405WithAllow) {
     auto res = cli_->send(req);
     ASSERT_TRUE(res) << c.method << " " << c.path;
     EXPECT_EQ(res->status, 405) << c.method << " " << c.path;
-    EXPECT_EQ(res->get_header_value("Allow"), c.allow) << c.method << " " << c.path;
+    EXPECT_EQ(res->get_header_value("Allow"), c.allow)
+        << c.method << " " << c.path;
   }
 }
 
 // Paths that were 404 whatever the key rule: no key, extra segments,
 // unknown or non-canonical paths (the original even 301-redirected some).
 TEST_F(CompatTest, StructurallyWrongPathsAre404) {
-  for (const char* path : {"/set/", "/set", "/get/", "/get", "/set/abc/", "/get/abc/",
-                           "/set/abc/def", "/", "/foo", "/keys/", "/status/",
-                           "//keys", "/set/../set/abc", "/./keys", "/SET/abc"}) {
+  for (const char* path :
+       {"/set/", "/set", "/get/", "/get", "/set/abc/", "/get/abc/",
+        "/set/abc/def", "/", "/foo", "/keys/", "/status/", "//keys",
+        "/set/../set/abc", "/./keys", "/SET/abc"}) {
     for (const char* method : {"GET", "PUT", "POST", "DELETE"}) {
       httplib::Request req;
       req.method = method;
@@ -185,8 +195,8 @@ TEST(CompatOriginalKeyRule, AnythingButLowercaseLettersIs404) {
   options.key_rule = KeyRule::kOriginal;
   TestServer server(LeaderIdentity(), options);
   auto cli = server.Client();
-  for (const char* key : {"abc1", "ABC", "a_b", "a-b", "a.b", "a%20b", "a%2Fb", "a~b",
-                          "%41"}) {
+  for (const char* key :
+       {"abc1", "ABC", "a_b", "a-b", "a.b", "a%20b", "a%2Fb", "a~b", "%41"}) {
     for (const char* method : {"PUT", "GET", "POST"}) {
       for (const char* route : {"/set/", "/get/"}) {
         httplib::Request req;
@@ -204,8 +214,9 @@ TEST(CompatOriginalKeyRule, AnythingButLowercaseLettersIs404) {
 }
 
 TEST(CompatFollower, ValidPutIs307ToTheLeaderAndStoresNothing) {
-  TestServer follower(FollowerIdentity("http://mehdb-0.mehdb.default.svc.cluster.local:9876"),
-                      ServerOptions{});
+  TestServer follower(
+      FollowerIdentity("http://mehdb-0.mehdb.default.svc.cluster.local:9876"),
+      ServerOptions{});
   auto cli = follower.Client();
   auto res = cli->Put("/set/abc", "value", "text/plain");
   ASSERT_TRUE(res);

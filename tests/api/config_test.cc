@@ -3,12 +3,13 @@
 // Configuration and identity, without starting anything: value syntaxes,
 // the flag > env > file > default priority, Kubernetes' MEHDB_PORT service
 // link, one-line errors naming the option, and role derivation.
+#include "config.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "config.h"
 #include "harness.h"
 #include "identity.h"
 #include "units.h"
@@ -19,7 +20,8 @@ namespace {
 using mehdbd::Config;
 using mehdbd::ConfigOutcome;
 
-ConfigOutcome Parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+ConfigOutcome Parse(std::vector<std::string> args,
+                    std::vector<std::string> env = {}) {
   args.insert(args.begin(), "mehdbd");
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
@@ -34,7 +36,8 @@ TEST(Units, Sizes) {
   EXPECT_EQ(std::get<std::uint64_t>(ParseSize("1gib")), 1u << 30);
   EXPECT_EQ(std::get<std::uint64_t>(ParseSize("2K")), 2048u);
   EXPECT_EQ(std::get<std::uint64_t>(ParseSize("1T")), std::uint64_t{1} << 40);
-  for (const char* bad : {"", "M", "1.5G", "64 M", "-1", "64MB", "12Q", "99999999999T"}) {
+  for (const char* bad :
+       {"", "M", "1.5G", "64 M", "-1", "64MB", "12Q", "99999999999T"}) {
     EXPECT_TRUE(std::holds_alternative<std::string>(ParseSize(bad))) << bad;
   }
 }
@@ -80,18 +83,21 @@ TEST(Config, FlagBeatsEnvBeatsFileBeatsDefault) {
   EXPECT_EQ(out.config.service, "filesvc");
   EXPECT_EQ(out.config.cluster_domain, "cluster.local");  // default
   // MEHDB_CONFIG names the file too.
-  const ConfigOutcome env_file = Parse({}, {"MEHDB_CONFIG=" + dir.Sub("mehdb.conf")});
+  const ConfigOutcome env_file =
+      Parse({}, {"MEHDB_CONFIG=" + dir.Sub("mehdb.conf")});
   EXPECT_EQ(env_file.config.port, 1111);
 }
 
 TEST(Config, EveryOptionHasItsEnvironmentVariable) {
   const ConfigOutcome out = Parse(
-      {}, {"MEHDB_HOST=db-3", "MEHDB_BIND=127.0.0.1", "MEHDB_CLUSTER_DOMAIN=corp.local",
-           "MEHDB_LEADER_URL=http://lead:1/", "MEHDB_LOCAL=yes", "MEHDB_DURABILITY=nosync",
-           "MEHDB_MAP_SIZE=1MiB", "MEHDB_MAX_MAP_SIZE=2G", "MEHDB_MAX_VALUE_SIZE=1K",
+      {}, {"MEHDB_HOST=db-3", "MEHDB_BIND=127.0.0.1",
+           "MEHDB_CLUSTER_DOMAIN=corp.local", "MEHDB_LEADER_URL=http://lead:1/",
+           "MEHDB_LOCAL=yes", "MEHDB_DURABILITY=nosync", "MEHDB_MAP_SIZE=1MiB",
+           "MEHDB_MAX_MAP_SIZE=2G", "MEHDB_MAX_VALUE_SIZE=1K",
            "MEHDB_LOG_RETAIN_ENTRIES=7", "MEHDB_LOG_RETAIN_BYTES=1M",
-           "MEHDB_KEY_RULE=original", "MEHDB_THREADS=3", "MEHDB_READ_TIMEOUT=100ms",
-           "MEHDB_WRITE_TIMEOUT=2s", "MEHDB_IDLE_TIMEOUT=1m", "MEHDB_KEEP_ALIVE_REQUESTS=9",
+           "MEHDB_KEY_RULE=original", "MEHDB_THREADS=3",
+           "MEHDB_READ_TIMEOUT=100ms", "MEHDB_WRITE_TIMEOUT=2s",
+           "MEHDB_IDLE_TIMEOUT=1m", "MEHDB_KEEP_ALIVE_REQUESTS=9",
            "MEHDB_MAX_SEQ_WAIT=0", "MEHDB_ACCESS_LOG=on"});
   ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
   const Config& c = out.config;
@@ -118,7 +124,8 @@ TEST(Config, EveryOptionHasItsEnvironmentVariable) {
 
 TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnored) {
   const ConfigOutcome out = Parse(
-      {}, {"MEHDB_PORT=tcp://10.0.0.1:9876", "MEHDB_PORT_9876_TCP=tcp://10.0.0.1:9876",
+      {}, {"MEHDB_PORT=tcp://10.0.0.1:9876",
+           "MEHDB_PORT_9876_TCP=tcp://10.0.0.1:9876",
            "MEHDB_PORT_9876_TCP_ADDR=10.0.0.1", "MEHDB_SERVICE_HOST=10.0.0.1",
            "MEHDB_SERVICE_PORT=9876", "MEHDB_SOMETHING=else", "MEHDB_HELP=1",
            "MEHDB_VERSION=9", "MEHDB_DATADIR="});
@@ -127,7 +134,8 @@ TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnored) {
   EXPECT_EQ(out.config.service, "mehdb");
   EXPECT_EQ(out.config.datadir, "./data");  // empty means unset
   ASSERT_EQ(out.notes.size(), 1u);
-  EXPECT_NE(out.notes[0].find("MEHDB_PORT=tcp://10.0.0.1:9876"), std::string::npos);
+  EXPECT_NE(out.notes[0].find("MEHDB_PORT=tcp://10.0.0.1:9876"),
+            std::string::npos);
 }
 
 TEST(Config, BadValuesAreOneLineNamingTheOption) {
@@ -182,13 +190,32 @@ TEST(Config, ConfigFileErrorsNameTheFile) {
 TEST(Config, HelpListsEveryOption) {
   const ConfigOutcome out = Parse({"--help"});
   ASSERT_EQ(out.action, ConfigOutcome::Action::kHelp);
-  for (const char* name :
-       {"--host", "--port", "--bind", "--datadir", "--namespace", "--service",
-        "--cluster-domain", "--leader-url", "--local", "--config", "--durability",
-        "--map-size", "--max-map-size", "--max-value-size", "--log-retain-entries",
-        "--log-retain-bytes", "--key-rule", "--threads", "--read-timeout",
-        "--write-timeout", "--idle-timeout", "--keep-alive-requests", "--max-seq-wait",
-        "--access-log", "--version", "MEHDB_CLUSTER_DOMAIN"}) {
+  for (const char* name : {"--host",
+                           "--port",
+                           "--bind",
+                           "--datadir",
+                           "--namespace",
+                           "--service",
+                           "--cluster-domain",
+                           "--leader-url",
+                           "--local",
+                           "--config",
+                           "--durability",
+                           "--map-size",
+                           "--max-map-size",
+                           "--max-value-size",
+                           "--log-retain-entries",
+                           "--log-retain-bytes",
+                           "--key-rule",
+                           "--threads",
+                           "--read-timeout",
+                           "--write-timeout",
+                           "--idle-timeout",
+                           "--keep-alive-requests",
+                           "--max-seq-wait",
+                           "--access-log",
+                           "--version",
+                           "MEHDB_CLUSTER_DOMAIN"}) {
     EXPECT_NE(out.text.find(name), std::string::npos) << name;
   }
   EXPECT_EQ(Parse({"--version"}).action, ConfigOutcome::Action::kVersion);
@@ -210,12 +237,15 @@ TEST(Identity, RoleFromTheHostName) {
   EXPECT_EQ(id.leader_url, "http://mehdb-0.mehdb.prod.svc.cluster.local:7000");
   EXPECT_EQ(id.StatusWord(), "follower");
 
-  id = IdentityFor({"--host=cache-db-12.cache-db.ns.svc.cluster.local", "--service=cache-db",
-                    "--namespace=ns", "--cluster-domain=k8s.example"});
+  id = IdentityFor({"--host=cache-db-12.cache-db.ns.svc.cluster.local",
+                    "--service=cache-db", "--namespace=ns",
+                    "--cluster-domain=k8s.example"});
   EXPECT_EQ(id.set, "cache-db");
-  EXPECT_EQ(id.leader_url, "http://cache-db-0.cache-db.ns.svc.k8s.example:9876");
+  EXPECT_EQ(id.leader_url,
+            "http://cache-db-0.cache-db.ns.svc.k8s.example:9876");
 
-  for (const char* standalone : {"laptop", "web-server", "mehdb-", "-3", "node-1a"}) {
+  for (const char* standalone :
+       {"laptop", "web-server", "mehdb-", "-3", "node-1a"}) {
     id = IdentityFor({std::string("--host=") + standalone});
     EXPECT_EQ(id.role, mehdbd::Role::kStandalone) << standalone;
     EXPECT_EQ(id.StatusWord(), "leader");
@@ -223,7 +253,8 @@ TEST(Identity, RoleFromTheHostName) {
 }
 
 TEST(Identity, LeaderUrlAndLocalOverride) {
-  auto id = IdentityFor({"--host=mehdb-3", "--leader-url=http://leader.svc:9876"});
+  auto id =
+      IdentityFor({"--host=mehdb-3", "--leader-url=http://leader.svc:9876"});
   EXPECT_EQ(id.role, mehdbd::Role::kFollower);
   EXPECT_EQ(id.leader_url, "http://leader.svc:9876");
   id = IdentityFor({"--host=mehdb-0", "--leader-url=http://leader.svc:9876"});

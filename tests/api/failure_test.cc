@@ -30,15 +30,17 @@ TEST(Failure, ValueOverTheLimitIs413BeforeTheBodyIsRead) {
   // Only the headers are sent: the answer must come without the body.
   const int fd = ConnectLoopback(server.port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(SendAll(fd, "PUT /set/big HTTP/1.1\r\nHost: x\r\n"
-                          "Content-Length: 1073741824\r\n\r\n"));
+  ASSERT_TRUE(SendAll(fd,
+                      "PUT /set/big HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Length: 1073741824\r\n\r\n"));
   const std::string answer = ReadUntil(fd, "\r\n\r\n");
   ::close(fd);
   EXPECT_EQ(answer.rfind("HTTP/1.1 413 ", 0), 0u) << answer;
   EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
 
   auto cli = server.Client();
-  EXPECT_EQ(cli->Put("/set/ok", std::string(1000, 'x'), "text/plain")->status, 200);
+  EXPECT_EQ(cli->Put("/set/ok", std::string(1000, 'x'), "text/plain")->status,
+            200);
   auto res = cli->Put("/set/over", std::string(1001, 'x'), "text/plain");
   EXPECT_EQ(res->status, 413);
   EXPECT_NE(res->body.find("1000"), std::string::npos);
@@ -48,7 +50,8 @@ TEST(Failure, ValueOverTheLimitIs413BeforeTheBodyIsRead) {
 TEST(Failure, ChunkedUploadOverTheLimitIs413) {
   TestServer server(LeaderIdentity(), SmallValues());
   std::string chunk(600, 'x');
-  std::string request = "PUT /set/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string request =
+      "PUT /set/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 3; ++i) request += "258\r\n" + chunk + "\r\n";
   request += "0\r\n\r\n";
   const std::string answer = RawExchange(server.port(), request);
@@ -57,30 +60,36 @@ TEST(Failure, ChunkedUploadOverTheLimitIs413) {
 
   // Within the limit, chunked works.
   const std::string ok = RawExchange(
-      server.port(), "PUT /set/small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                     "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+      server.port(),
+      "PUT /set/small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   EXPECT_EQ(ok.rfind("HTTP/1.1 200 ", 0), 0u) << ok;
   EXPECT_EQ(server.Client()->Get("/get/small")->body, "hello");
 }
 
 TEST(Failure, ExpectContinueGetsTheFinalAnswerInsteadOf100) {
   TestServer server(LeaderIdentity(), SmallValues());
-  std::string answer = RawExchange(
-      server.port(), "PUT /set/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
-                     "Expect: 100-continue\r\n\r\n");
+  std::string answer =
+      RawExchange(server.port(),
+                  "PUT /set/big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                  "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(answer.rfind("HTTP/1.1 413 ", 0), 0u) << answer;
 
-  TestServer follower(FollowerIdentity("http://leader.example:1"), ServerOptions{});
-  answer = RawExchange(follower.port(),
-                       "PUT /set/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
-                       "Expect: 100-continue\r\n\r\n");
+  TestServer follower(FollowerIdentity("http://leader.example:1"),
+                      ServerOptions{});
+  answer =
+      RawExchange(follower.port(),
+                  "PUT /set/abc HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+                  "Expect: 100-continue\r\n\r\n");
   EXPECT_EQ(answer.rfind("HTTP/1.1 307 ", 0), 0u) << answer;
-  EXPECT_NE(answer.find("Location: http://leader.example:1/set/abc\r\n"), std::string::npos);
+  EXPECT_NE(answer.find("Location: http://leader.example:1/set/abc\r\n"),
+            std::string::npos);
 
   // A body that is wanted gets its 100 Continue, then the answer.
   const int fd = ConnectLoopback(server.port());
-  ASSERT_TRUE(SendAll(fd, "PUT /set/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                          "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(SendAll(fd,
+                      "PUT /set/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                      "Expect: 100-continue\r\n\r\n"));
   EXPECT_EQ(ReadUntil(fd, "\r\n\r\n").rfind("HTTP/1.1 100 Continue", 0), 0u);
   ASSERT_TRUE(SendAll(fd, "abc"));
   EXPECT_EQ(ReadUntil(fd, "WRITE completed").rfind("HTTP/1.1 200 ", 0), 0u);
@@ -91,9 +100,10 @@ TEST(Failure, AnswersGivenWithoutReadingTheBodyCloseTheConnection) {
   TestServer server(LeaderIdentity(), ServerOptions{});
   // The unread body looks like a request; it must not be taken for one.
   const std::string smuggled = "GET /status HTTP/1.1\r\nHost: x\r\n\r\n";
-  const std::string answer = RawExchange(
-      server.port(), "POST /set/abc HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                         std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
+  const std::string answer =
+      RawExchange(server.port(),
+                  "POST /set/abc HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                      std::to_string(smuggled.size()) + "\r\n\r\n" + smuggled);
   EXPECT_EQ(answer.rfind("HTTP/1.1 405 ", 0), 0u) << answer;
   EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("leader"), std::string::npos) << answer;
@@ -114,7 +124,9 @@ TEST(Failure, StoreErrorsMapToOneTable) {
   // Bodies name the problem, never the store's message (it may hold paths).
   httplib::Response res;
   mehdbd::http::AnswerStoreError(
-      res, mehdb::Status(Code::kInternal, "mdb_put /var/lib/mehdb/data.mdb: bad"), "test");
+      res,
+      mehdb::Status(Code::kInternal, "mdb_put /var/lib/mehdb/data.mdb: bad"),
+      "test");
   EXPECT_EQ(res.status, 500);
   EXPECT_EQ(res.body.find("/var/lib"), std::string::npos) << res.body;
 }
@@ -130,7 +142,8 @@ TEST(Failure, FullDiskIs507) {
   {
     mehdb::Options store = TestServer::QuickStore();
     store.map_bytes = std::uint64_t{64} << 20;  // larger than the disk
-    TestServer server(LeaderIdentity(), ServerOptions{}, store, dir.Sub("data"));
+    TestServer server(LeaderIdentity(), ServerOptions{}, store,
+                      dir.Sub("data"));
     auto cli = server.Client();
     ASSERT_EQ(cli->Put("/set/first", "kept", "text/plain")->status, 200);
     int status = 200;
@@ -160,8 +173,10 @@ TEST(Failure, SlowAndIdleClientsAreDisconnectedAndDoNotBlockOthers) {
   ASSERT_TRUE(SendAll(idle, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_NE(ReadUntil(idle, "leader").find("leader"), std::string::npos);
   // Both threads are taken; both must be given back by the timeouts.
-  const std::string slow_rest = ReadUntil(slow, "<never>", std::chrono::seconds(20));
-  const std::string idle_rest = ReadUntil(idle, "<never>", std::chrono::seconds(20));
+  const std::string slow_rest =
+      ReadUntil(slow, "<never>", std::chrono::seconds(20));
+  const std::string idle_rest =
+      ReadUntil(idle, "<never>", std::chrono::seconds(20));
   ::close(slow);
   ::close(idle);
   EXPECT_EQ(slow_rest.find("200 OK"), std::string::npos) << slow_rest;

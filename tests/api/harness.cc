@@ -22,7 +22,8 @@ namespace mehdb_test {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/mehdb-api-XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/mehdb-api-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
   path_ = tmpl;
 }
@@ -124,7 +125,8 @@ int ConnectLoopback(int port) {
 bool SendAll(int fd, const std::string& bytes) {
   std::size_t sent = 0;
   while (sent < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
@@ -197,7 +199,8 @@ bool WaitForHttp(int port, const std::string& path,
   while (std::chrono::steady_clock::now() < end) {
     httplib::Client cli("127.0.0.1", port);
     cli.set_connection_timeout(1, 0);
-    if (auto res = cli.Get(path.c_str()); res && res->status == 200) return true;
+    if (auto res = cli.Get(path.c_str()); res && res->status == 200)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
@@ -218,7 +221,8 @@ void WriteFile(const std::string& path, const std::string& data) {
 std::string BinaryPath(const char* env_name) {
   const char* p = std::getenv(env_name);
   if (p == nullptr || *p == '\0') {
-    ADD_FAILURE() << env_name << " is not set (meson passes the built binary's path)";
+    ADD_FAILURE() << env_name
+                  << " is not set (meson passes the built binary's path)";
     return "/nonexistent";
   }
   return p;

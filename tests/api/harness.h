@@ -51,7 +51,9 @@ class TestServer {
   ~TestServer();
 
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
   mehdb::Store& store() { return *store_; }
   mehdbd::http::Server& server() { return *server_; }
   // A client with url encoding off, so tests send paths byte for byte.
@@ -72,15 +74,17 @@ class TestServer {
 
 // Sends `request` bytes to 127.0.0.1:port and reads until the peer closes
 // or `quiet` passes with no new bytes. Answers everything read.
-std::string RawExchange(int port, const std::string& request,
-                        std::chrono::milliseconds quiet = std::chrono::milliseconds(1500));
+std::string RawExchange(
+    int port, const std::string& request,
+    std::chrono::milliseconds quiet = std::chrono::milliseconds(1500));
 
 // A connected client socket for step-by-step raw tests (-1 on failure).
 int ConnectLoopback(int port);
 bool SendAll(int fd, const std::string& bytes);
 // Reads until `needle` appears, the peer closes, or `limit` passes.
-std::string ReadUntil(int fd, const std::string& needle,
-                      std::chrono::milliseconds limit = std::chrono::seconds(10));
+std::string ReadUntil(
+    int fd, const std::string& needle,
+    std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // A child process: argv[0] is the program path.
 struct ProcessResult {

@@ -60,9 +60,11 @@ pid_t Spawn(const ProcessSpec& spec, const std::string& in_path,
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data()) != 0) {
+  if (posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data()) !=
+      0) {
     pid = -1;
   }
   posix_spawnattr_destroy(&attr);
@@ -89,7 +91,8 @@ std::optional<int> WaitPid(pid_t pid, std::chrono::milliseconds timeout) {
 
 ProcessResult RunProcess(const ProcessSpec& spec) {
   TempDir io;
-  const std::string in = io.Sub("stdin"), out = io.Sub("stdout"), err = io.Sub("stderr");
+  const std::string in = io.Sub("stdin"), out = io.Sub("stdout"),
+                    err = io.Sub("stderr");
   WriteFile(in, spec.stdin_data);
   ProcessResult result;
   const pid_t pid = Spawn(spec, in, out, err);

@@ -64,37 +64,51 @@ TEST(Process, LeaderAndLocalFollowerAsInTheOriginalReadme) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 307);
   EXPECT_EQ(res->get_header_value("Location"), "http://localhost:9999/set/abc");
-  EXPECT_EQ(leader.Client()->Put("/set/abc", "v", "text/plain")->body, "WRITE completed");
+  EXPECT_EQ(leader.Client()->Put("/set/abc", "v", "text/plain")->body,
+            "WRITE completed");
   EXPECT_EQ(leader.Client()->Get("/get/abc")->body, "v");
 }
 
 TEST(Process, DerivedLeaderAddressAndStandalone) {
   Daemon follower(Env{{"MEHDB_HOST", "mehdb-2"}, {"MEHDB_NAMESPACE", "prod"}});
   ASSERT_TRUE(follower.up()) << follower.child().Stderr();
-  EXPECT_EQ(follower.Client()->Put("/set/abc", "v", "text/plain")->get_header_value("Location"),
-            "http://mehdb-0.mehdb.prod.svc.cluster.local:" + std::to_string(follower.port()) +
-                "/set/abc");
+  EXPECT_EQ(follower.Client()
+                ->Put("/set/abc", "v", "text/plain")
+                ->get_header_value("Location"),
+            "http://mehdb-0.mehdb.prod.svc.cluster.local:" +
+                std::to_string(follower.port()) + "/set/abc");
   Daemon standalone(Env{{"MEHDB_HOST", "my-laptop"}});
   ASSERT_TRUE(standalone.up());
   EXPECT_EQ(standalone.Client()->Get("/status")->body, "leader");
-  EXPECT_EQ(standalone.Client()->Put("/set/abc", "v", "text/plain")->status, 200);
+  EXPECT_EQ(standalone.Client()->Put("/set/abc", "v", "text/plain")->status,
+            200);
 }
 
 // The original README's `curl -L -XPUT -T file`, against a follower.
 TEST(Process, CurlFollowsTheRedirectToTheLeader) {
-  if (::access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed";
+  if (::access("/usr/bin/curl", X_OK) != 0)
+    GTEST_SKIP() << "curl is not installed";
   Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"}});
   ASSERT_TRUE(leader.up());
   Daemon follower(Env{{"MEHDB_HOST", "mehdb-1"},
-                   {"MEHDB_LEADER_URL", "http://127.0.0.1:" + std::to_string(leader.port())}});
+                      {"MEHDB_LEADER_URL",
+                       "http://127.0.0.1:" + std::to_string(leader.port())}});
   ASSERT_TRUE(follower.up());
   TempDir files;
-  std::string value(3 << 20, '\0');  // big enough for curl's Expect: 100-continue
-  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i % 251);
+  std::string value(3 << 20,
+                    '\0');  // big enough for curl's Expect: 100-continue
+  for (std::size_t i = 0; i < value.size(); ++i)
+    value[i] = static_cast<char>(i % 251);
   WriteFile(files.Sub("value"), value);
   ProcessSpec curl;
-  curl.argv = {"/usr/bin/curl", "-sS", "-L", "-XPUT", "-T", files.Sub("value"),
-               "http://127.0.0.1:" + std::to_string(follower.port()) + "/set/abc"};
+  curl.argv = {
+      "/usr/bin/curl",
+      "-sS",
+      "-L",
+      "-XPUT",
+      "-T",
+      files.Sub("value"),
+      "http://127.0.0.1:" + std::to_string(follower.port()) + "/set/abc"};
   ProcessResult r = RunProcess(curl);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "WRITE completed");
@@ -112,8 +126,10 @@ TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
   ReadUntil(idle, "leader");
   // A PUT whose headers are in: the 100 Continue proves it is being handled.
   const int fd = ConnectLoopback(leader.port());
-  ASSERT_TRUE(SendAll(fd, "PUT /set/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
-                          "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      SendAll(fd,
+              "PUT /set/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+              "Expect: 100-continue\r\n\r\n"));
   ASSERT_EQ(ReadUntil(fd, "\r\n\r\n").rfind("HTTP/1.1 100 Continue", 0), 0u);
   leader.child().Signal(SIGTERM);
   // New connections are refused once the listener closes...
@@ -143,7 +159,8 @@ TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
   EXPECT_EQ((*v)->data, "0123456789");
 }
 
-ProcessResult Start(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+ProcessResult Start(std::vector<std::string> args,
+                    std::map<std::string, std::string> env = {}) {
   ProcessSpec spec;
   spec.argv = {BinaryPath("MEHDBD")};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
@@ -189,14 +206,17 @@ TEST(Process, DataDirectoryIsCreatedOrStartFailsClearly) {
   TempDir dir;
   const int port = FreePort();
   {
-    Daemon nested(Env{{"MEHDB_HOST", "x"}, {"MEHDB_DATADIR", dir.Sub("a/b/c")}});
+    Daemon nested(
+        Env{{"MEHDB_HOST", "x"}, {"MEHDB_DATADIR", dir.Sub("a/b/c")}});
     ASSERT_TRUE(nested.up()) << nested.child().Stderr();
     EXPECT_TRUE(std::filesystem::is_directory(dir.Sub("a/b/c")));
   }
   WriteFile(dir.Sub("file"), "not a directory");
-  ProcessResult r = Start({"--datadir=" + dir.Sub("file/data"), "--port=" + std::to_string(port)});
+  ProcessResult r = Start(
+      {"--datadir=" + dir.Sub("file/data"), "--port=" + std::to_string(port)});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("cannot create data directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot create data directory"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find(dir.Sub("file/data")), std::string::npos) << r.err;
 }
 
@@ -215,14 +235,18 @@ TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
   const int port = FreePort();
   ProcessSpec spec;
   spec.argv = {BinaryPath("MEHDBD"), "--port=" + std::to_string(port)};
-  spec.env = {{"MEHDB_PORT", "tcp://10.0.0.1:9876"}, {"MEHDB_PORT_9876_TCP_PORT", "9876"},
-              {"MEHDB_SERVICE_HOST", "10.0.0.1"}, {"MEHDB_BIND", "127.0.0.1"},
-              {"MEHDB_DATADIR", dir.Sub("data")}, {"MEHDB_HOST", "x"}};
+  spec.env = {{"MEHDB_PORT", "tcp://10.0.0.1:9876"},
+              {"MEHDB_PORT_9876_TCP_PORT", "9876"},
+              {"MEHDB_SERVICE_HOST", "10.0.0.1"},
+              {"MEHDB_BIND", "127.0.0.1"},
+              {"MEHDB_DATADIR", dir.Sub("data")},
+              {"MEHDB_HOST", "x"}};
   Child child(spec, dir.path());
   ASSERT_TRUE(WaitForHttp(port, "/healthz")) << child.Stderr();
   child.Signal(SIGTERM);
   EXPECT_EQ(child.Wait(std::chrono::seconds(20)), 0);
-  EXPECT_NE(child.Stderr().find("ignoring MEHDB_PORT=tcp://10.0.0.1:9876"), std::string::npos)
+  EXPECT_NE(child.Stderr().find("ignoring MEHDB_PORT=tcp://10.0.0.1:9876"),
+            std::string::npos)
       << child.Stderr();
 }
 

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# HTTP benchmark: drives wrk on loopback against mehdbd and, in the same run,
+# against a bare cpp-httplib server answering a fixed 1 KiB body (the HTTP
+# stack's ceiling on this machine), then prints requests/s, p50/p99 latency
+# and the ratios the issue sets targets for:
+#   mehdbd GET 1 KiB            >= 0.8 x bare server
+#   mehdbd durable PUT 1 KiB    >= 0.5 x mehdbd GET   (group commit)
+#   /status?level=full at 100,000 keys within 10% of 0 keys
+# plus /keys?limit=100 at 100,000 keys. Not a test: numbers depend on the
+# machine and on whatever else runs on it.
+#
+#   bench/http/run.sh [BUILD_DIR]        (default: build)
+#   env: DURATION (10s), CONNECTIONS (50), WRK_THREADS (2), BENCH_DIR (mktemp)
+set -euo pipefail
+
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+mehdbd=$build/mehdbd/mehdbd
+bare=$build/bench/http/bare_http_server
+fill=$build/bench/http/fill_store
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-50}
+wrk_threads=${WRK_THREADS:-2}
+for exe in "$mehdbd" "$bare" "$fill"; do
+  [[ -x $exe ]] || { echo "run.sh: $exe not built (ninja -C $build)" >&2; exit 2; }
+done
+command -v wrk >/dev/null || { echo "run.sh: wrk not found (apt-get install wrk)" >&2; exit 2; }
+
+work=${BENCH_DIR:-$(mktemp -d)}
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [[ -n ${BENCH_DIR:-} ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A port nothing listens on (bash's /dev/tcp, so no extra tools).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+wait_port() {
+  for _ in $(seq 1 500); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.02
+  done
+  echo "run.sh: nothing listens on port $1" >&2
+  exit 1
+}
+# PUT a 1 KiB value with a raw request.
+put_value() {
+  local body
+  body=$(head -c 1024 /dev/zero | tr '\0' 'v')
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'PUT %s HTTP/1.1\r\nHost: bench\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n%s' \
+    "$2" "$body" >&3
+  cat <&3 >/dev/null
+  exec 3<&-
+}
+
+declare -A rps p50 p99
+# measure NAME MODE URL
+measure() {
+  local out line
+  out=$(MODE=$2 wrk -t"$wrk_threads" -c"$connections" -d"$duration" --timeout 10s \
+          -s "$here/wrk.lua" "$3")
+  line=$(grep '^RESULT' <<<"$out")
+  read -r _ requests seconds lat50 lat99 errors <<<"$line"
+  rps[$1]=$(awk -v r="$requests" -v s="$seconds" 'BEGIN { printf "%.0f", r / s }')
+  p50[$1]=$(awk -v u="$lat50" 'BEGIN { printf "%.2f", u / 1000 }')
+  p99[$1]=$(awk -v u="$lat99" 'BEGIN { printf "%.2f", u / 1000 }')
+  if [[ $errors != 0 ]]; then echo "warning: $1: $errors errors (non-2xx or socket)" >&2; fi
+}
+ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
+
+threads=64  # mehdbd's default --threads; the bare server gets the same
+
+echo "bench/http: wrk -t$wrk_threads -c$connections -d$duration on $(nproc) cores; data in $work" >&2
+
+port=$(free_port)
+"$bare" "$port" "$threads" 100 & pids+=($!)
+wait_port "$port"
+measure bare get "http://127.0.0.1:$port/"
+kill "${pids[-1]}"
+
+port=$(free_port)
+"$mehdbd" --host=bench --bind=127.0.0.1 --port="$port" --datadir="$work/small" \
+  --threads="$threads" 2>"$work/mehdbd-small.log" & pids+=($!)
+wait_port "$port"
+measure status0 get "http://127.0.0.1:$port/status?level=full"
+put_value "$port" /set/k
+measure get get "http://127.0.0.1:$port/get/k"
+measure put put "http://127.0.0.1:$port"
+kill "${pids[-1]}"
+
+"$fill" "$work/big" 100000 1024
+port=$(free_port)
+"$mehdbd" --host=bench --bind=127.0.0.1 --port="$port" --datadir="$work/big" \
+  --threads="$threads" 2>"$work/mehdbd-big.log" & pids+=($!)
+wait_port "$port"
+measure status100k get "http://127.0.0.1:$port/status?level=full"
+measure keys100 get "http://127.0.0.1:$port/keys?limit=100"
+kill "${pids[-1]}"
+
+row() { printf '%-40s %9s %9s %9s   %s\n' "$1" "${rps[$2]}" "${p50[$2]}" "${p99[$2]}" "$3"; }
+printf '%-40s %9s %9s %9s   %s\n' "benchmark" "req/s" "p50 ms" "p99 ms" "ratio"
+row "bare cpp-httplib GET, 1 KiB body" bare "1.00 (baseline)"
+row "mehdbd GET /get/k, 1 KiB" get "$(ratio get bare) x bare (target >= 0.80)"
+row "mehdbd PUT /set/..., 1 KiB, durable" put "$(ratio put get) x mehdbd GET (target >= 0.50)"
+row "mehdbd /status?level=full, 0 keys" status0 "1.00 (baseline for the next row)"
+row "mehdbd /status?level=full, 100k keys" status100k "$(ratio status100k status0) x 0 keys (target 0.90-1.10)"
+row "mehdbd /keys?limit=100, 100k keys" keys100 "$(ratio keys100 bare) x bare"
