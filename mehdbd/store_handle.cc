@@ -37,8 +37,7 @@ unsigned StoreNumber(const std::string& name) {
 Status FsError(const std::error_code& ec, const std::string& what) {
   Code code = Code::kInternal;
   if (ec == std::errc::no_space_on_device) code = Code::kNoSpace;
-  if (ec == std::errc::permission_denied ||
-      ec == std::errc::read_only_file_system)
+  if (ec == std::errc::permission_denied || ec == std::errc::read_only_file_system)
     code = Code::kReadOnly;
   return Status(code, what + ": " + ec.message(), ec.value());
 }
@@ -54,8 +53,8 @@ void SyncDir(const std::string& dir) {
 
 }  // namespace
 
-mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(
-    const std::string& datadir, const mehdb::Options& options) {
+mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(const std::string& datadir,
+                                                              const mehdb::Options& options) {
   std::error_code ec;
   fs::create_directories(datadir, ec);
   if (ec) return FsError(ec, "creating " + datadir);
@@ -85,8 +84,8 @@ mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(
   return h;
 }
 
-mehdb::Result<std::shared_ptr<mehdb::Store>> StoreHandle::OpenDir(
-    const std::string& name, bool create) {
+mehdb::Result<std::shared_ptr<mehdb::Store>> StoreHandle::OpenDir(const std::string& name,
+                                                                  bool create) {
   mehdb::Options o = options_;
   o.create_if_missing = create;
   const std::string dir = (fs::path(datadir_) / name).string();
@@ -95,13 +94,11 @@ mehdb::Result<std::shared_ptr<mehdb::Store>> StoreHandle::OpenDir(
   const std::string link = (fs::path(datadir_) / kCurrent).string();
   // When the last user lets go of a store that is no longer current, its
   // directory goes too.
-  return std::shared_ptr<mehdb::Store>(
-      store->release(), [dir, link, name](mehdb::Store* s) {
-        delete s;
-        std::error_code ec;
-        if (fs::read_symlink(link, ec).string() != name)
-          fs::remove_all(dir, ec);
-      });
+  return std::shared_ptr<mehdb::Store>(store->release(), [dir, link, name](mehdb::Store* s) {
+    delete s;
+    std::error_code ec;
+    if (fs::read_symlink(link, ec).string() != name) fs::remove_all(dir, ec);
+  });
 }
 
 std::shared_ptr<mehdb::Store> StoreHandle::Current() const {
@@ -129,8 +126,7 @@ Status StoreHandle::Promote(Fresh fresh) {
   fs::remove(tmp, ec);
   fs::create_directory_symlink(fresh.dir, tmp, ec);
   if (ec) return FsError(ec, "linking the new store");
-  fs::rename(tmp, link,
-             ec);  // atomic: `current` names the old or the new store
+  fs::rename(tmp, link, ec);  // atomic: `current` names the old or the new store
   if (ec) return FsError(ec, "switching to the new store");
   SyncDir(datadir_);
   std::shared_ptr<mehdb::Store> old;

@@ -28,8 +28,8 @@ namespace mehdbd {
 class StoreHandle {
  public:
   // Opens (creating if needed) the store `current` names under `datadir`.
-  static mehdb::Result<std::unique_ptr<StoreHandle>> Open(
-      const std::string& datadir, const mehdb::Options& options);
+  static mehdb::Result<std::unique_ptr<StoreHandle>> Open(const std::string& datadir,
+                                                          const mehdb::Options& options);
 
   // The live store. Hold the pointer for one request, not longer.
   std::shared_ptr<mehdb::Store> Current() const;
