@@ -132,7 +132,7 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
     if (!ready || listener.load() == INVALID_SOCKET) break;
 
     RequestContext& ctx = CurrentRequest();
-    ctx.close_connection = false;
+    ctx = RequestContext{};  // nothing carries over from an unlogged request
     ctx.stream = &stream;
     bool connection_closed = false;
     const bool last = served + 1 == limits.max_requests;

@@ -51,6 +51,21 @@ TEST_F(CompatTest, BodyStoredVerbatimWhateverTheContentType) {
   }
 }
 
+// Headers that would make a framework interpret the body (multipart
+// parsing, decompression) change nothing: the bytes are the value.
+TEST_F(CompatTest, BodyIsNeverDecodedOrDecompressed) {
+  const std::string gzip_like("\x1f\x8b\x08\x00garbage", 12);
+  auto res = cli_->Put("/set/gz", {{"Content-Encoding", "gzip"}}, gzip_like,
+                       "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(cli_->Get("/get/gz")->body, gzip_like);
+  const std::string form = "--x\r\nnot really multipart";
+  ASSERT_EQ(Put("/set/form", form, "multipart/form-data; boundary=x")->status,
+            200);
+  EXPECT_EQ(cli_->Get("/get/form")->body, form);
+}
+
 TEST_F(CompatTest, EmptyBodyAndNoBodyStoreAnEmptyValue) {
   ASSERT_EQ(Put("/set/abc", "x")->status, 200);
   ASSERT_EQ(Put("/set/abc", "")->status, 200);  // Content-Length: 0

@@ -159,6 +159,23 @@ TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
   EXPECT_EQ((*v)->data, "0123456789");
 }
 
+TEST(Process, AccessLogIsOneLinePerRequestOnStdout) {
+  Daemon daemon(Env{{"MEHDB_HOST", "x"}, {"MEHDB_ACCESS_LOG", "true"}});
+  ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
+  ASSERT_EQ(daemon.Client()->Put("/set/abc", "12345", "text/plain")->status,
+            200);
+  ASSERT_EQ(daemon.Client()->Get("/get/abc")->status, 200);
+  daemon.child().Signal(SIGTERM);
+  ASSERT_EQ(daemon.child().Wait(std::chrono::seconds(20)), 0);
+  const std::string out = daemon.child().Stdout();
+  EXPECT_NE(out.find("127.0.0.1 \"PUT /set/abc HTTP/1.1\" 200 15 "),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("127.0.0.1 \"GET /get/abc HTTP/1.1\" 200 5 "),
+            std::string::npos)
+      << out;
+}
+
 ProcessResult Start(std::vector<std::string> args,
                     std::map<std::string, std::string> env = {}) {
   ProcessSpec spec;
