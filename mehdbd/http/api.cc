@@ -49,10 +49,12 @@ bool Api::Answer(const httplib::Request& req, httplib::Response& res,
 bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
                    const Target& target, bool read_body) {
   if (target.route == Route::kUnknown) {
-    if (target.bad) AnswerText(res, 400, *target.bad);
-    // The original's exact 404 body.
-    else
+    // The original's exact 404 body; a 400 only for a malformed escape.
+    if (target.bad) {
+      AnswerText(res, 400, *target.bad);
+    } else {
       AnswerText(res, 404, "404 page not found");
+    }
     return true;
   }
   if (target.bad) {
