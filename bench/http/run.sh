@@ -12,7 +12,8 @@
 # machine and on whatever else runs on it.
 #
 #   bench/http/run.sh [BUILD_DIR]        (default: build)
-#   env: DURATION (10s), CONNECTIONS (50), WRK_THREADS (2), BENCH_DIR (mktemp)
+#   env: DURATION (5s per run), ROUNDS (3), CONNECTIONS (50), WRK_THREADS (2),
+#        BENCH_DIR (default: a mktemp directory, removed afterwards)
 set -euo pipefail
 
 build=${1:-build}
@@ -20,7 +21,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 mehdbd=$build/mehdbd/mehdbd
 bare=$build/bench/http/bare_http_server
 fill=$build/bench/http/fill_store
-duration=${DURATION:-10s}
+duration=${DURATION:-5s}
+rounds=${ROUNDS:-3}
 connections=${CONNECTIONS:-50}
 wrk_threads=${WRK_THREADS:-2}
 for exe in "$mehdbd" "$bare" "$fill"; do
@@ -64,52 +66,72 @@ put_value() {
   exec 3<&-
 }
 
-declare -A rps p50 p99
-# measure NAME MODE URL
+declare -A rps p50 p99 runs
+# measure NAME MODE URL: one wrk run, appended to NAME's runs.
 measure() {
   local out line
   out=$(MODE=$2 wrk -t"$wrk_threads" -c"$connections" -d"$duration" --timeout 10s \
           -s "$here/wrk.lua" "$3")
   line=$(grep '^RESULT' <<<"$out")
   read -r _ requests seconds lat50 lat99 errors <<<"$line"
-  rps[$1]=$(awk -v r="$requests" -v s="$seconds" 'BEGIN { printf "%.0f", r / s }')
-  p50[$1]=$(awk -v u="$lat50" 'BEGIN { printf "%.2f", u / 1000 }')
-  p99[$1]=$(awk -v u="$lat99" 'BEGIN { printf "%.2f", u / 1000 }')
   if [[ $errors != 0 ]]; then echo "warning: $1: $errors errors (non-2xx or socket)" >&2; fi
+  runs[$1]+=$(awk -v r="$requests" -v s="$seconds" -v a="$lat50" -v b="$lat99" \
+                'BEGIN { printf "%.0f %.2f %.2f\n", r / s, a / 1000, b / 1000 }')$'\n'
+}
+# The run with the median rate stands for NAME.
+settle() {
+  local line
+  for name in "${!runs[@]}"; do
+    line=$(sort -n <<<"${runs[$name]%$'\n'}" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')
+    read -r rps[$name] p50[$name] p99[$name] <<<"$line"
+  done
 }
 ratio() { awk -v a="${rps[$1]}" -v b="${rps[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
 
 threads=64  # mehdbd's default --threads; the bare server gets the same
 
-echo "bench/http: wrk -t$wrk_threads -c$connections -d$duration on $(nproc) cores; data in $work" >&2
+echo "bench/http: wrk -t$wrk_threads -c$connections -d$duration x $rounds rounds" \
+     "on $(nproc) cores; data in $work" >&2
 
-port=$(free_port)
-"$bare" "$port" "$threads" 100 & pids+=($!)
-wait_port "$port"
-measure bare get "http://127.0.0.1:$port/"
-kill "${pids[-1]}"
-
-port=$(free_port)
-"$mehdbd" --host=bench --bind=127.0.0.1 --port="$port" --datadir="$work/small" \
+# All servers run side by side; only one is loaded at a time. Alternating
+# them round by round and taking medians keeps drift in the machine's load
+# (this is a small, shared machine) out of the ratios.
+bare_port=$(free_port)
+"$bare" "$bare_port" "$threads" 100 & pids+=($!)
+small_port=$(free_port)
+"$mehdbd" --host=bench --bind=127.0.0.1 --port="$small_port" --datadir="$work/small" \
   --threads="$threads" 2>"$work/mehdbd-small.log" & pids+=($!)
-wait_port "$port"
-measure status0 get "http://127.0.0.1:$port/status?level=full"
-put_value "$port" /set/k
-measure get get "http://127.0.0.1:$port/get/k"
-measure put put "http://127.0.0.1:$port"
-kill "${pids[-1]}"
-
 "$fill" "$work/big" 100000 1024
-port=$(free_port)
-"$mehdbd" --host=bench --bind=127.0.0.1 --port="$port" --datadir="$work/big" \
+big_port=$(free_port)
+"$mehdbd" --host=bench --bind=127.0.0.1 --port="$big_port" --datadir="$work/big" \
   --threads="$threads" 2>"$work/mehdbd-big.log" & pids+=($!)
-wait_port "$port"
-measure status100k get "http://127.0.0.1:$port/status?level=full"
-measure keys100 get "http://127.0.0.1:$port/keys?limit=100"
-kill "${pids[-1]}"
+wait_port "$bare_port"
+wait_port "$small_port"
+wait_port "$big_port"
+
+# /status at 0 keys first, while the small store is still empty.
+measure status0 get "http://127.0.0.1:$small_port/status?level=full"
+put_value "$small_port" /set/k
+for round in $(seq 1 "$rounds"); do
+  measure bare get "http://127.0.0.1:$bare_port/"
+  measure get get "http://127.0.0.1:$small_port/get/k"
+  measure status100k get "http://127.0.0.1:$big_port/status?level=full"
+  measure keys100 get "http://127.0.0.1:$big_port/keys?limit=100"
+  measure put put "http://127.0.0.1:$small_port"
+  # Later rounds' 0-key baseline: a daemon on a fresh, empty directory.
+  if [[ $round != 1 ]]; then
+    port=$(free_port)
+    "$mehdbd" --host=bench --bind=127.0.0.1 --port="$port" --datadir="$work/empty$round" \
+      --threads="$threads" 2>>"$work/mehdbd-empty.log" & pids+=($!)
+    wait_port "$port"
+    measure status0 get "http://127.0.0.1:$port/status?level=full"
+    kill "${pids[-1]}"
+  fi
+done
+settle
 
 row() { printf '%-40s %9s %9s %9s   %s\n' "$1" "${rps[$2]}" "${p50[$2]}" "${p99[$2]}" "$3"; }
-printf '%-40s %9s %9s %9s   %s\n' "benchmark" "req/s" "p50 ms" "p99 ms" "ratio"
+printf '%-40s %9s %9s %9s   %s\n' "benchmark (median of $rounds runs)" "req/s" "p50 ms" "p99 ms" "ratio"
 row "bare cpp-httplib GET, 1 KiB body" bare "1.00 (baseline)"
 row "mehdbd GET /get/k, 1 KiB" get "$(ratio get bare) x bare (target >= 0.80)"
 row "mehdbd PUT /set/..., 1 KiB, durable" put "$(ratio put get) x mehdbd GET (target >= 0.50)"
