@@ -68,6 +68,20 @@ constexpr OptionSpec kOptions[] = {
     {"keep-alive-requests", "100", "requests per connection before closing"},
     {"max-seq-wait", "1s", "longest a read with min_seq waits"},
     {"access-log", "false", "one line per request on stdout", "true"},
+    {"peer-port", "9877",
+     "TCP port of the peer-sync listener (a leader serves its change log "
+     "there; a follower reaches its leader's)"},
+    {"leader-peer-url", nullptr,
+     "leader's peer base URL; default: the leader URL with --peer-port"},
+    {"poll-wait", "5s", "longest a follower's log poll waits at the leader"},
+    {"peer-batch-bytes", "4MiB", "most log bytes a follower asks for at once"},
+    {"max-lag-records", "1000",
+     "a follower further behind than this is not ready"},
+    {"resnapshot-on-mismatch", "false",
+     "a follower facing a leader with another history replaces its data "
+     "with the leader's (default: refuse and stay not ready)",
+     "true"},
+    {"max-ack-wait", "10s", "longest a write with acks=N waits for followers"},
 };
 
 std::string EnvName(std::string_view option) {
@@ -83,7 +97,9 @@ std::string EnvName(std::string_view option) {
 po::options_description Describe(bool with_commands) {
   po::options_description desc(
       "Options (each also MEHDB_<NAME> and a config "
-      "file key; flag > env > file > default)");
+      "file key; flag > env > file > default)",
+      // Wide enough that no MEHDB_* name is broken across lines.
+      110, 55);
   if (with_commands) {
     desc.add_options()("help,h", "print this help and exit")(
         "version", "print the version and exit");

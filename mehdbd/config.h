@@ -53,6 +53,15 @@ struct Config {
   std::chrono::milliseconds max_seq_wait{1000};
   bool access_log = false;
 
+  // Peer sync (replication/).
+  int peer_port = 9877;
+  std::string leader_peer_url;  // empty = leader_url with peer_port
+  std::chrono::milliseconds poll_wait{5000};
+  std::uint64_t peer_batch_bytes = std::uint64_t{4} << 20;
+  std::uint64_t max_lag_records = 1000;
+  bool resnapshot_on_mismatch = false;
+  std::chrono::milliseconds max_ack_wait{10000};
+
   std::string config_file;  // where file settings came from, if anywhere
 };
 

@@ -160,6 +160,22 @@ const std::map<std::string, Checker>& Checkers() {
        Count(1, 1000000,
              [](Config& c, auto v) { c.keep_alive_requests = unsigned(v); })},
       {"max-seq-wait", Duration(ms(0), ms(60000), &Config::max_seq_wait)},
+      {"peer-port",
+       Count(1, 65535, [](Config& c, auto v) { c.peer_port = int(v); })},
+      {"leader-peer-url", Text(&Config::leader_peer_url, true)},
+      {"poll-wait", Duration(ms(0), ms(30000), &Config::poll_wait)},
+      {"peer-batch-bytes", Size(1024, std::uint64_t{64} << 20,
+                                [](Config& c, auto v) { c.peer_batch_bytes = v; })},
+      {"max-lag-records",
+       Count(0, kMaxU64 >> 1, [](Config& c, auto v) { c.max_lag_records = v; })},
+      {"resnapshot-on-mismatch",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.resnapshot_on_mismatch = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+      {"max-ack-wait", Duration(ms(0), ms(60000), &Config::max_ack_wait)},
       {"access-log",
        [](const std::string& t, Config& c) -> Reason {
          auto parsed = ParseBool(t);

@@ -26,6 +26,9 @@
 #include "http/server.h"
 #include "identity.h"
 #include "log.h"
+#include "replication/follower.h"
+#include "replication/peer_server.h"
+#include "store_handle.h"
 
 namespace {
 
@@ -39,6 +42,30 @@ std::string Describe(const mehdbd::Identity& id) {
   return s;
 }
 
+// The leader's peer URL: --leader-peer-url, or the leader URL with the
+// peer port in place of its client port.
+std::string LeaderPeerUrl(const mehdbd::Config& config,
+                          const mehdbd::Identity& identity) {
+  if (!config.leader_peer_url.empty()) return config.leader_peer_url;
+  std::string url = identity.leader_url;
+  const auto scheme = url.find("://");
+  const auto colon = url.rfind(':');
+  if (colon != std::string::npos && colon > scheme + 2) url.erase(colon);
+  return url + ":" + std::to_string(config.peer_port);
+}
+
+mehdbd::replication::FollowerOptions FollowerOptionsFrom(
+    const mehdbd::Config& config, const mehdbd::Identity& identity) {
+  mehdbd::replication::FollowerOptions o;
+  o.leader_peer_url = LeaderPeerUrl(config, identity);
+  o.name = identity.host;
+  o.poll_wait = config.poll_wait;
+  o.max_batch_bytes = config.peer_batch_bytes;
+  o.resnapshot_on_mismatch = config.resnapshot_on_mismatch;
+  o.max_lag_records = config.max_lag_records;
+  return o;
+}
+
 int Serve(const mehdbd::Config& config) {
   const mehdbd::Identity identity = mehdbd::DeriveIdentity(config);
 
@@ -49,19 +76,37 @@ int Serve(const mehdbd::Config& config) {
              ec.message());
     return 1;
   }
-  auto store = mehdb::Store::Open(config.datadir, config.store);
-  if (!store.ok()) {
+  auto stores = mehdbd::StoreHandle::Open(config.datadir, config.store);
+  if (!stores.ok()) {
     LogError("cannot open the store in " + config.datadir + ": " +
-             store.status().ToString());
+             stores.status().ToString());
     return 1;
   }
 
   auto server = std::make_unique<mehdbd::http::Server>(
-      **store, identity, mehdbd::http::ServerOptions::FromConfig(config));
+      **stores, identity, mehdbd::http::ServerOptions::FromConfig(config));
   std::string error;
   if (server->Bind(config.bind, config.port, error) < 0) {
     LogError(error);
     return 1;
+  }
+  // Peer sync: a leader serves its log on the peer port; a follower pulls
+  // its leader's.
+  mehdbd::replication::AckTable acks;
+  std::unique_ptr<mehdbd::replication::PeerServer> peers;
+  std::unique_ptr<mehdbd::replication::Follower> follower;
+  if (identity.role == mehdbd::Role::kFollower) {
+    follower = std::make_unique<mehdbd::replication::Follower>(
+        **stores, FollowerOptionsFrom(config, identity));
+    server->api().SetReplication(follower.get(), nullptr);
+  } else {
+    peers = std::make_unique<mehdbd::replication::PeerServer>(
+        **stores, acks, mehdbd::replication::PeerServerOptions{});
+    if (peers->Bind(config.bind, config.peer_port, error) < 0) {
+      LogError(error);
+      return 1;
+    }
+    server->api().SetReplication(nullptr, &acks);
   }
   LogInfo("serving " + config.datadir + " on " + config.bind + ":" +
           std::to_string(config.port) + " (" + Describe(identity) + ")");
@@ -84,13 +129,19 @@ int Serve(const mehdbd::Config& config) {
     }
   });
 
+  if (peers) peers->Start();
+  if (follower) follower->Start();
   const bool ran = server->Run();
+  if (follower) follower->Stop();
+  if (peers) peers->Stop();
   exiting.store(true);
   pthread_kill(signals.native_handle(), SIGTERM);  // no-op if it has returned
   signals.join();
 
   server.reset();  // every handler has returned: the store has no users left
-  store->reset();
+  follower.reset();
+  peers.reset();
+  stores->reset();
   if (!ran) {
     LogError("the HTTP server stopped unexpectedly");
     return 1;

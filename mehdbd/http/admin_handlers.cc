@@ -24,16 +24,25 @@ void Api::Readyz(httplib::Response& res) {
     return;
   }
   // A read transaction proves the store is open and has reader slots free.
-  auto count = store_.Count();
+  auto count = store()->Count();
   if (!count.ok()) {
     AnswerStoreError(res, count.status(), "GET /readyz");
     return;
+  }
+  // A follower is ready only in contact with its leader and caught up
+  // within the lag bound; a leader never depends on its followers.
+  if (follower_ != nullptr) {
+    const auto status = follower_->Status();
+    if (!status.ready) {
+      AnswerText(res, 503, "not ready: " + status.not_ready_reason);
+      return;
+    }
   }
   res.set_content("ready\n", "text/plain; charset=utf-8");
 }
 
 void Api::MetricsText(httplib::Response& res) {
-  auto stats = store_.GetStats();
+  auto stats = store()->GetStats();
   if (!stats.ok())
     LogStoreFailure("GET /metrics (store stats)", stats.status());
   res.set_content(metrics_.Render(stats.ok() ? &*stats : nullptr, identity_),
@@ -42,9 +51,9 @@ void Api::MetricsText(httplib::Response& res) {
 
 void Api::Backup(const httplib::Request& req, httplib::Response& res) {
   res.status = 200;
-  SetAppliedSeq(res, store_.LastSeq());  // the copy holds at least this
+  SetAppliedSeq(res, store()->LastSeq());  // the copy holds at least this
   // The compacted copy is at most the pages in use: a progress estimate.
-  if (auto stats = store_.GetStats(); stats.ok()) {
+  if (auto stats = store()->GetStats(); stats.ok()) {
     res.set_header("X-Mehdb-Size-Estimate", std::to_string(stats->used_bytes));
   }
   res.set_header("Content-Disposition", "attachment; filename=\"data.mdb\"");
@@ -52,7 +61,7 @@ void Api::Backup(const httplib::Request& req, httplib::Response& res) {
     res.set_header("Content-Type", "application/octet-stream");
     return;  // no copy for a HEAD
   }
-  auto stream = std::make_shared<BackupStream>(store_);
+  auto stream = std::make_shared<BackupStream>(store());
   auto buffer = std::make_shared<std::string>(std::size_t{256} << 10, '\0');
   res.set_chunked_content_provider(
       "application/octet-stream",

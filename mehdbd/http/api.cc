@@ -21,9 +21,9 @@ bool HasBody(const httplib::Request& req) {
   return req.get_header_value<std::uint64_t>("Content-Length") > 0;
 }
 
-Api::Api(mehdb::Store& store, Identity identity, ServerOptions options,
+Api::Api(StoreHandle& stores, Identity identity, ServerOptions options,
          Metrics& metrics)
-    : store_(store),
+    : stores_(stores),
       identity_(std::move(identity)),
       options_(options),
       metrics_(metrics) {}
@@ -95,6 +95,9 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
       return true;
     case Route::kBackup:
       Backup(req, res);
+      return true;
+    case Route::kReplication:
+      Replication(res);
       return true;
     case Route::kUnknown:
       break;

@@ -32,18 +32,29 @@
 #include "http/route.h"
 #include "http/server_options.h"
 #include "identity.h"
+#include "replication/ack_table.h"
+#include "replication/follower.h"
+#include "store_handle.h"
 
 namespace mehdbd::http {
 
 class Api {
  public:
-  Api(mehdb::Store& store, Identity identity, ServerOptions options,
+  Api(StoreHandle& stores, Identity identity, ServerOptions options,
       Metrics& metrics);
 
   // Answers `req` and returns true. With read_body = false it returns false
   // instead of reading a body the answer needs.
   bool Answer(const httplib::Request& req, httplib::Response& res,
               bool read_body = true);
+
+  // Peer sync state this API reports (/readyz, /replication) and waits on
+  // (acks=N). Set once before serving; either may be null.
+  void SetReplication(const replication::Follower* follower,
+                      replication::AckTable* acks) {
+    follower_ = follower;
+    acks_ = acks;
+  }
 
   // /readyz answers 503 once draining (graceful shutdown has begun).
   void SetDraining() { draining_.store(true, std::memory_order_relaxed); }
@@ -60,7 +71,8 @@ class Api {
                  const Target& target, bool read_body);
   void ReadAndWrite(const httplib::Request& req, httplib::Response& res,
                     const Target& target, const WritePlan& plan);
-  void Write(httplib::Response& res, const Target& target,
+  void Write(const httplib::Request& req, httplib::Response& res,
+             const Target& target,
              const WritePlan& plan, std::string_view value);
   void Delete(httplib::Response& res, const Target& target,
               const WritePlan& plan);
@@ -74,6 +86,12 @@ class Api {
   // false when it was answered (400, 307 to the leader, or 503).
   bool AwaitSeq(const httplib::Request& req, httplib::Response& res);
 
+  // replication_handlers.cc: GET /replication, and acks=N on writes (false
+  // when the answer was replaced by an error).
+  void Replication(httplib::Response& res);
+  bool AwaitAcks(const httplib::Request& req, httplib::Response& res,
+                 mehdb::Seq seq);
+
   // admin_handlers.cc
   void Healthz(httplib::Response& res);
   void Readyz(httplib::Response& res);
@@ -85,11 +103,16 @@ class Api {
                         const std::string& path_and_query);
   void SetAppliedSeq(httplib::Response& res, mehdb::Seq seq);
 
-  mehdb::Store& store_;
+  // The live store for this request; a follower may replace it whole.
+  std::shared_ptr<mehdb::Store> store() const { return stores_.Current(); }
+
+  StoreHandle& stores_;
   const Identity identity_;
   const ServerOptions options_;
   Metrics& metrics_;
   std::atomic<bool> draining_{false};
+  const replication::Follower* follower_ = nullptr;
+  replication::AckTable* acks_ = nullptr;
 };
 
 // True when the request carries a body (Content-Length > 0 or chunked).

@@ -29,7 +29,7 @@ bool BackupStream::Start() {
   // A bigger pipe means fewer wake-ups per MiB copied; failure is harmless.
   (void)::fcntl(write_fd_, F_SETPIPE_SZ, 1 << 20);
   copier_ = std::thread([this, fd = write_fd_] {
-    result_ = store_.BackupToFd(fd);
+    result_ = store_->BackupToFd(fd);
     ::close(fd);  // the reader sees end-of-file
   });
   write_fd_ = -1;

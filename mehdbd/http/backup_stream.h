@@ -21,7 +21,8 @@ namespace mehdbd::http {
 // Not thread-safe: one HTTP response drives it from one thread.
 class BackupStream {
  public:
-  explicit BackupStream(const mehdb::Store& store) : store_(store) {}
+  explicit BackupStream(std::shared_ptr<const mehdb::Store> store)
+      : store_(std::move(store)) {}
   ~BackupStream();  // closes the pipe and joins the copy thread
   BackupStream(const BackupStream&) = delete;
   BackupStream& operator=(const BackupStream&) = delete;
@@ -35,7 +36,7 @@ class BackupStream {
   bool Start();
   void Close();
 
-  const mehdb::Store& store_;
+  std::shared_ptr<const mehdb::Store> store_;
   int read_fd_ = -1;
   int write_fd_ = -1;  // owned by the copy thread once it runs
   std::thread copier_;

@@ -58,7 +58,7 @@ bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
     return true;
   }
   if (!HasBody(req)) {
-    Write(res, target, *plan, {});  // no body: an empty value, as before
+    Write(req, res, target, *plan, {});  // no body: an empty value, as before
     return true;
   }
   if (!read_body) return false;  // Expect: 100-continue: let the body come
@@ -79,7 +79,7 @@ void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
   switch (result) {
     case BodyResult::kOk:
       ctx.body_consumed = true;
-      Write(res, target, plan, value);
+      Write(req, res, target, plan, value);
       return;
     case BodyResult::kTooLarge:
       AnswerText(res, 413,
@@ -95,15 +95,16 @@ void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
   }
 }
 
-void Api::Write(httplib::Response& res, const Target& target,
+void Api::Write(const httplib::Request& req, httplib::Response& res,
+                const Target& target,
                 const WritePlan& plan, std::string_view value) {
   // A conditional write is a batch so the version check and the write
   // commit in one transaction; a plain one takes the shorter path.
   auto seq = [&]() -> mehdb::Result<mehdb::Seq> {
-    if (!plan.conditional) return store_.Put(target.key, value);
+    if (!plan.conditional) return store()->Put(target.key, value);
     mehdb::Batch batch;
     batch.Expect(target.key, plan.expect).Put(target.key, value);
-    return store_.Write(batch);
+    return store()->Write(batch);
   }();
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kValueTooLarge) {
@@ -118,6 +119,7 @@ void Api::Write(httplib::Response& res, const Target& target,
   res.status = 200;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
   res.set_header("ETag", FormatETag(*seq));
+  if (!AwaitAcks(req, res, *seq)) return;
   // The original's exact answer.
   res.set_content("WRITE completed", "text/plain; charset=utf-8");
 }
@@ -135,7 +137,7 @@ void Api::Delete(httplib::Response& res, const Target& target,
       .Expect(target.key,
               plan.conditional ? plan.expect : mehdb::Batch::kPresent)
       .Erase(target.key);
-  mehdb::Result<mehdb::Seq> seq = store_.Write(batch);
+  mehdb::Result<mehdb::Seq> seq = store()->Write(batch);
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kAborted) {
       if (plan.conditional)
@@ -161,8 +163,8 @@ void Api::GetValue(const httplib::Request& req, httplib::Response& res,
   }
   if (!AwaitSeq(req, res)) return;
   // Read the applied seq first: the value below reflects at least it.
-  SetAppliedSeq(res, store_.LastSeq());
-  auto value = store_.Get(target.key);
+  SetAppliedSeq(res, store()->LastSeq());
+  auto value = store()->Get(target.key);
   if (!value.ok()) {
     AnswerStoreError(res, value.status(), "GET /get/" + target.key);
     return;

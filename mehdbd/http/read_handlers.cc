@@ -32,10 +32,10 @@ bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
     AnswerText(res, 400, error);
     return false;
   }
-  if (wanted == 0 || store_.LastSeq() >= wanted) return true;
+  if (wanted == 0 || store()->LastSeq() >= wanted) return true;
   // Holds this worker thread for at most max_seq_wait: the bound is what
   // keeps a burst of such reads from occupying the whole pool for long.
-  const mehdb::Seq applied = store_.WaitForSeq(wanted, options_.max_seq_wait);
+  const mehdb::Seq applied = store()->WaitForSeq(wanted, options_.max_seq_wait);
   if (applied >= wanted) return true;
   SetAppliedSeq(res, applied);
   if (identity_.role == Role::kFollower) {
@@ -52,7 +52,7 @@ bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
 
 void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   if (!AwaitSeq(req, res)) return;
-  SetAppliedSeq(res, store_.LastSeq());
+  SetAppliedSeq(res, store()->LastSeq());
   KeyCursor cursor;
   if (req.has_param("prefix")) cursor.prefix = req.get_param_value("prefix");
   if (req.has_param("after")) cursor.after = req.get_param_value("after");
@@ -65,7 +65,7 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
     }
     const std::size_t n = std::get<std::uint64_t>(limit);
     std::string body = "[";
-    if (auto s = AppendKeyPage(store_, n, cursor, body); !s.ok()) {
+    if (auto s = AppendKeyPage(*store(), n, cursor, body); !s.ok()) {
       AnswerStoreError(res, s, "GET /keys");
       return;
     }
@@ -79,7 +79,7 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
     res.set_content(body, "application/json");
     return;
   }
-  auto count = store_.Count();
+  auto count = store()->Count();
   if (!count.ok()) {
     AnswerStoreError(res, count.status(), "GET /keys");
     return;
@@ -87,7 +87,7 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   if (*count <= options_.list_buffer_keys) {
     std::string body = "[";
     while (!cursor.done) {
-      if (auto s = AppendKeyPage(store_, kStreamPageKeys, cursor, body);
+      if (auto s = AppendKeyPage(*store(), kStreamPageKeys, cursor, body);
           !s.ok()) {
         AnswerStoreError(res, s, "GET /keys");
         return;
@@ -102,10 +102,12 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   // is therefore not one snapshot: keys written meanwhile may or may not
   // appear, but every key present throughout appears exactly once.
   auto state = std::make_shared<KeyCursor>(std::move(cursor));
-  mehdb::Store& store = store_;
+  // The listing keeps its store alive even if a snapshot replaces it.
+  std::shared_ptr<mehdb::Store> store_ptr = store();
   res.set_chunked_content_provider(
       "application/json",
-      [state, &store](std::size_t, httplib::DataSink& sink) {
+      [state, store_ptr](std::size_t, httplib::DataSink& sink) {
+        const mehdb::Store& store = *store_ptr;
         std::string chunk = state->first ? "[" : "";
         if (auto s = AppendKeyPage(store, kStreamPageKeys, *state, chunk);
             !s.ok()) {
@@ -122,10 +124,10 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
 
 void Api::Status(const httplib::Request& req, httplib::Response& res) {
   if (!AwaitSeq(req, res)) return;
-  SetAppliedSeq(res, store_.LastSeq());
+  SetAppliedSeq(res, store()->LastSeq());
   // Only the exact, case-sensitive level=full asks for the count.
   if (req.has_param("level") && req.get_param_value("level") == "full") {
-    auto count = store_.Count();  // O(1): LMDB keeps the entry count
+    auto count = store()->Count();  // O(1): LMDB keeps the entry count
     if (!count.ok()) {
       AnswerStoreError(res, count.status(), "GET /status?level=full");
       return;

@@ -27,6 +27,7 @@ Route FixedRoute(std::string_view name) {
   if (name == "readyz") return Route::kReadyz;
   if (name == "metrics") return Route::kMetrics;
   if (name == "backup") return Route::kBackup;
+  if (name == "replication") return Route::kReplication;
   return Route::kUnknown;
 }
 
@@ -136,7 +137,7 @@ bool MethodAllowed(Route route, std::string_view method) {
 std::string_view RouteLabel(Route route) {
   static constexpr std::array<std::string_view, kRouteCount> kLabels = {
       "set",    "get",     "keys",   "status", "healthz",
-      "readyz", "metrics", "backup", "other"};
+      "readyz", "metrics", "backup", "replication", "other"};
   return kLabels[static_cast<int>(route)];
 }
 

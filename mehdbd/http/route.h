@@ -28,6 +28,7 @@ enum class Route {
   kReadyz,   // /readyz
   kMetrics,  // /metrics
   kBackup,   // /backup
+  kReplication,  // /replication: peer-sync state as JSON
   kUnknown,  // anything else: 404
 };
 constexpr int kRouteCount = static_cast<int>(Route::kUnknown) + 1;

@@ -72,9 +72,9 @@ class Server::HttpServer : public httplib::Server {
   const ConnectionLimits limits_;
 };
 
-Server::Server(mehdb::Store& store, Identity identity, ServerOptions options)
+Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
     : options_(options),
-      api_(store, std::move(identity), options, metrics_),
+      api_(stores, std::move(identity), options, metrics_),
       http_(std::make_unique<HttpServer>(options)) {
   // cpp-httplib sends without MSG_NOSIGNAL: a client that hangs up mid-answer
   // would kill the process with SIGPIPE. Writes then fail with EPIPE instead.

@@ -4,7 +4,7 @@
 // (sized worker pool, timeouts, keep-alive limits, no SO_REUSEPORT, a
 // catch-all exception handler, access log and metrics) in front of Api.
 //
-//   mehdbd::http::Server server(*store, identity, options);
+//   mehdbd::http::Server server(stores, identity, options);
 //   int port = server.Bind("127.0.0.1", 0);     // 0: any free port
 //   std::thread t([&] { server.Run(); });       // serves until Stop()
 //   ...
@@ -21,6 +21,8 @@
 #include <httplib.h>
 #include <mehdb/store.h>
 
+#include "store_handle.h"
+
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -36,7 +38,7 @@ namespace mehdbd::http {
 class Server {
  public:
   // `store` must outlive the server.
-  Server(mehdb::Store& store, Identity identity, ServerOptions options);
+  Server(StoreHandle& stores, Identity identity, ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -56,6 +58,9 @@ class Server {
   bool IsRunning() const;
 
   const Metrics& metrics() const { return metrics_; }
+
+  // The routes, for wiring peer-sync state in before Run().
+  Api& api() { return api_; }
 
  private:
   class HttpServer;  // httplib::Server with access to its listening socket

@@ -25,6 +25,7 @@ struct ServerOptions {
   unsigned keep_alive_requests = 100;
   std::size_t max_value_bytes = std::size_t{16} << 20;
   std::chrono::milliseconds max_seq_wait{1000};
+  std::chrono::milliseconds max_ack_wait{10000};  // acks=N on writes
   bool access_log = false;
   // GET /keys answers stores up to this many keys from one buffer (with a
   // Content-Length); larger ones are streamed in chunks so a listing never
@@ -41,6 +42,7 @@ struct ServerOptions {
     o.keep_alive_requests = config.keep_alive_requests;
     o.max_value_bytes = config.store.max_value_bytes;
     o.max_seq_wait = config.max_seq_wait;
+    o.max_ack_wait = config.max_ack_wait;
     o.access_log = config.access_log;
     return o;
   }

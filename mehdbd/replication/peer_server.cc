@@ -38,6 +38,9 @@ PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions op
   server_.set_read_timeout(5, 0);
   server_.set_write_timeout(30, 0);
   server_.set_keep_alive_timeout(30);
+  // A follower polls over one connection for as long as it lives; the
+  // default of 5 requests per connection would cut it every few polls.
+  server_.set_keep_alive_max_count(1u << 30);
   server_.Get(kLogPath, [this](const httplib::Request& req, httplib::Response& res) {
     Log(req, res);
   });

@@ -67,13 +67,13 @@ TestServer::TestServer(mehdbd::Identity identity,
     dir_ = std::make_unique<TempDir>();
     datadir = dir_->Sub("data");
   }
-  auto store = mehdb::Store::Open(datadir, store_options);
-  if (!store.ok()) {
-    ADD_FAILURE() << "opening the store: " << store.status().ToString();
+  auto stores = mehdbd::StoreHandle::Open(datadir, store_options);
+  if (!stores.ok()) {
+    ADD_FAILURE() << "opening the store: " << stores.status().ToString();
     return;
   }
-  store_ = std::move(*store);
-  server_ = std::make_unique<mehdbd::http::Server>(*store_, std::move(identity),
+  stores_ = std::move(*stores);
+  server_ = std::make_unique<mehdbd::http::Server>(*stores_, std::move(identity),
                                                    options);
   std::string error;
   port_ = server_->Bind("127.0.0.1", 0, error);
@@ -92,7 +92,7 @@ TestServer::TestServer(mehdbd::Identity identity,
 TestServer::~TestServer() {
   Stop();
   server_.reset();
-  store_.reset();
+  stores_.reset();
 }
 
 void TestServer::Stop() {

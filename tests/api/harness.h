@@ -10,6 +10,8 @@
 
 #include <httplib.h>
 #include <mehdb/store.h>
+
+#include "store_handle.h"
 #include <sys/types.h>
 
 #include <chrono>
@@ -54,7 +56,7 @@ class TestServer {
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_);
   }
-  mehdb::Store& store() { return *store_; }
+  mehdb::Store& store() { return *stores_->Current(); }
   mehdbd::http::Server& server() { return *server_; }
   // A client with url encoding off, so tests send paths byte for byte.
   std::unique_ptr<httplib::Client> Client() const;
@@ -66,7 +68,7 @@ class TestServer {
 
  private:
   std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<mehdb::Store> store_;
+  std::unique_ptr<mehdbd::StoreHandle> stores_;
   std::unique_ptr<mehdbd::http::Server> server_;
   std::thread thread_;
   int port_ = -1;

@@ -152,7 +152,7 @@ TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
   EXPECT_EQ(*code, 0) << leader.child().Stderr();
   EXPECT_NE(leader.child().Stderr().find("stopped cleanly"), std::string::npos);
   // The store was closed cleanly and holds the write.
-  auto store = mehdb::Store::Open(leader.dir().Sub("data"));
+  auto store = mehdb::Store::Open(leader.dir().Sub("data/current"));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto v = (*store)->Get("slow");
   ASSERT_TRUE(v.ok() && *v);
