@@ -82,6 +82,7 @@ TEST(FakePeer, BrokenAnswersApplyNothingAndTheFollowerRecovers) {
         return;
       }
       default:  // another history
+        res.headers.erase("X-Mehdb-History");
         res.set_header("X-Mehdb-History", HistoryId::Random().ToHex());
         return answer(from, from, Records(from, from, "foreign"));
     }
