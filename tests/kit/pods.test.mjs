@@ -17,7 +17,7 @@ import { Cluster } from "./lib/kubelet.mjs";
 // Flip to true once followers copy the leader's data (the peer sync issue).
 // Until then the steps marked [follower data] still run, but a failure there
 // is reported as a skip with its reason instead of failing the suite.
-const FOLLOWER_SYNC = false;
+const FOLLOWER_SYNC = true;
 
 const OVERLAY = "dev";
 const NAMESPACE = "default"; // dev sets none: kubectl's current namespace

@@ -160,7 +160,10 @@ const CHECKS = {
     assert.equal(setting(r, "service")?.value ?? MEHDBD_SERVICE_DEFAULT, name, "mehdbd --service derives the leader's DNS name from the same Service");
     for (const s of r.objs.filter((o) => o.kind === "Service")) {
       for (const p of s.spec.ports) {
-        assert.equal(resolvePort(r.container, p.targetPort ?? p.port), daemonPort(r), `Service ${s.metadata.name} port ${p.name} reaches mehdbd`);
+        // Each Service port lands on a port mehdbd listens on: the client
+        // port, or (port "peer") the peer-sync port.
+        const want = p.name === "peer" ? Number(setting(r, "peer-port")?.value ?? 9877) : daemonPort(r);
+        assert.equal(resolvePort(r.container, p.targetPort ?? p.port), want, `Service ${s.metadata.name} port ${p.name} reaches mehdbd`);
       }
     }
   },
@@ -346,12 +349,15 @@ test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, asyn
 
 test("checks catch: options mehdbd does not have, set twice, or a listener the kit lacks", { skip }, () => {
   // A stand-in for `mehdbd --help` (the real one is asked above, when built).
-  const known = new Map(["host", "namespace", "port", "datadir", "config", "durability"].map((o) => [o, null]));
+  const known = new Map(["host", "namespace", "port", "peer-port", "datadir", "config", "durability"].map((o) => [o, null]));
   known.set("port", "9876");
+  known.set("peer-port", "9877");
   assert.doesNotThrow(() => checkOptions(mutated(() => {}), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_PORT", value: "9876" })), known));
   assert.doesNotThrow(() => checkListeners(mutated(() => {}), known));
-  assert.throws(() => checkListeners(mutated(() => {}), new Map([...known, ["peer-port", "9877"]])));
+  assert.throws(() => checkListeners(mutated((r) => {
+    r.container.ports = r.container.ports.filter((p) => p.name !== "peer");
+  }), known));
 });
