@@ -17,13 +17,9 @@
 namespace mehdb {
 namespace {
 
+using testing::OpenOrDie;
 using testing::TempDir;
 
-std::unique_ptr<Store> OpenOrDie(const std::string& dir, const Options& o = {}) {
-  auto s = Store::Open(dir, o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(*s) : nullptr;
-}
 
 std::map<std::string, std::string> Contents(const Store& store) {
   std::map<std::string, std::string> out;

@@ -14,13 +14,9 @@
 namespace mehdb {
 namespace {
 
+using testing::OpenOrDie;
 using testing::TempDir;
 
-std::unique_ptr<Store> OpenOrDie(const std::string& dir, const Options& o = {}) {
-  auto s = Store::Open(dir, o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(*s) : nullptr;
-}
 
 TEST(Store, PutGetOverwriteErase) {
   TempDir dir;

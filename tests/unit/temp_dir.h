@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 //
-// A fresh directory under $TMPDIR for one test, removed afterwards.
+// Shared by the unit tests: a fresh directory under $TMPDIR for one test,
+// removed afterwards, and opening a store that must open.
 #ifndef MEHDB_TESTS_UNIT_TEMP_DIR_H_
 #define MEHDB_TESTS_UNIT_TEMP_DIR_H_
+
+#include <gtest/gtest.h>
+#include <mehdb/store.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -30,6 +34,13 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Opens `dir`, recording a test failure (and answering nullptr) if it can't.
+inline std::unique_ptr<Store> OpenOrDie(const std::string& dir, const Options& o = {}) {
+  auto s = Store::Open(dir, o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
 
 }  // namespace mehdb::testing
 
