@@ -18,24 +18,7 @@ namespace {
 using mehdbd::http::KeyRule;
 using mehdbd::http::ServerOptions;
 
-class ApiTest : public ::testing::Test {
- protected:
-  explicit ApiTest(ServerOptions options = {})
-      : server_(LeaderIdentity(), options), cli_(server_.Client()) {}
-
-  int PutStatus(const std::string& key, const std::string& value,
-                const httplib::Headers& headers = {}) {
-    auto res = cli_->Put(("/set/" + key).c_str(), headers, value, "text/plain");
-    return res ? res->status : -1;
-  }
-  std::string Seq(const httplib::Result& res,
-                  const char* header = "X-Mehdb-Seq") {
-    return res ? res->get_header_value(header) : "";
-  }
-
-  TestServer server_;
-  std::unique_ptr<httplib::Client> cli_;
-};
+class ApiTest : public LeaderTest {};
 
 // ---- fixes ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #define MEHDB_TESTS_API_HARNESS_H_
 
 #include <httplib.h>
+#include <gtest/gtest.h>
 #include <mehdb/store.h>
 
 #include "store_handle.h"
@@ -105,6 +106,26 @@ struct ProcessSpec {
 ProcessResult RunProcess(const ProcessSpec& spec);
 
 // Starts a process without waiting (stdout/stderr to files in `log_dir`).
+// A leader server over a fresh store, and a client for it.
+class LeaderTest : public ::testing::Test {
+ protected:
+  explicit LeaderTest(mehdbd::http::ServerOptions options = {})
+      : server_(LeaderIdentity(), options), cli_(server_.Client()) {}
+
+  int PutStatus(const std::string& key, const std::string& value,
+                const httplib::Headers& headers = {}) {
+    auto res = cli_->Put(("/set/" + key).c_str(), headers, value, "text/plain");
+    return res ? res->status : -1;
+  }
+  std::string Seq(const httplib::Result& res,
+                  const char* header = "X-Mehdb-Seq") {
+    return res ? res->get_header_value(header) : "";
+  }
+
+  TestServer server_;
+  std::unique_ptr<httplib::Client> cli_;
+};
+
 class Child {
  public:
   Child(const ProcessSpec& spec, const std::string& log_dir);
