@@ -17,18 +17,6 @@ void PutU64(std::string& out, std::uint64_t v) {
     out.push_back(static_cast<char>((v >> shift) & 0xFF));
 }
 
-std::uint64_t LoadU64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-std::uint32_t LoadU32(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 bool Reader::Bytes(std::size_t n, std::string_view& v) {
   if (n > data_.size()) {
     data_ = {};

@@ -7,7 +7,9 @@
 #ifndef MEHDB_SRC_CODEC_H_
 #define MEHDB_SRC_CODEC_H_
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,8 +19,23 @@ namespace mehdb::internal {
 void PutU8(std::string& out, std::uint8_t v);
 void PutU32(std::string& out, std::uint32_t v);
 void PutU64(std::string& out, std::uint64_t v);
-std::uint64_t LoadU64(const char* p);
-std::uint32_t LoadU32(const char* p);
+
+// Inline: every stored value's version and every log key goes through these
+// on the scan and read paths, where an out-of-line byte loop cost as much as
+// LMDB's own cursor step.
+inline std::uint64_t LoadU64(const char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
+
+inline std::uint32_t LoadU32(const char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap32(v);
+  return v;
+}
 
 // Reads fields off the front of a buffer; every getter fails (returns false
 // and leaves the reader failed) instead of reading past the end.

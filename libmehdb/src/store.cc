@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -293,15 +294,21 @@ Status Store::ForEach(const ScanOptions& options, const Visitor& fn) const {
   // SET_RANGE lands on start_after itself when it exists; skip just that one.
   if (rc == MDB_SUCCESS && !options.start_after.empty() && ToView(k) == options.start_after)
     rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT);
-  std::size_t n = 0;
-  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
-    std::string_view key = ToView(k), raw = ToView(d);
-    if (!key.starts_with(options.prefix)) break;
-    if (options.limit != 0 && n == options.limit) break;
-    if (raw.size() < internal::kValueHeaderBytes)
+  // The loop runs once per key of a full scan, so it does only what each key
+  // needs: no prefix test without a prefix, and the limit as a countdown
+  // (0 = none, which a std::size_t countdown never reaches from SIZE_MAX).
+  const bool has_prefix = !options.prefix.empty();
+  std::size_t left = options.limit != 0 ? options.limit : SIZE_MAX;
+  for (; rc == MDB_SUCCESS && left != 0;
+       rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT), --left) {
+    const std::string_view key = ToView(k);
+    if (has_prefix && !key.starts_with(options.prefix)) break;
+    if (d.mv_size < internal::kValueHeaderBytes) [[unlikely]]
       return Status(Code::kDataLoss, "stored value shorter than its header");
-    ++n;
-    if (!fn(key, raw.substr(internal::kValueHeaderBytes), internal::LoadU64(raw.data())))
+    const char* raw = static_cast<const char*>(d.mv_data);
+    if (!fn(key, std::string_view(raw + internal::kValueHeaderBytes,
+                                  d.mv_size - internal::kValueHeaderBytes),
+            internal::LoadU64(raw)))
       return Status::Ok();
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "scanning keys");
