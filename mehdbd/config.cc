@@ -59,6 +59,10 @@ constexpr OptionSpec kOptions[] = {
     {"max-value-size", "16MiB", "largest value accepted (larger: 413)"},
     {"log-retain-entries", "100000", "change-log records kept for followers"},
     {"log-retain-bytes", "256MiB", "change-log bytes kept for followers"},
+    {"snapshot-log-grace", "5m",
+     "after serving a snapshot, keep the log after its seq this long beyond "
+     "--log-retain-entries (not beyond --log-retain-bytes), so the follower "
+     "that loads it can resume from the log"},
     {"key-rule", "extended",
      "extended (A-Z a-z 0-9 - . _ ~) or original ([a-z]+)"},
     {"threads", "64", "HTTP worker threads = concurrent connections served"},

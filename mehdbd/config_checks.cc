@@ -50,7 +50,7 @@ Checker Count(std::uint64_t min, std::uint64_t max,
 }
 
 Checker Duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
-                 std::chrono::milliseconds Config::*field) {
+                 std::function<void(Config&, std::chrono::milliseconds)> set) {
   return [=](const std::string& text, Config& c) -> Reason {
     auto parsed = ParseDuration(text);
     if (auto* e = ErrorOf(parsed)) return *e;
@@ -59,9 +59,14 @@ Checker Duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
       return "must be from " + std::to_string(min.count()) + "ms to " +
              std::to_string(max.count()) + "ms";
     }
-    c.*field = v;
+    set(c, v);
     return std::nullopt;
   };
+}
+
+Checker Duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
+                 std::chrono::milliseconds Config::*field) {
+  return Duration(min, max, [field](Config& c, std::chrono::milliseconds v) { c.*field = v; });
 }
 
 // Names that end up in DNS names or URLs: no spaces, slashes or colons.
@@ -143,6 +148,9 @@ const std::map<std::string, Checker>& Checkers() {
       {"log-retain-bytes",
        Size(1, kMaxU64,
             [](Config& c, auto v) { c.store.log_retain_bytes = v; })},
+      {"snapshot-log-grace",
+       Duration(ms(0), ms(86400000),
+                [](Config& c, ms v) { c.store.snapshot_log_grace = v; })},
       {"key-rule",
        [](const std::string& t, Config& c) -> Reason {
          auto rule = http::KeyRuleFromName(t);

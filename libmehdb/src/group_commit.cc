@@ -181,7 +181,8 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
         Seq first = 0;
         if (int rc = TrimLog(txn, next, log_bytes, first)) return rc;
         if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, next)) return rc;
-        if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first)) return rc;
+        if (first != 0)
+          if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first)) return rc;
         return internal::PutMetaU64(txn, meta, internal::kMetaLogBytes, log_bytes);
       },
       "committing a write");

@@ -64,6 +64,23 @@ Status Store::ExportSnapshot(const std::function<bool(std::string_view)>& sink,
     return Status(Code::kDataLoss, "snapshot: no history record");
   std::memcpy(header.history.bytes.data(), hv.mv_data, hv.mv_size);
 
+  // Keep the log after header.seq while the snapshot streams and for the
+  // grace time after, so its receiver can resume from the log.
+  std::list<Impl::LogHold>::iterator hold;
+  {
+    std::lock_guard lock(impl_->holds_mu);
+    hold = impl_->holds.insert(impl_->holds.end(),
+                               {header.seq, std::chrono::steady_clock::time_point::max()});
+  }
+  struct ReleaseHold {
+    Impl& impl;
+    std::list<Impl::LogHold>::iterator hold;
+    ~ReleaseHold() {
+      std::lock_guard lock(impl.holds_mu);
+      hold->until = std::chrono::steady_clock::now() + impl.options.snapshot_log_grace;
+    }
+  } release{*impl_, hold};
+
   std::string out(kSnapshotMagic);
   internal::PutU32(out, kSnapshotFormat);
   std::string payload(1, kFrameHeader);

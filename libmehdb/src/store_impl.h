@@ -21,7 +21,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <chrono>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <span>
 #include <string>
@@ -86,6 +88,18 @@ struct Store::Impl {
   std::array<std::atomic<std::uint64_t>, 9> group_buckets{};
   std::atomic<std::uint64_t> map_growths{0};
 
+  // Log holds: records after `seq` stay in the log until `until` (see
+  // Options::snapshot_log_grace). One per snapshot being, or just, served.
+  struct LogHold {
+    Seq seq;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex holds_mu;
+  std::list<LogHold> holds;
+  // The lowest seq an unexpired hold protects records after (UINT64_MAX if
+  // none); drops expired holds.
+  Seq LogHoldFloor();
+
   ~Impl();
 
   // Opens the DBIs and creates or checks the meta records (store.cc).
@@ -133,6 +147,9 @@ struct Store::Impl {
   // Change-log maintenance inside a write txn (store_log.cc).
   int AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
                 std::span<const LogOp> ops, std::uint64_t& log_bytes);
+  // Trims the oldest records beyond the retention bounds (and log holds).
+  // Sets `first` to the new first retained seq, or 0 when nothing was
+  // trimmed and the stored first_log_seq stands.
   int TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first);
   int ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version);
 };

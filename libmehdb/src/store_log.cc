@@ -38,17 +38,44 @@ int Store::Impl::AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
   return MDB_SUCCESS;
 }
 
+Seq Store::Impl::LogHoldFloor() {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(holds_mu);
+  Seq floor = UINT64_MAX;
+  for (auto it = holds.begin(); it != holds.end();) {
+    if (it->until <= now) {
+      it = holds.erase(it);
+      continue;
+    }
+    floor = std::min(floor, it->seq);
+    ++it;
+  }
+  return floor;
+}
+
 int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first) {
   MDB_stat st;
   if (int rc = mdb_stat(txn, log, &st)) return rc;
   std::uint64_t entries = st.ms_entries;
+  if (entries <= options.log_retain_entries && log_bytes <= options.log_retain_bytes) {
+    first = 0;  // unchanged: the caller keeps the stored first_log_seq
+    return MDB_SUCCESS;
+  }
+  const Seq hold_floor = LogHoldFloor();
   internal::Cursor cursor;
   if (int rc = cursor.Open(txn, log)) return rc;
   MDB_val k, d;
   int rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST);
+  // Over the byte cap a record goes regardless of holds; over the entry
+  // bound only if no hold protects it (holds protect records after their
+  // seq, so a record at or below the floor may go).
+  auto trimmable = [&] {
+    if (log_bytes > options.log_retain_bytes) return true;
+    if (entries <= options.log_retain_entries) return false;
+    return k.mv_size == 8 && internal::LoadU64(static_cast<const char*>(k.mv_data)) <= hold_floor;
+  };
   for (std::size_t trimmed = 0;
-       rc == MDB_SUCCESS && entries > 1 && trimmed < kMaxTrimPerCommit &&
-       (entries > options.log_retain_entries || log_bytes > options.log_retain_bytes);
+       rc == MDB_SUCCESS && entries > 1 && trimmed < kMaxTrimPerCommit && trimmable();
        ++trimmed) {
     log_bytes -= std::min<std::uint64_t>(log_bytes, d.mv_size);
     if (int del = mdb_cursor_del(cursor.get(), 0)) return del;

@@ -9,6 +9,7 @@
 #include "http/api.h"
 #include "http/backup_stream.h"
 #include "http/errors.h"
+#include "http/replication_metrics.h"
 
 namespace mehdbd::http {
 
@@ -45,8 +46,11 @@ void Api::MetricsText(httplib::Response& res) {
   auto stats = store()->GetStats();
   if (!stats.ok())
     LogStoreFailure("GET /metrics (store stats)", stats.status());
-  res.set_content(metrics_.Render(stats.ok() ? &*stats : nullptr, identity_),
-                  "text/plain; version=0.0.4; charset=utf-8");
+  std::string text = metrics_.Render(stats.ok() ? &*stats : nullptr, identity_);
+  if (follower_ != nullptr) RenderFollowerMetrics(follower_->Status(), text);
+  if (acks_ != nullptr)
+    RenderLeaderMetrics(acks_->Snapshot(), replication::AckTable::Clock::now(), text);
+  res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void Api::Backup(const httplib::Request& req, httplib::Response& res) {

@@ -1,63 +1,19 @@
 // SPDX-License-Identifier: MIT
 //
-// Implementation of metrics.h. The text format is Prometheus exposition
-// format 0.0.4: HELP and TYPE lines, then samples; histogram buckets are
-// cumulative, which is why the store's per-bucket group-commit counts are
-// summed as they are written out.
+// Implementation of metrics.h, written with prometheus_text.h. Histogram
+// buckets are cumulative in the text format, which is why the store's
+// per-bucket group-commit counts are summed as they are written out.
 #include "http/metrics.h"
 
 #include <mehdb/version.h>
 
-#include <cstdio>
+#include "http/prometheus_text.h"
 
 namespace mehdbd::http {
-namespace {
-
-void Family(std::string& out, const char* name, const char* type,
-            const char* help) {
-  out += "# HELP mehdb_";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE mehdb_";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
-void Sample(std::string& out, const char* name, const std::string& labels,
-            std::uint64_t value) {
-  out += "mehdb_";
-  out += name;
-  if (!labels.empty()) out += "{" + labels + "}";
-  out += ' ';
-  out += std::to_string(value);
-  out += '\n';
-}
-
-std::string Seconds(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
-std::string Quote(std::string_view label, std::string_view value) {
-  std::string out(label);
-  out += "=\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-}  // namespace
+using prometheus::Family;
+using prometheus::Label;
+using prometheus::Number;
+using prometheus::Sample;
 
 void Metrics::Record(Route route, int status,
                      std::chrono::nanoseconds elapsed) {
@@ -92,8 +48,8 @@ std::string Metrics::Render(const mehdb::Stats* stats,
           routes_[i].codes[c].load(std::memory_order_relaxed);
       if (n == 0) continue;
       Sample(out, "http_requests_total",
-             Quote("route", RouteLabel(route)) + "," +
-                 Quote("code", std::to_string(c + 100)),
+             Label("route", RouteLabel(route)) + "," +
+                 Label("code", std::to_string(c + 100)),
              n);
     }
   }
@@ -101,19 +57,19 @@ std::string Metrics::Render(const mehdb::Stats* stats,
          "Time from routing a request to writing its answer.");
   for (int i = 0; i < kRouteCount; ++i) {
     const PerRoute& r = routes_[i];
-    const std::string route = Quote("route", RouteLabel(static_cast<Route>(i)));
+    const std::string route = Label("route", RouteLabel(static_cast<Route>(i)));
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < r.buckets.size(); ++b) {
       cumulative += r.buckets[b].load(std::memory_order_relaxed);
       const std::string le = b < kLatencyBounds.size()
-                                 ? Seconds(kLatencyBounds[b])
+                                 ? Number(kLatencyBounds[b])
                                  : std::string("+Inf");
       Sample(out, "http_request_duration_seconds_bucket",
-             route + "," + Quote("le", le), cumulative);
+             route + "," + Label("le", le), cumulative);
     }
     out +=
         "mehdb_http_request_duration_seconds_sum{" + route + "} " +
-        Seconds(static_cast<double>(r.sum_ns.load(std::memory_order_relaxed)) /
+        Number(static_cast<double>(r.sum_ns.load(std::memory_order_relaxed)) /
                 1e9) +
         "\n";
     Sample(out, "http_request_duration_seconds_count", route, cumulative);
@@ -151,7 +107,7 @@ std::string Metrics::Render(const mehdb::Stats* stats,
       const std::string le = b + 1 < stats->group_size_buckets.size()
                                  ? std::to_string(1u << b)
                                  : std::string("+Inf");
-      Sample(out, "store_group_commit_size_bucket", Quote("le", le),
+      Sample(out, "store_group_commit_size_bucket", Label("le", le),
              cumulative);
     }
     Sample(out, "store_group_commit_size_sum", "", stats->committed_writes);
@@ -159,9 +115,9 @@ std::string Metrics::Render(const mehdb::Stats* stats,
     Sample(out, "store_group_commit_size_count", "", cumulative);
   }
   Family(out, "role", "gauge", "This instance's role (always 1).");
-  Sample(out, "role", Quote("role", RoleName(identity.role)), 1);
+  Sample(out, "role", Label("role", RoleName(identity.role)), std::uint64_t{1});
   Family(out, "build_info", "gauge", "Version of this build (always 1).");
-  Sample(out, "build_info", Quote("version", MEHDB_VERSION), 1);
+  Sample(out, "build_info", Label("version", MEHDB_VERSION), std::uint64_t{1});
   return out;
 }
 

@@ -13,6 +13,7 @@
 //   store_commits_total, store_map_growths_total         counters
 //   store_group_commit_size                  histogram (writes per commit)
 //   role{role}, build_info{version}          info gauges
+// Peer-sync families are rendered by replication_metrics.h.
 #ifndef MEHDBD_HTTP_METRICS_H_
 #define MEHDBD_HTTP_METRICS_H_
 

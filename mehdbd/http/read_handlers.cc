@@ -125,6 +125,9 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
 void Api::Status(const httplib::Request& req, httplib::Response& res) {
   if (!AwaitSeq(req, res)) return;
   SetAppliedSeq(res, store()->LastSeq());
+  // The body is fixed by the original API; a follower's sync state (e.g.
+  // history-mismatch, when it refuses its leader) rides in a header.
+  if (follower_ != nullptr) res.set_header("X-Mehdb-Follower-State", follower_->Status().state);
   // Only the exact, case-sensitive level=full asks for the count.
   if (req.has_param("level") && req.get_param_value("level") == "full") {
     auto count = store()->Count();  // O(1): LMDB keeps the entry count

@@ -5,6 +5,11 @@
 #include <gtest/gtest.h>
 #include <mehdb/store.h>
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 #include "temp_dir.h"
 
 namespace mehdb {
@@ -92,6 +97,81 @@ TEST(Log, RetentionTrimsByEntriesAndBytes) {
   EXPECT_LE(st->log_bytes, 5000u);
   EXPECT_GE(st->log_entries, 1u);
   EXPECT_EQ(st->first_log_seq, st->last_seq - st->log_entries + 1);
+}
+
+// Runs `during` while a snapshot export is paused in the middle of its
+// stream, then lets the export finish.
+void DuringSnapshot(Store& store, const std::function<void()>& during) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, resume = false;
+  std::thread exporter([&] {
+    Status s = store.ExportSnapshot([&](std::string_view) {
+      std::unique_lock lock(mu);
+      started = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return resume; });
+      return true;
+    }, /*chunk_bytes=*/1);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return started; });
+  }
+  during();
+  {
+    std::lock_guard lock(mu);
+    resume = true;
+  }
+  cv.notify_all();
+  exporter.join();
+}
+
+void WriteDuringSnapshot(Store& store, int n) {
+  DuringSnapshot(store, [&] {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(store.Put("during" + std::to_string(i), "v").ok());
+  });
+}
+
+TEST(Log, SnapshotHoldsTheLogAfterItsSeqForTheGraceTime) {
+  TempDir dir;
+  Options o;
+  o.log_retain_entries = 10;
+  o.snapshot_log_grace = std::chrono::hours(1);
+  auto store = OpenOrDie(dir.Sub("held"), o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
+  WriteDuringSnapshot(*store, 30);  // snapshot at seq 5; the log grows to 35
+  auto st = store->GetStats();
+  EXPECT_EQ(st->first_log_seq, 6u) << "records after the snapshot's seq were trimmed";
+  EXPECT_EQ(st->log_entries, 30u) << "records at or below the snapshot's seq were kept";
+  // Within the grace time after the stream ended the hold stands, so the
+  // snapshot's receiver can still resume at seq 6.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->Put("after" + std::to_string(i), "v").ok());
+  EXPECT_EQ(store->GetStats()->first_log_seq, 6u);
+  EXPECT_TRUE(store->ReadLog(5, 1 << 20).ok());
+
+  // Without grace the hold ends with the stream, and retention applies again.
+  Options no_grace = o;
+  no_grace.snapshot_log_grace = std::chrono::milliseconds(0);
+  auto quick = OpenOrDie(dir.Sub("quick"), no_grace);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(quick->Put("k" + std::to_string(i), "v").ok());
+  WriteDuringSnapshot(*quick, 30);
+  EXPECT_EQ(quick->GetStats()->first_log_seq, 6u);
+  ASSERT_TRUE(quick->Put("next", "v").ok());
+  st = quick->GetStats();
+  EXPECT_EQ(st->log_entries, 10u);
+  EXPECT_EQ(st->first_log_seq, st->last_seq - 9);
+
+  // The byte cap is hard: a hold never keeps the log above it.
+  Options capped = o;
+  capped.log_retain_bytes = 5000;
+  auto small = OpenOrDie(dir.Sub("capped"), capped);
+  ASSERT_TRUE(small->Put("first", "v").ok());
+  DuringSnapshot(*small, [&] {
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(small->Put("big", std::string(1000, 'x')).ok());
+    EXPECT_LE(small->GetStats()->log_bytes, 5000u);
+  });
 }
 
 TEST(Log, HistoryIsStableAcrossReopenAndNewPerStore) {

@@ -7,6 +7,7 @@
 #ifndef MEHDB_OPTIONS_H_
 #define MEHDB_OPTIONS_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,12 @@ struct Options {
   // behind must load a snapshot.
   std::uint64_t log_retain_entries = 100000;
   std::uint64_t log_retain_bytes = std::uint64_t{256} << 20;
+  // While a snapshot is exported, and for this long after it ends, the log
+  // keeps every record after the snapshot's seq even beyond
+  // log_retain_entries, so the follower loading it can resume from the log
+  // instead of needing another snapshot (the snapshot -> too old -> snapshot
+  // loop of busy Redis replicas). log_retain_bytes still caps the log.
+  std::chrono::milliseconds snapshot_log_grace{std::chrono::minutes(5)};
   // Concurrent read transactions (LMDB reader slots). Size it above the
   // number of threads that read at once (HTTP pool + peers + margin).
   unsigned max_readers = 256;
