@@ -119,6 +119,8 @@ double CpuSeconds(pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Line-buffered even into a pipe or file, so a slow phase shows where it is.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int seconds = 30;
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atoi(argv[++i]);
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
   f1.Start();
   f2.Start();
 
+  std::fprintf(stderr, "phase 1: %d s of 1,000 writes/s, lag to two followers\n", seconds);
   // 1. Steady write load, lag to each follower.
   const std::string value(1024, 'v');
   LagReader r1(f1), r2(f2);
@@ -164,6 +167,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %8.2f ms %10s\n", "lag ack -> readable on follower, max",
               lags.empty() ? 0.0 : *std::max_element(lags.begin(), lags.end()), "");
 
+  std::fprintf(stderr, "phase 3: idle follower CPU over 10 s\n");
   // 3. Idle follower CPU (measured before the big load, on an idle cluster).
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const double cpu0 = CpuSeconds(f1.pid());
@@ -171,15 +175,17 @@ int main(int argc, char** argv) {
   const double idle_pct = (CpuSeconds(f1.pid()) - cpu0) / 10.0 * 100.0;
 
   // 2. Bootstrap a new follower from 100,000 x 1 KiB keys.
+  std::fprintf(stderr, "phase 2: loading 100,000 x 1 KiB keys, then a new follower\n");
   f2.Kill();
-  {  // 8 loaders in parallel, so group commit keeps this short
+  {  // 32 loaders in parallel, so group commit keeps this short
+    constexpr int kLoaders = 32;
     std::vector<std::thread> loaders;
     std::atomic<int> failed{0};
-    for (int t = 0; t < 8; ++t)
+    for (int t = 0; t < kLoaders; ++t)
       loaders.emplace_back([&, t] {
         auto c = leader.Client(10);
         c->set_keep_alive(true);
-        for (int k = t; k < 100000; k += 8) {
+        for (int k = t; k < 100000; k += kLoaders) {
           auto res = c->Put("/set/boot" + std::to_string(k), value, "application/octet-stream");
           if (!res || res->status != 200) ++failed;
         }
