@@ -70,14 +70,18 @@ Result<Seq> Store::Impl::Submit(PendingWrite& w) {
   CommitGroup(group);
   lock.lock();
 
+  for (std::size_t i = 0; i < group.size(); ++i) queue.pop_front();
+  // Wake the next group's leader first: its commit (and fsync) is what the
+  // writers queued behind it wait for, so it should not queue for the mutex
+  // behind the writers just finished. Notifying under the mutex is required:
+  // a woken writer returns and destroys its PendingWrite (and cv) at once.
+  if (!queue.empty()) queue.front()->cv.notify_one();
   for (PendingWrite* p : group) {
-    queue.pop_front();
     if (p != &w) {
       p->done = true;
       p->cv.notify_one();
     }
   }
-  if (!queue.empty()) queue.front()->cv.notify_one();
   if (!w.status.ok()) return w.status;
   return w.seq;
 }
