@@ -3,6 +3,8 @@
 // Operational routes: /healthz (the process answers: liveness), /readyz
 // (the store answers and we are not shutting down: readiness), /metrics
 // (Prometheus text) and /backup (a consistent copy of the store, streamed).
+// With --auth-token-file, /backup needs the token and the other three stay
+// open for probes and scrapers (http/auth.h).
 #include <memory>
 #include <string>
 
@@ -45,8 +47,9 @@ void Api::MetricsText(httplib::Response& res) {
   auto stats = store()->GetStats();
   if (!stats.ok())
     LogStoreFailure("GET /metrics (store stats)", stats.status());
-  res.set_content(metrics_.Render(stats.ok() ? &*stats : nullptr, identity_),
-                  "text/plain; version=0.0.4; charset=utf-8");
+  std::string text = metrics_.Render(stats.ok() ? &*stats : nullptr, identity_);
+  if (auth_ != nullptr) text += auth_->RenderMetrics();
+  res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 void Api::Backup(const httplib::Request& req, httplib::Response& res) {
