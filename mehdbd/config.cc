@@ -86,6 +86,13 @@ constexpr OptionSpec kOptions[] = {
      "with the leader's (default: refuse and stay not ready)",
      "true"},
     {"max-ack-wait", "10s", "longest a write with acks=N waits for followers"},
+    {"auth-token-file", nullptr,
+     "file holding the bearer token that writes, /backup and the peer port "
+     "require (re-read when it changes, e.g. a mounted Secret); followers "
+     "send it to the leader (default: no authentication)"},
+    {"auth-reads", "open",
+     "open, or token: reads (/get, /keys, /status, /replication) need the "
+     "token too; /healthz, /readyz and /metrics stay open"},
 };
 
 std::string EnvName(std::string_view option) {

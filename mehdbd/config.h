@@ -62,6 +62,10 @@ struct Config {
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
 
+  // Authentication (http/auth.h): empty = none.
+  std::string auth_token_file;
+  bool auth_reads_need_token = false;  // --auth-reads=token
+
   std::string config_file;  // where file settings came from, if anywhere
 };
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 
+#include "auth_token.h"
 #include "units.h"
 
 namespace mehdbd {
@@ -184,6 +185,26 @@ const std::map<std::string, Checker>& Checkers() {
          return std::nullopt;
        }},
       {"max-ack-wait", Duration(ms(0), ms(60000), &Config::max_ack_wait)},
+      {"auth-token-file",
+       [](const std::string& t, Config& c) -> Reason {
+         if (t.empty()) return std::string("must not be empty");
+         // Read now so a missing or empty Secret stops the start-up with
+         // exit 2 rather than surfacing as refused requests later.
+         TokenRead read = ReadTokenFile(t);
+         if (!read.error.empty()) return read.error;
+         c.auth_token_file = t;
+         return std::nullopt;
+       }},
+      {"auth-reads",
+       [](const std::string& t, Config& c) -> Reason {
+         if (t == "open")
+           c.auth_reads_need_token = false;
+         else if (t == "token")
+           c.auth_reads_need_token = true;
+         else
+           return std::string("expected open or token");
+         return std::nullopt;
+       }},
       {"access-log",
        [](const std::string& t, Config& c) -> Reason {
          auto parsed = ParseBool(t);
@@ -225,6 +246,10 @@ std::optional<std::string> ApplyValues(
     return "--map-size (" + std::to_string(config.store.map_bytes) +
            " bytes) is larger than --max-map-size (" +
            std::to_string(config.store.max_map_bytes) + " bytes)";
+  }
+  if (config.auth_reads_need_token && config.auth_token_file.empty()) {
+    return "--auth-reads=token needs --auth-token-file (the token to "
+           "check reads against)";
   }
   // Every pool thread may hold an LMDB reader slot, plus the backup and
   // metrics readers; leave generous headroom.

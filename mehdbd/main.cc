@@ -23,12 +23,14 @@
 #include <thread>
 
 #include "config.h"
+#include "http/auth.h"
 #include "http/server.h"
 #include "identity.h"
 #include "log.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
 #include "store_handle.h"
+#include "token_file.h"
 
 namespace {
 
@@ -69,6 +71,23 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
 int Serve(const mehdbd::Config& config) {
   const mehdbd::Identity identity = mehdbd::DeriveIdentity(config);
 
+  // Authentication: the same token guards this pod's listeners and is sent
+  // to the leader. The config checks read it already; reading it again
+  // here can only fail if the file changed in between (still exit 2).
+  std::unique_ptr<mehdbd::TokenFile> token;
+  std::unique_ptr<mehdbd::http::Authenticator> auth;
+  if (!config.auth_token_file.empty()) {
+    std::string error;
+    token = mehdbd::TokenFile::Open(config.auth_token_file, error);
+    if (!token) {
+      std::cerr << "mehdbd: bad value for --auth-token-file: " << error << "\n";
+      return 2;
+    }
+    auth = std::make_unique<mehdbd::http::Authenticator>(
+        *token, config.auth_reads_need_token ? mehdbd::http::ReadPolicy::kToken
+                                             : mehdbd::http::ReadPolicy::kOpen);
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(config.datadir, ec);
   if (ec) {
@@ -85,6 +104,7 @@ int Serve(const mehdbd::Config& config) {
 
   auto server = std::make_unique<mehdbd::http::Server>(
       **stores, identity, mehdbd::http::ServerOptions::FromConfig(config));
+  server->api().SetAuth(auth.get());
   std::string error;
   if (server->Bind(config.bind, config.port, error) < 0) {
     LogError(error);
@@ -96,12 +116,15 @@ int Serve(const mehdbd::Config& config) {
   std::unique_ptr<mehdbd::replication::PeerServer> peers;
   std::unique_ptr<mehdbd::replication::Follower> follower;
   if (identity.role == mehdbd::Role::kFollower) {
+    auto options = FollowerOptionsFrom(config, identity);
+    options.token = token.get();
     follower = std::make_unique<mehdbd::replication::Follower>(
-        **stores, FollowerOptionsFrom(config, identity));
+        **stores, std::move(options));
     server->api().SetReplication(follower.get(), nullptr);
   } else {
     peers = std::make_unique<mehdbd::replication::PeerServer>(
         **stores, acks, mehdbd::replication::PeerServerOptions{});
+    peers->SetAuth(auth.get());
     if (peers->Bind(config.bind, config.peer_port, error) < 0) {
       LogError(error);
       return 1;
@@ -109,7 +132,10 @@ int Serve(const mehdbd::Config& config) {
     server->api().SetReplication(nullptr, &acks);
   }
   LogInfo("serving " + config.datadir + " on " + config.bind + ":" +
-          std::to_string(config.port) + " (" + Describe(identity) + ")");
+          std::to_string(config.port) + " (" + Describe(identity) + ")" +
+          (auth ? std::string(", bearer token required for writes") +
+                      (config.auth_reads_need_token ? " and reads" : "")
+                : std::string()));
 
   // The signal thread: SIGTERM/SIGINT start the graceful shutdown.
   std::atomic<bool> exiting{false};

@@ -67,7 +67,7 @@ bool WriteAll(int fd, const char* data, std::size_t n) {
 
 }  // namespace
 
-int Get(const std::string& url, const Args& args) {
+int Get(const Endpoint& server, const Args& args) {
   std::string key, out_file;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) {
@@ -95,7 +95,7 @@ int Get(const std::string& url, const Args& args) {
   ex.path = "/get/" + Encode(key);
   ex.sink = [fd](const char* d, std::size_t n) { return WriteAll(fd, d, n); };
   ex.progress = &progress;
-  const Reply reply = Perform(url, ex);
+  const Reply reply = Perform(server, ex);
   if (fd != STDOUT_FILENO) ::close(fd);
   if (reply.status == 200) return kOk;
   if (reply.status == 404) {
@@ -105,7 +105,7 @@ int Get(const std::string& url, const Args& args) {
   return Fail("get " + key, reply);
 }
 
-int Put(const std::string& url, const Args& args) {
+int Put(const Endpoint& server, const Args& args) {
   const char* usage = "put KEY [VALUE | -f FILE | -]  (no value: read stdin)";
   if (args.empty() || args.size() > 3) return Usage(usage);
   const std::string& key = args[0];
@@ -140,18 +140,18 @@ int Put(const std::string& url, const Args& args) {
   ex.path = "/set/" + Encode(key);
   ex.body = body;
   ex.progress = &progress;
-  const Reply reply = Perform(url, ex);
+  const Reply reply = Perform(server, ex);
   if (fd >= 0) ::close(fd);
   if (reply.status == 200) return kOk;
   return Fail("put " + key, reply);
 }
 
-int Delete(const std::string& url, const Args& args) {
+int Delete(const Endpoint& server, const Args& args) {
   if (args.size() != 1) return Usage("delete KEY");
   Exchange ex;
   ex.method = "DELETE";
   ex.path = "/set/" + Encode(args[0]);
-  const Reply reply = Perform(url, ex);
+  const Reply reply = Perform(server, ex);
   if (reply.status == 204 || reply.status == 200) return kOk;
   if (reply.status == 404) {
     std::cerr << "mehdb: " << args[0] << ": not found\n";
@@ -160,7 +160,7 @@ int Delete(const std::string& url, const Args& args) {
   return Fail("delete " + args[0], reply);
 }
 
-int Keys(const std::string& url, const Args& args) {
+int Keys(const Endpoint& server, const Args& args) {
   const char* usage = "keys [--prefix P] [--limit N]";
   std::string prefix;
   std::uint64_t limit = 0;  // 0: all
@@ -188,7 +188,7 @@ int Keys(const std::string& url, const Args& args) {
     ex.method = "GET";
     ex.path = "/keys?prefix=" + Encode(prefix) + "&after=" + Encode(after) +
               "&limit=" + std::to_string(n);
-    const Reply reply = Perform(url, ex);
+    const Reply reply = Perform(server, ex);
     if (reply.status != 200) return Fail("keys", reply);
     const auto page = nlohmann::json::parse(reply.body, nullptr, false);
     if (!page.is_array()) {
@@ -208,20 +208,20 @@ int Keys(const std::string& url, const Args& args) {
   return std::cout ? kOk : kError;
 }
 
-int Status(const std::string& url, const Args& args) {
+int Status(const Endpoint& server, const Args& args) {
   const bool full = args.size() == 1 && args[0] == "--full";
   if (!args.empty() && !full) return Usage("status [--full]");
   Exchange ex;
   ex.method = "GET";
   ex.path = full ? "/status?level=full" : "/status";
-  const Reply reply = Perform(url, ex);
+  const Reply reply = Perform(server, ex);
   if (reply.status != 200) return Fail("status", reply);
   std::cout << reply.body;
   if (reply.body.empty() || reply.body.back() != '\n') std::cout << "\n";
   return kOk;
 }
 
-int Backup(const std::string& url, const Args& args) {
+int Backup(const Endpoint& server, const Args& args) {
   if (args.size() != 1) return Usage("backup FILE");
   // Written under a temporary name and renamed when complete, so FILE is
   // never a partial copy.
@@ -248,7 +248,7 @@ int Backup(const std::string& url, const Args& args) {
     progress.Update(done, estimate);
     return WriteAll(fd, d, n);
   };
-  Reply reply = Perform(url, ex);
+  Reply reply = Perform(server, ex);
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   if (reply.status != 200 || !synced) {

@@ -9,8 +9,10 @@
 //   mehdb [--url URL] status [--full]
 //   mehdb [--url URL] backup FILE
 //
-// The URL defaults to $MEHDB_URL, then http://localhost:9876. Exit codes:
-// 0 ok, 1 not found, 2 error.
+// The URL defaults to $MEHDB_URL, then http://localhost:9876. With
+// --token-file (or $MEHDB_TOKEN_FILE) every request carries the file's token
+// as "Authorization: Bearer", for a daemon run with --auth-token-file.
+// Exit codes: 0 ok, 1 not found, 2 error.
 #include <mehdb/version.h>
 
 #include <cstdlib>
@@ -18,12 +20,14 @@
 #include <map>
 #include <string>
 
+#include "auth_token.h"
 #include "cli/commands.h"
+#include "cli/transport.h"
 
 namespace {
 
 constexpr const char* kHelp =
-    "Usage: mehdb [--url URL] COMMAND [ARGS]\n"
+    "Usage: mehdb [--url URL] [--token-file PATH] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  get KEY [-o FILE]                 print a value (or write it to FILE)\n"
@@ -35,10 +39,12 @@ constexpr const char* kHelp =
     "  backup FILE                       save a consistent copy of the store\n"
     "\n"
     "Options:\n"
-    "  --url URL    the daemon (default: $MEHDB_URL, else "
+    "  --url URL          the daemon (default: $MEHDB_URL, else "
     "http://localhost:9876)\n"
-    "  -h, --help   this help\n"
-    "  --version    print the version\n"
+    "  --token-file PATH  send the token in PATH as \"Authorization: Bearer\"\n"
+    "                     (default: $MEHDB_TOKEN_FILE, else no token)\n"
+    "  -h, --help         this help\n"
+    "  --version          print the version\n"
     "\n"
     "Writes sent to a follower are redirected (307) to the leader and sent\n"
     "again there. Exit status: 0 ok, 1 not found, 2 error.\n";
@@ -48,6 +54,8 @@ constexpr const char* kHelp =
 int main(int argc, char** argv) {
   const char* env_url = std::getenv("MEHDB_URL");
   std::string url = env_url && *env_url ? env_url : "http://localhost:9876";
+  const char* env_token = std::getenv("MEHDB_TOKEN_FILE");
+  std::string token_file = env_token ? env_token : "";
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -63,6 +71,10 @@ int main(int argc, char** argv) {
       url = argv[++i];
     } else if (arg.rfind("--url=", 0) == 0) {
       url = arg.substr(6);
+    } else if (arg == "--token-file" && i + 1 < argc) {
+      token_file = argv[++i];
+    } else if (arg.rfind("--token-file=", 0) == 0) {
+      token_file = arg.substr(13);
     } else {
       break;
     }
@@ -71,9 +83,18 @@ int main(int argc, char** argv) {
     std::cerr << kHelp;
     return mehdb_cli::kError;
   }
+  mehdb_cli::Endpoint server{url, ""};
+  if (!token_file.empty()) {
+    mehdbd::TokenRead read = mehdbd::ReadTokenFile(token_file);
+    if (!read.error.empty()) {
+      std::cerr << "mehdb: --token-file: " << read.error << "\n";
+      return mehdb_cli::kError;
+    }
+    server.token = std::move(read.token);
+  }
   const std::string command = argv[i];
   const mehdb_cli::Args args(argv + i + 1, argv + argc);
-  using Command = int (*)(const std::string&, const mehdb_cli::Args&);
+  using Command = int (*)(const mehdb_cli::Endpoint&, const mehdb_cli::Args&);
   static const std::map<std::string, Command> kCommands = {
       {"get", mehdb_cli::Get},       {"put", mehdb_cli::Put},
       {"delete", mehdb_cli::Delete}, {"keys", mehdb_cli::Keys},
@@ -85,5 +106,5 @@ int main(int argc, char** argv) {
               << "' (see mehdb --help)\n";
     return mehdb_cli::kError;
   }
-  return it->second(url, args);
+  return it->second(server, args);
 }

@@ -14,7 +14,7 @@ bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 307 || status == 308;
 }
 
-Reply Once(const Url& url, const Exchange& ex) {
+Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
   Reply reply;
   reply.url = url.origin + url.path;
   httplib::Client cli(url.origin);
@@ -27,6 +27,7 @@ Reply Once(const Url& url, const Exchange& ex) {
   cli.set_write_timeout(120, 0);
   cli.set_follow_location(false);
   cli.set_keep_alive(false);
+  if (!token.empty()) cli.set_bearer_token_auth(token.c_str());
 
   int status = 0;
   auto on_response = [&](const httplib::Response& res) {
@@ -101,7 +102,8 @@ std::optional<Url> ParseUrl(const std::string& url) {
   return out;
 }
 
-Reply Perform(const std::string& base_url, const Exchange& exchange) {
+Reply Perform(const Endpoint& endpoint, const Exchange& exchange) {
+  const std::string& base_url = endpoint.url;
   auto base = ParseUrl(base_url);
   if (!base) {
     Reply r;
@@ -110,7 +112,7 @@ Reply Perform(const std::string& base_url, const Exchange& exchange) {
   }
   Url url{base->origin, base->path + exchange.path};
   for (int hop = 0;; ++hop) {
-    Reply reply = Once(url, exchange);
+    Reply reply = Once(url, endpoint.token, exchange);
     if (!IsRedirect(reply.status)) return reply;
     // Headers is a case-insensitive map.
     const auto it = reply.headers.find("Location");

@@ -56,7 +56,15 @@ struct Reply {
   std::string url;    // the URL that answered
 };
 
-Reply Perform(const std::string& base_url, const Exchange& exchange);
+// The daemon to talk to: its base URL, and the bearer token to send (empty:
+// none). The token goes with every hop, redirects included: a follower's 307
+// points at its leader, which checks the same token.
+struct Endpoint {
+  std::string url;
+  std::string token;
+};
+
+Reply Perform(const Endpoint& endpoint, const Exchange& exchange);
 
 }  // namespace mehdb_cli
 

@@ -3,6 +3,8 @@
 // Operational routes: /healthz (the process answers: liveness), /readyz
 // (the store answers and we are not shutting down: readiness), /metrics
 // (Prometheus text) and /backup (a consistent copy of the store, streamed).
+// With --auth-token-file, /backup needs the token and the other three stay
+// open for probes and scrapers (http/auth.h).
 #include <memory>
 #include <string>
 
@@ -50,6 +52,7 @@ void Api::MetricsText(httplib::Response& res) {
   if (follower_ != nullptr) RenderFollowerMetrics(follower_->Status(), text);
   if (acks_ != nullptr)
     RenderLeaderMetrics(acks_->Snapshot(), replication::AckTable::Clock::now(), text);
+  if (auth_ != nullptr) text += auth_->RenderMetrics();
   res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 

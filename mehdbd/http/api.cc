@@ -41,7 +41,12 @@ bool Api::Answer(const httplib::Request& req, httplib::Response& res,
     CloseAfterAnswer(res);
     return true;
   }
-  const bool answered = Dispatch(req, res, target, read_body);
+  // Authentication first, for every route alike (see http/auth.h).
+  const bool answered =
+      (auth_ != nullptr &&
+       !auth_->Admit(req, res, Authenticator::AccessFor(target.route),
+                     Listener::kApi)) ||
+      Dispatch(req, res, target, read_body);
   if (answered && HasBody(req) && !ctx.body_consumed) CloseAfterAnswer(res);
   return answered;
 }

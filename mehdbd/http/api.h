@@ -27,6 +27,7 @@
 #include <atomic>
 #include <string>
 
+#include "http/auth.h"
 #include "http/conditions.h"
 #include "http/metrics.h"
 #include "http/route.h"
@@ -55,6 +56,10 @@ class Api {
     follower_ = follower;
     acks_ = acks;
   }
+
+  // Bearer-token checks (auth.h); null = no authentication. Set once
+  // before serving.
+  void SetAuth(Authenticator* auth) { auth_ = auth; }
 
   // /readyz answers 503 once draining (graceful shutdown has begun).
   void SetDraining() { draining_.store(true, std::memory_order_relaxed); }
@@ -113,6 +118,7 @@ class Api {
   std::atomic<bool> draining_{false};
   const replication::Follower* follower_ = nullptr;
   replication::AckTable* acks_ = nullptr;
+  Authenticator* auth_ = nullptr;
 };
 
 // True when the request carries a body (Content-Length > 0 or chunked).

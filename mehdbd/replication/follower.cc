@@ -59,6 +59,10 @@ std::unique_ptr<httplib::Client> Follower::NewClient(std::chrono::milliseconds r
   client->set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(read_timeout).count(), 0);
   client->set_write_timeout(5, 0);
   client->set_keep_alive(true);
+  // Read per connection, so a rotated token is sent after the next
+  // reconnect (a refusal drops the connection, see Fail()).
+  if (options_.token != nullptr)
+    client->set_bearer_token_auth(options_.token->Current().c_str());
   return client;
 }
 
@@ -79,6 +83,13 @@ void Follower::Fail(const std::string& error) {
   // leader's name again (pods come back with new addresses).
   std::lock_guard lock(client_mu_);
   client_.reset();
+}
+
+void Follower::FailAuth(int status, const char* what) {
+  SetState("unauthorized");
+  Fail("leader answered " + std::to_string(status) + " to a " + what +
+       (status == 401 ? ": it requires a token (set --auth-token-file)"
+                      : ": it refused our token (check --auth-token-file)"));
 }
 
 void Follower::Backoff() {
@@ -143,6 +154,11 @@ Follower::Outcome Follower::Poll() {
   if (!res) {
     SetState("leader-unreachable");
     Fail("leader " + options_.leader_peer_url + " unreachable: " + httplib::to_string(res.error()));
+    return Outcome::kError;
+  }
+  // A refusal carries none of the position headers read below.
+  if (res->status == 401 || res->status == 403) {
+    FailAuth(res->status, "log request");
     return Outcome::kError;
   }
   {
@@ -252,6 +268,13 @@ bool Follower::Bootstrap() {
   mehdb::Result<mehdb::SnapshotHeader> header = mehdb::Status(mehdb::Code::kAborted, "not read");
   if (res && status == 200 && fed.ok()) header = (*loader)->Finish();
   loader->reset();
+  // The response handler cancels a non-200 answer, so `res` is an error
+  // here; the status it saw tells a refusal apart.
+  if (status == 401 || status == 403) {
+    stores_.Discard(std::move(*fresh));
+    FailAuth(status, "snapshot request");
+    return false;
+  }
   if (!res || status != 200 || !fed.ok() || !header.ok()) {
     const std::string why = !res ? "transfer failed: " + httplib::to_string(res.error())
                             : status != 200 ? "leader answered " + std::to_string(status)

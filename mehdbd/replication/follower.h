@@ -10,6 +10,9 @@
 //   409 (other history, or the leader is behind us)
 //                               stop applying and stay not ready; snapshot
 //                               only when resnapshot_on_mismatch is set
+//   401/403 (the leader refused our token)
+//                               state "unauthorized", not ready; retry
+//                               with backoff (the token may be rotated)
 //   leader unreachable, garbage, gaps, duplicates, a cut stream
 //                               apply nothing, back off with jitter,
 //                               reconnect (resolving the name again)
@@ -31,6 +34,7 @@
 #include <thread>
 
 #include "store_handle.h"
+#include "token_file.h"
 
 namespace mehdbd::replication {
 
@@ -46,10 +50,15 @@ struct FollowerOptions {
   std::chrono::milliseconds max_contact_age{15000};
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
+  // Sent as "Authorization: Bearer" on every peer request when set (the
+  // daemon's --auth-token-file); must outlive the follower.
+  const TokenFile* token = nullptr;
 };
 
 struct FollowerStatus {
-  std::string state;  // starting, snapshotting, streaming, history-mismatch, leader-unreachable
+  // starting, snapshotting, streaming, history-mismatch, leader-unreachable,
+  // unauthorized
+  std::string state;
   std::string leader;
   std::string leader_history;
   mehdb::Seq applied_seq = 0;
@@ -83,6 +92,8 @@ class Follower {
   Outcome Poll();
   bool Bootstrap();
   void Fail(const std::string& error);
+  // For a 401/403 answer: state "unauthorized" and a peer error saying so.
+  void FailAuth(int status, const char* what);
   void SetState(const std::string& state);
   // Sleeps for the current backoff (interrupted by Stop) and doubles it.
   void Backoff();

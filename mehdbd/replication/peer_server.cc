@@ -41,6 +41,16 @@ PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions op
   // A follower polls over one connection for as long as it lives; the
   // default of 5 requests per connection would cut it every few polls.
   server_.set_keep_alive_max_count(1u << 30);
+  // Before any handler, and before cpp-httplib would read a body.
+  server_.set_pre_routing_handler([this](const httplib::Request& req,
+                                         httplib::Response& res) {
+    if (auth_ == nullptr ||
+        auth_->Admit(req, res, http::Access::kProtected, http::Listener::kPeer))
+      return httplib::Server::HandlerResponse::Unhandled;
+    // A refused peer reconnects anyway, and any body it sent is unread.
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server_.Get(kLogPath, [this](const httplib::Request& req, httplib::Response& res) {
     Log(req, res);
   });

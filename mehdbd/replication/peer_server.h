@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "http/auth.h"
 #include "replication/ack_table.h"
 #include "store_handle.h"
 
@@ -38,6 +39,9 @@ class PeerServer {
 
   // Binds host:port (0 = any free port); answers the port or -1 with `error`.
   int Bind(const std::string& host, int port, std::string& error);
+  // Every peer request must carry the token when `auth` is set (see
+  // http/auth.h); null = no authentication. Set before Start().
+  void SetAuth(http::Authenticator* auth) { auth_ = auth; }
   // Serves on a background thread until Stop().
   void Start();
   void Stop();
@@ -52,6 +56,7 @@ class PeerServer {
   httplib::Server server_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  http::Authenticator* auth_ = nullptr;
 };
 
 }  // namespace mehdbd::replication

@@ -2,13 +2,16 @@
 //
 // The `mehdb` client against running servers: every command, its exit codes
 // (0 ok, 1 not found, 2 error), values from an argument, a file and stdin,
-// and writes sent to a follower that follow the 307 to the leader.
+// writes sent to a follower that follow the 307 to the leader, and
+// --token-file against servers that require a bearer token.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
 #include "harness.h"
+#include "http/auth.h"
+#include "token_file.h"
 
 namespace mehdb_test {
 namespace {
@@ -147,6 +150,91 @@ TEST_F(CliTest, UrlComesFromMehdbUrl) {
   r = RunProcess(spec);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("backup FILE"), std::string::npos);
+}
+
+// A leader and a follower that both require the token in `token` for
+// writes and reads.
+class CliAuthTest : public ::testing::Test {
+ protected:
+  CliAuthTest()
+      : token_path_(WriteToken(files_.Sub("token"), "cli-token\n")),
+        token_(Open(token_path_)),
+        auth_(*token_, mehdbd::http::ReadPolicy::kToken),
+        leader_(LeaderIdentity(), {}, TestServer::QuickStore(), "", &auth_),
+        follower_(FollowerIdentity(leader_.url()), {}, TestServer::QuickStore(),
+                  "", &auth_) {}
+
+  static std::string WriteToken(const std::string& path,
+                                const std::string& text) {
+    WriteFile(path, text);
+    return path;
+  }
+  static std::unique_ptr<mehdbd::TokenFile> Open(const std::string& path) {
+    std::string error;
+    auto file = mehdbd::TokenFile::Open(path, error);
+    EXPECT_TRUE(file) << error;
+    return file;
+  }
+  ProcessResult Run(std::vector<std::string> args,
+                    std::map<std::string, std::string> env = {}) {
+    ProcessSpec spec;
+    spec.argv = {BinaryPath("MEHDB_CLI")};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.env = std::move(env);
+    return RunProcess(spec);
+  }
+
+  TempDir files_;
+  std::string token_path_;
+  std::unique_ptr<mehdbd::TokenFile> token_;
+  mehdbd::http::Authenticator auth_;
+  TestServer leader_;
+  TestServer follower_;
+};
+
+TEST_F(CliAuthTest, TokenFileIsSentEvenAcrossTheRedirect) {
+  ProcessResult r = Run({"--url", follower_.url(), "--token-file", token_path_,
+                         "put", "k", "v"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Run({"--url=" + leader_.url(), "--token-file=" + token_path_, "get", "k"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "v");
+  r = Run({"--url", leader_.url(), "keys"}, {{"MEHDB_TOKEN_FILE", token_path_}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "k\n");
+  r = Run({"--url", follower_.url(), "status"},
+          {{"MEHDB_TOKEN_FILE", token_path_}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "follower\n");
+  r = Run({"--url", leader_.url(), "--token-file", token_path_, "backup",
+           files_.Sub("backup.mdb")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(CliAuthTest, MissingWrongOrUnreadableTokensAreExitTwo) {
+  ProcessResult r = Run({"--url", leader_.url(), "put", "k", "v"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("HTTP 401"), std::string::npos) << r.err;
+  WriteFile(files_.Sub("wrong"), "not-it");
+  r = Run({"--url", leader_.url(), "--token-file", files_.Sub("wrong"), "put",
+           "k", "v"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("HTTP 403"), std::string::npos) << r.err;
+  EXPECT_EQ(leader_.store().LastSeq(), 0u);
+  r = Run({"--url", leader_.url(), "get", "k"});
+  EXPECT_EQ(r.exit_code, 2);  // a refusal is not "not found"
+  EXPECT_NE(r.err.find("HTTP 401"), std::string::npos) << r.err;
+
+  r = Run({"--url", leader_.url(), "--token-file", files_.Sub("missing"),
+           "status"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--token-file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(files_.Sub("missing")), std::string::npos) << r.err;
+  WriteFile(files_.Sub("empty"), "");
+  r = Run({"--url", leader_.url(), "status"},
+          {{"MEHDB_TOKEN_FILE", files_.Sub("empty")}});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is empty"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -171,6 +171,59 @@ TEST(Config, BadValuesAreOneLineNamingTheOption) {
   }
 }
 
+TEST(Config, AuthOptions) {
+  TempDir dir;
+  WriteFile(dir.Sub("token"), "abc\n");
+  ConfigOutcome out = Parse({});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.auth_token_file, "");
+  EXPECT_FALSE(out.config.auth_reads_need_token);
+
+  out = Parse({"--auth-token-file=" + dir.Sub("token"), "--auth-reads=token"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.auth_token_file, dir.Sub("token"));
+  EXPECT_TRUE(out.config.auth_reads_need_token);
+  out = Parse({}, {"MEHDB_AUTH_TOKEN_FILE=" + dir.Sub("token"),
+                   "MEHDB_AUTH_READS=open"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.auth_token_file, dir.Sub("token"));
+  EXPECT_FALSE(out.config.auth_reads_need_token);
+  WriteFile(dir.Sub("mehdb.conf"),
+            "auth-token-file = " + dir.Sub("token") + "\nauth-reads = token\n");
+  out = Parse({"--config=" + dir.Sub("mehdb.conf")});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.auth_token_file, dir.Sub("token"));
+  EXPECT_TRUE(out.config.auth_reads_need_token);
+
+  WriteFile(dir.Sub("empty"), "\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    const char* names;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{"--auth-token-file=" + dir.Sub("missing")}, {}, "--auth-token-file",
+       "No such file"},
+      {{"--auth-token-file=" + dir.Sub("empty")}, {}, "--auth-token-file",
+       "is empty"},
+      {{"--auth-token-file=" + dir.path()}, {}, "--auth-token-file",
+       "Is a directory"},
+      {{}, {"MEHDB_AUTH_TOKEN_FILE=" + dir.Sub("empty")},
+       "MEHDB_AUTH_TOKEN_FILE", "is empty"},
+      {{"--auth-reads=maybe"}, {}, "--auth-reads", "expected open or token"},
+      {{"--auth-reads=token"}, {}, "--auth-reads=token",
+       "needs --auth-token-file"},
+  };
+  for (const Case& c : cases) {
+    out = Parse(c.args, c.env);
+    EXPECT_EQ(out.action, ConfigOutcome::Action::kError) << c.names;
+    EXPECT_NE(out.text.find(c.names), std::string::npos) << out.text;
+    EXPECT_NE(out.text.find(c.says), std::string::npos) << out.text;
+    EXPECT_EQ(out.text.find('\n'), std::string::npos) << out.text;
+  }
+}
+
 TEST(Config, ConfigFileErrorsNameTheFile) {
   TempDir dir;
   WriteFile(dir.Sub("bad.conf"), "port = nope\n");
@@ -214,6 +267,9 @@ TEST(Config, HelpListsEveryOption) {
                            "--keep-alive-requests",
                            "--max-seq-wait",
                            "--access-log",
+                           "--auth-token-file",
+                           "--auth-reads",
+                           "MEHDB_AUTH_TOKEN_FILE",
                            "--version",
                            "MEHDB_CLUSTER_DOMAIN"}) {
     EXPECT_NE(out.text.find(name), std::string::npos) << name;

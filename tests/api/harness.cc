@@ -61,7 +61,8 @@ mehdb::Options TestServer::QuickStore() {
 
 TestServer::TestServer(mehdbd::Identity identity,
                        mehdbd::http::ServerOptions options,
-                       mehdb::Options store_options, std::string datadir) {
+                       mehdb::Options store_options, std::string datadir,
+                       mehdbd::http::Authenticator* auth) {
   mehdbd::SetLogQuiet(true);
   if (datadir.empty()) {
     dir_ = std::make_unique<TempDir>();
@@ -75,6 +76,7 @@ TestServer::TestServer(mehdbd::Identity identity,
   stores_ = std::move(*stores);
   server_ = std::make_unique<mehdbd::http::Server>(*stores_, std::move(identity),
                                                    options);
+  server_->api().SetAuth(auth);
   std::string error;
   port_ = server_->Bind("127.0.0.1", 0, error);
   if (port_ < 0) {

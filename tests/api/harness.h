@@ -48,9 +48,11 @@ mehdbd::Identity FollowerIdentity(const std::string& leader_url);
 // A server running on its own thread, stopped and joined on destruction.
 class TestServer {
  public:
+  // `auth` (may be null) must outlive the server.
   TestServer(mehdbd::Identity identity, mehdbd::http::ServerOptions options,
              mehdb::Options store_options = QuickStore(),
-             std::string datadir = "");
+             std::string datadir = "",
+             mehdbd::http::Authenticator* auth = nullptr);
   ~TestServer();
 
   int port() const { return port_; }

@@ -117,6 +117,50 @@ TEST(Process, CurlFollowsTheRedirectToTheLeader) {
   EXPECT_TRUE(got->body == value);
 }
 
+// --auth-token-file on real processes: probes open, writes refused without
+// the token, and curl carrying it through a follower's 307 (curl drops an
+// Authorization header on a redirect to another host or port unless told
+// --location-trusted, as the README says).
+TEST(Process, AuthTokenFileGuardsWritesThroughTheRedirect) {
+  if (::access("/usr/bin/curl", X_OK) != 0)
+    GTEST_SKIP() << "curl is not installed";
+  TempDir files;
+  WriteFile(files.Sub("token"), "tok-123\n");
+  Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"},
+                    {"MEHDB_AUTH_TOKEN_FILE", files.Sub("token")}});
+  ASSERT_TRUE(leader.up()) << leader.child().Stderr();
+  Daemon follower(Env{{"MEHDB_HOST", "mehdb-1"},
+                      {"MEHDB_LEADER_URL",
+                       "http://127.0.0.1:" + std::to_string(leader.port())}},
+                  {"--auth-token-file=" + files.Sub("token"),
+                   "--auth-reads=token"});
+  ASSERT_TRUE(follower.up()) << follower.child().Stderr();
+
+  auto res = leader.Client()->Put("/set/abc", "v", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(leader.Client()->Get("/get/abc")->status, 404);  // reads open
+  EXPECT_EQ(follower.Client()->Get("/get/abc")->status, 401);  // protected
+  EXPECT_EQ(follower.Client()->Get("/healthz")->status, 200);
+  EXPECT_EQ(follower.Client()->Get("/metrics")->status, 200);
+
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(follower.port()) + "/set/abc";
+  ProcessSpec curl;
+  curl.argv = {"/usr/bin/curl", "-sS", "-L", "--location-trusted", "-XPUT",
+               "-H", "Authorization: Bearer tok-123", "--data-binary",
+               "value", url};
+  ProcessResult r = RunProcess(curl);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "WRITE completed");
+  EXPECT_EQ(leader.Client()->Get("/get/abc")->body, "value");
+  curl.argv = {"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w",
+               "%{http_code}", "-XPUT", "-H", "Authorization: Bearer nope",
+               "--data-binary", "value", url};
+  r = RunProcess(curl);
+  EXPECT_EQ(r.out, "403");
+}
+
 TEST(Process, SigtermFinishesTheRequestInFlightAndExitsZero) {
   Daemon leader(Env{{"MEHDB_HOST", "mehdb-0"}});
   ASSERT_TRUE(leader.up()) << leader.child().Stderr();
@@ -199,6 +243,10 @@ TEST(Process, BadOptionsExitTwoWithOneLineNamingTheOption) {
       {{"--durability=fast"}, {}, "--durability"},
       {{"--max-value-size=lots"}, {}, "--max-value-size"},
       {{"--config=/nonexistent/mehdb.conf"}, {}, "/nonexistent/mehdb.conf"},
+      {{"--auth-token-file=/nonexistent/token"}, {}, "--auth-token-file"},
+      {{}, {{"MEHDB_AUTH_TOKEN_FILE", "/dev/null"}}, "MEHDB_AUTH_TOKEN_FILE"},
+      {{"--auth-reads=closed"}, {}, "--auth-reads"},
+      {{"--auth-reads=token"}, {}, "--auth-token-file"},
       {{"--bogus"}, {}, "--bogus"},
   };
   for (const Case& c : cases) {

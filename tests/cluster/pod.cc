@@ -95,6 +95,7 @@ std::unique_ptr<httplib::Client> Pod::Client(int timeout_s) const {
   auto c = std::make_unique<httplib::Client>(address_, ports_.client);
   c->set_connection_timeout(2, 0);
   c->set_read_timeout(timeout_s, 0);
+  if (!token_.empty()) c->set_bearer_token_auth(token_.c_str());
   return c;
 }
 

@@ -49,6 +49,10 @@ class Pod {
   void WipeData();   // like deleting the PVC: only while stopped
   void SetExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
 
+  // The bearer token every client of this pod sends (pods started with
+  // --auth-token-file); empty = none.
+  void SetClientToken(std::string token) { token_ = std::move(token); }
+
   std::unique_ptr<httplib::Client> Client(int timeout_s = 5) const;
   // Convenience calls; nullopt on a transport error.
   std::optional<int> Put(const std::string& key, const std::string& value,
@@ -66,6 +70,7 @@ class Pod {
   int ordinal_;
   Ports ports_;
   std::vector<std::string> extra_args_;
+  std::string token_;
   std::string name_, address_, datadir_, logfile_;
   pid_t pid_ = -1;
 };

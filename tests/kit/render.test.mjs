@@ -219,6 +219,32 @@ const CHECKS = {
     }
   },
 
+  // components/auth: the token file must be a key of a Secret volume that
+  // the kubelet keeps current (no subPath), readable by the non-root user,
+  // and not nested in another mount (the ConfigMap at /etc/mehdb is
+  // read-only, so no mount point could be made inside it).
+  "the auth token file is a key of a mounted Secret": (r) => {
+    const s = setting(r, "auth-token-file");
+    if (!s) return;
+    const dir = (m) => m.mountPath.replace(/\/?$/, "/");
+    const mounts = r.container.volumeMounts ?? [];
+    const m = mounts.filter((x) => s.value.startsWith(dir(x))).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    assert.ok(m, `--auth-token-file ${s.value} is inside a volume mount`);
+    const spec = r.sts.spec.template.spec;
+    const vol = (spec.volumes ?? []).find((v) => v.name === m.name);
+    assert.ok(vol?.secret?.secretName, `mount ${m.name} is a Secret volume`);
+    assert.ok(!m.subPath, "no subPath: the kubelet never updates a subPath mount when the Secret changes");
+    assert.equal(m.readOnly, true, "the Secret is mounted read-only");
+    const rel = s.value.slice(dir(m).length);
+    const item = (vol.secret.items ?? []).find((i) => i.path === rel);
+    assert.ok(vol.secret.items ? item : !rel.includes("/"), `Secret ${vol.secret.secretName} provides ${rel}`);
+    const mode = item?.mode ?? vol.secret.defaultMode ?? 0o644;
+    const psc = spec.securityContext ?? {};
+    assert.ok((mode & 0o004) || ((mode & 0o040) && psc.fsGroup), `mode ${mode.toString(8)} lets the non-root pod user read the token`);
+    const outer = mounts.find((x) => x !== m && m.mountPath.startsWith(dir(x)));
+    assert.ok(!outer, `mount ${m.name} is not nested inside mount ${outer?.name}`);
+  },
+
   "identity and namespace come from the downward API": (r) => {
     assert.equal(r.sts.spec.template.spec.enableServiceLinks, false, "no injected MEHDB_PORT=tcp://... from the mehdb Service");
     const env = (n) => (r.container.env ?? []).find((e) => e.name === n);
@@ -320,10 +346,10 @@ const MUTATIONS = [
     (r) => { delete r.sts.spec.template.spec.enableServiceLinks; }],
 ];
 
-function mutated(mutate) {
-  const objs = structuredClone(rendered(devTarget).objs);
+function mutated(mutate, target = devTarget) {
+  const objs = structuredClone(rendered(target).objs);
   const sts = objs.find((o) => o.kind === "StatefulSet");
-  const r = { ...rendered(devTarget), objs, sts, container: sts.spec.template.spec.containers.find((c) => c.name === "mehdbd") };
+  const r = { ...rendered(target), objs, sts, container: sts.spec.template.spec.containers.find((c) => c.name === "mehdbd") };
   mutate(r);
   return r;
 }
@@ -331,6 +357,40 @@ function mutated(mutate) {
 for (const [bug, check, mutate] of MUTATIONS) {
   test(`checks catch: ${bug}`, { skip }, async () => {
     await assert.rejects(async () => CHECKS[check](mutated(mutate)), assert.AssertionError);
+  });
+}
+
+// components/auth, rendered in the all-components fixture.
+const authTarget = targets.find((t) => t.name === "fixtures/all-components");
+const AUTH_CHECK = "the auth token file is a key of a mounted Secret";
+const authMount = (r) => r.container.volumeMounts.find((m) => m.name === "auth");
+const authVolume = (r) => r.sts.spec.template.spec.volumes.find((v) => v.name === "auth");
+
+test("fixtures/all-components: the auth component sets the token file from Secret mehdb-auth", { skip }, () => {
+  const r = rendered(authTarget);
+  assert.equal(setting(r, "auth-token-file")?.value, "/etc/mehdb-auth/token");
+  assert.equal(authVolume(r)?.secret?.secretName, "mehdb-auth");
+  assert.deepEqual(authVolume(r).secret.items, [{ key: "token", path: "token" }]);
+  assert.equal(authMount(r)?.mountPath, "/etc/mehdb-auth");
+  // Probes stay open under auth, so they must not need a token header.
+  for (const probe of Object.keys(PROBE_PATHS)) assert.ok(!r.container[probe].httpGet.httpHeaders, `${probe} sends no token`);
+});
+
+const AUTH_MUTATIONS = [
+  ["the Secret mounted with subPath (never updated)", (r) => { authMount(r).subPath = "token"; authMount(r).mountPath = "/etc/mehdb-auth/token"; }],
+  ["the token file outside the Secret mount", (r) => { r.container.args = r.container.args.map((a) => a.replace("/etc/mehdb-auth/", "/etc/mehdb/")); }],
+  ["the token on an emptyDir", (r) => { const v = authVolume(r); delete v.secret; v.emptyDir = {}; }],
+  ["a Secret key under another name", (r) => { authVolume(r).secret.items[0].path = "bearer"; }],
+  ["a token mode the pod user cannot read", (r) => { authVolume(r).secret.defaultMode = 0o400; r.sts.spec.template.spec.securityContext.runAsUser = 10002; delete r.sts.spec.template.spec.securityContext.fsGroup; }],
+  ["the Secret nested inside the read-only ConfigMap mount", (r) => {
+    authMount(r).mountPath = "/etc/mehdb/auth";
+    r.container.args = r.container.args.map((a) => a.replace("/etc/mehdb-auth/", "/etc/mehdb/auth/"));
+  }],
+];
+for (const [bug, mutate] of AUTH_MUTATIONS) {
+  test(`checks catch: ${bug}`, { skip }, async () => {
+    assert.doesNotThrow(() => CHECKS[AUTH_CHECK](rendered(authTarget)));
+    await assert.rejects(async () => CHECKS[AUTH_CHECK](mutated(mutate, authTarget)), assert.AssertionError);
   });
 }
 
