@@ -115,13 +115,31 @@ void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
   AddressOf(sock_, false, ip, port);
 }
 
+bool ServeRequests(httplib::Stream& stream, std::size_t max_requests,
+                   const std::function<bool()>& next_ready,
+                   const RequestProcessor& process) {
+  for (std::size_t served = 0; served < max_requests; ++served) {
+    if (!next_ready()) return false;
+    RequestContext& ctx = CurrentRequest();
+    ctx = RequestContext{};  // nothing carries over from an unlogged request
+    ctx.stream = &stream;
+    bool connection_closed = false;
+    const bool last = served + 1 == max_requests;
+    const bool ok = process(stream, last, connection_closed);
+    const bool linger = ctx.close_connection;
+    ctx.stream = nullptr;
+    if (linger) return true;
+    if (!ok || connection_closed) return false;
+  }
+  return false;
+}
+
 void ServeConnection(socket_t sock, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process) {
   SocketStream stream(sock, limits.read_timeout, limits.write_timeout);
-  bool linger = false;
-  for (std::size_t served = 0; served < limits.max_requests; ++served) {
-    // Wait for the next request in slices, so a stopping server is noticed.
+  // Waits for the next request in slices, so a stopping server is noticed.
+  const auto next_ready = [&] {
     const auto idle_end =
         std::chrono::steady_clock::now() + limits.idle_timeout;
     bool ready = stream.HasBuffered();
@@ -129,19 +147,11 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
            std::chrono::steady_clock::now() < idle_end) {
       ready = WaitFor(sock, POLLIN, std::chrono::milliseconds(100));
     }
-    if (!ready || listener.load() == INVALID_SOCKET) break;
-
-    RequestContext& ctx = CurrentRequest();
-    ctx = RequestContext{};  // nothing carries over from an unlogged request
-    ctx.stream = &stream;
-    bool connection_closed = false;
-    const bool last = served + 1 == limits.max_requests;
-    const bool ok = process(stream, last, connection_closed);
-    linger = ctx.close_connection;
-    ctx.stream = nullptr;
-    if (!ok || connection_closed || linger) break;
+    return ready && listener.load() != INVALID_SOCKET;
+  };
+  if (ServeRequests(stream, limits.max_requests, next_ready, process)) {
+    LingeringClose(sock);
   }
-  if (linger) LingeringClose(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
 }

@@ -74,6 +74,16 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process);
 
+// The request loop of ServeConnection without the socket: processes up to
+// `max_requests` requests from `stream` while `next_ready()` says another
+// request has arrived. Answers true when the last answer left a request body
+// unread (the caller must then close the connection without reading on).
+// ServeConnection runs it over a socket; the fuzzer (tests/fuzz) over
+// request bytes held in memory.
+bool ServeRequests(httplib::Stream& stream, std::size_t max_requests,
+                   const std::function<bool()>& next_ready,
+                   const RequestProcessor& process);
+
 }  // namespace mehdbd::http
 
 #endif  // MEHDBD_HTTP_CONNECTION_H_

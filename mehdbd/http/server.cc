@@ -53,6 +53,11 @@ class Server::HttpServer : public httplib::Server {
       : limits_{options.read_timeout, options.write_timeout,
                 options.idle_timeout, options.keep_alive_requests} {}
 
+  void ServeStream(httplib::Stream& stream,
+                   const std::function<bool()>& more) {
+    (void)ServeRequests(stream, limits_.max_requests, more, Processor());
+  }
+
   void RaiseBacklog(int backlog) {
     const socket_t sock = svr_sock_;
     if (sock != INVALID_SOCKET) (void)::listen(sock, backlog);
@@ -60,13 +65,16 @@ class Server::HttpServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    ServeConnection(sock, limits_, svr_sock_,
-                    [this](httplib::Stream& stream, bool close_connection,
-                           bool& connection_closed) {
-                      return process_request(stream, close_connection,
-                                             connection_closed, nullptr);
-                    });
+    ServeConnection(sock, limits_, svr_sock_, Processor());
     return true;
+  }
+
+  RequestProcessor Processor() {
+    return [this](httplib::Stream& stream, bool close_connection,
+                  bool& connection_closed) {
+      return process_request(stream, close_connection, connection_closed,
+                             nullptr);
+    };
   }
 
   const ConnectionLimits limits_;
@@ -193,5 +201,10 @@ void Server::Stop() {
 }
 
 bool Server::IsRunning() const { return http_->is_running(); }
+
+void Server::ServeStream(httplib::Stream& stream,
+                         const std::function<bool()>& more) {
+  http_->ServeStream(stream, more);
+}
 
 }  // namespace mehdbd::http

@@ -24,6 +24,7 @@
 #include "store_handle.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +57,13 @@ class Server {
 
   // True while the accept loop runs.
   bool IsRunning() const;
+
+  // Serves the requests read from `stream` as one keep-alive connection's,
+  // through the same request loop, hooks and routes as a socket connection,
+  // while `more()` says another request follows. Needs no Bind() or Run().
+  // For the fuzzer (tests/fuzz/http_request_fuzz.cc), which feeds requests
+  // from memory: no sockets, so thousands of inputs a second.
+  void ServeStream(httplib::Stream& stream, const std::function<bool()>& more);
 
   const Metrics& metrics() const { return metrics_; }
 

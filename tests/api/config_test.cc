@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <string>
 #include <vector>
@@ -238,6 +239,44 @@ TEST(Config, ConfigFileErrorsNameTheFile) {
   out = Parse({"--config=" + dir.Sub("missing.conf")});
   EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
   EXPECT_NE(out.text.find("missing.conf"), std::string::npos) << out.text;
+}
+
+// Found while writing the config fuzzer (tests/fuzz/config_fuzz.cc): --config
+// naming a FIFO hung the start-up, and /dev/zero was read until memory ran
+// out.
+TEST(Config, ConfigFileMustBeASmallRegularFile) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.Sub("fifo").c_str(), 0600), 0);
+  for (const std::string& path :
+       {dir.path(), std::string("/dev/zero"), dir.Sub("fifo")}) {
+    const ConfigOutcome out = Parse({"--config=" + path});
+    EXPECT_EQ(out.action, ConfigOutcome::Action::kError) << path;
+    EXPECT_NE(out.text.find("regular file"), std::string::npos) << out.text;
+    EXPECT_EQ(out.text.find('\n'), std::string::npos) << out.text;
+  }
+  WriteFile(dir.Sub("big.conf"), std::string((1 << 20) + 1, '#'));
+  const ConfigOutcome big = Parse({"--config=" + dir.Sub("big.conf")});
+  EXPECT_EQ(big.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(big.text.find("larger than"), std::string::npos) << big.text;
+}
+
+// Found by tests/fuzz/config_fuzz.cc: program_options' error text
+// substitutes the offending token for "%original_token%" until none is left,
+// so a token containing that placeholder hung ParseConfig forever.
+TEST(Config, PlaceholdersInOffendingTextDoNotHang) {
+  TempDir dir;
+  WriteFile(dir.Sub("p.conf"), "%value% = 1\n");
+  const std::vector<ConfigOutcome> outs = {
+      Parse({"-%original_token%"}),
+      Parse({"--%canonical_option%=1"}),
+      Parse({"--port"}, {"MEHDB_NOTE=%value%"}),
+      Parse({"--config=" + dir.Sub("p.conf")}),
+  };
+  for (const ConfigOutcome& out : outs) {
+    EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+    EXPECT_TRUE(out.text.starts_with("mehdbd: ")) << out.text;
+    EXPECT_EQ(out.text.find('\n'), std::string::npos) << out.text;
+  }
 }
 
 TEST(Config, HelpListsEveryOption) {
