@@ -16,9 +16,7 @@
 #include "http/request_context.h"
 
 namespace mehdbd::http {
-namespace {
 
-// poll() for `events`, retrying on EINTR within the same deadline.
 bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -52,6 +50,8 @@ void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
   }
   ip = text;
 }
+
+namespace {
 
 // After an answer that left a body unread: stop sending (FIN), then read
 // and drop what the client still sends for a short while. Closing at once
@@ -115,10 +115,10 @@ void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
   AddressOf(sock_, false, ip, port);
 }
 
-void ServeConnection(socket_t sock, const ConnectionLimits& limits,
+void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process) {
-  SocketStream stream(sock, limits.read_timeout, limits.write_timeout);
+  const socket_t sock = stream.socket();
   bool linger = false;
   for (std::size_t served = 0; served < limits.max_requests; ++served) {
     // Wait for the next request in slices, so a stopping server is noticed.
@@ -141,6 +141,7 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
     ctx.stream = nullptr;
     if (!ok || connection_closed || linger) break;
   }
+  stream.Finish();
   if (linger) LingeringClose(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
