@@ -62,6 +62,16 @@ struct Config {
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
 
+  // TLS (tls/). A certificate and key (PEM) turn TLS on for the client and
+  // peer listeners; a follower then reaches its leader over https://,
+  // trusting tls_ca (empty: the system's store).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls_verify_hostname = true;
+  int health_port = 0;  // plain /healthz, /readyz, /metrics; 0 = off
+  bool Tls() const { return !tls_cert.empty(); }
+
   std::string config_file;  // where file settings came from, if anywhere
 };
 

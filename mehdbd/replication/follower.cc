@@ -59,6 +59,7 @@ std::unique_ptr<httplib::Client> Follower::NewClient(std::chrono::milliseconds r
   client->set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(read_timeout).count(), 0);
   client->set_write_timeout(5, 0);
   client->set_keep_alive(true);
+  tls::ConfigureClient(*client, options_.tls);
   return client;
 }
 
@@ -142,7 +143,8 @@ Follower::Outcome Follower::Poll() {
   if (stop_.load()) return Outcome::kIdle;
   if (!res) {
     SetState("leader-unreachable");
-    Fail("leader " + options_.leader_peer_url + " unreachable: " + httplib::to_string(res.error()));
+    Fail("leader " + options_.leader_peer_url + " unreachable: " +
+         tls::DescribeError(*client, res.error()));
     return Outcome::kError;
   }
   {
@@ -253,7 +255,7 @@ bool Follower::Bootstrap() {
   if (res && status == 200 && fed.ok()) header = (*loader)->Finish();
   loader->reset();
   if (!res || status != 200 || !fed.ok() || !header.ok()) {
-    const std::string why = !res ? "transfer failed: " + httplib::to_string(res.error())
+    const std::string why = !res ? "transfer failed: " + tls::DescribeError(*client, res.error())
                             : status != 200 ? "leader answered " + std::to_string(status)
                             : !fed.ok()     ? fed.ToString()
                                             : header.status().ToString();
