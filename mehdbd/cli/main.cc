@@ -9,9 +9,13 @@
 //   mehdb [--url URL] status [--full]
 //   mehdb [--url URL] backup FILE
 //
-// The URL defaults to $MEHDB_URL, then http://localhost:9876. Exit codes:
+// The URL defaults to $MEHDB_URL, then http://localhost:9876; https:// URLs
+// are verified against --ca-file / $MEHDB_CA_FILE (else the system's CAs).
+// Exit codes:
 // 0 ok, 1 not found, 2 error.
 #include <mehdb/version.h>
+
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -19,6 +23,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/transport.h"
 
 namespace {
 
@@ -37,6 +42,8 @@ constexpr const char* kHelp =
     "Options:\n"
     "  --url URL    the daemon (default: $MEHDB_URL, else "
     "http://localhost:9876)\n"
+    "  --ca-file F  PEM CA certificates trusted for https:// (default:\n"
+    "               $MEHDB_CA_FILE, else the system's)\n"
     "  -h, --help   this help\n"
     "  --version    print the version\n"
     "\n"
@@ -48,6 +55,8 @@ constexpr const char* kHelp =
 int main(int argc, char** argv) {
   const char* env_url = std::getenv("MEHDB_URL");
   std::string url = env_url && *env_url ? env_url : "http://localhost:9876";
+  const char* env_ca = std::getenv("MEHDB_CA_FILE");
+  std::string ca_file = env_ca ? env_ca : "";
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -63,6 +72,10 @@ int main(int argc, char** argv) {
       url = argv[++i];
     } else if (arg.rfind("--url=", 0) == 0) {
       url = arg.substr(6);
+    } else if (arg == "--ca-file" && i + 1 < argc) {
+      ca_file = argv[++i];
+    } else if (arg.rfind("--ca-file=", 0) == 0) {
+      ca_file = arg.substr(10);
     } else {
       break;
     }
@@ -71,6 +84,11 @@ int main(int argc, char** argv) {
     std::cerr << kHelp;
     return mehdb_cli::kError;
   }
+  if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
+    std::cerr << "mehdb: cannot read --ca-file '" << ca_file << "'\n";
+    return mehdb_cli::kError;
+  }
+  mehdb_cli::SetCaFile(ca_file);
   const std::string command = argv[i];
   const mehdb_cli::Args args(argv + i + 1, argv + argc);
   using Command = int (*)(const std::string&, const mehdb_cli::Args&);

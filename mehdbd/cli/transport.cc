@@ -7,8 +7,15 @@
 
 #include <vector>
 
+#include "tls/client.h"
+
 namespace mehdb_cli {
 namespace {
+
+std::string& CaFile() {
+  static std::string ca_file;
+  return ca_file;
+}
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 307 || status == 308;
@@ -27,6 +34,8 @@ Reply Once(const Url& url, const Exchange& ex) {
   cli.set_write_timeout(120, 0);
   cli.set_follow_location(false);
   cli.set_keep_alive(false);
+  // Redirects may lead to another host: each hop checks its certificate.
+  mehdbd::tls::ConfigureClient(cli, {CaFile(), /*verify_hostname=*/true});
 
   int status = 0;
   auto on_response = [&](const httplib::Response& res) {
@@ -75,7 +84,7 @@ Reply Once(const Url& url, const Exchange& ex) {
     return reply;
   }
   if (!res) {
-    reply.error = httplib::to_string(res.error());
+    reply.error = mehdbd::tls::DescribeError(cli, res.error());
     return reply;
   }
   reply.status = res->status;
@@ -86,6 +95,8 @@ Reply Once(const Url& url, const Exchange& ex) {
 }
 
 }  // namespace
+
+void SetCaFile(std::string ca_file) { CaFile() = std::move(ca_file); }
 
 std::optional<Url> ParseUrl(const std::string& url) {
   const auto scheme_end = url.find("://");
