@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "log.h"
 #include "test_pki.h"
+#include "tls/client.h"
 #include "tls/server_context.h"
 
 namespace mehdb_test {
@@ -248,6 +249,31 @@ TEST_F(TlsTest, CertificateForAnotherNameFailsVerification) {
   auto res = server.Client(pki_.ca_cert())->Get("/healthz");
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error(), httplib::Error::SSLServerVerification);
+}
+
+// The follower's client set-up (tls/client.h): the host name check can be
+// turned off, the chain check cannot.
+TEST_F(TlsTest, ClientWithoutHostNameCheckStillChecksTheChain) {
+  const CertFiles elsewhere = pki_.Issue("elsewhere", "DNS:elsewhere.example");
+  TlsServer server(elsewhere);
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+  httplib::Client strict(url);
+  mehdbd::tls::ConfigureClient(strict, {pki_.ca_cert(), true});
+  auto res = strict.Get("/healthz");
+  ASSERT_FALSE(res);
+  EXPECT_NE(mehdbd::tls::DescribeError(strict, res.error()).find("verification"),
+            std::string::npos);
+
+  httplib::Client lenient(url);
+  mehdbd::tls::ConfigureClient(lenient, {pki_.ca_cert(), false});
+  res = lenient.Get("/healthz");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+
+  TestPki other(dir_.Sub("ca2"));
+  httplib::Client untrusting(url);
+  mehdbd::tls::ConfigureClient(untrusting, {other.ca_cert(), false});
+  EXPECT_FALSE(untrusting.Get("/healthz"));
 }
 
 TEST_F(TlsTest, PlainHttpToTheTlsPortIsClosedWithoutAnAnswer) {
