@@ -46,7 +46,9 @@ Next AfterSslCall(SSL* ssl, socket_t sock, int rc, Clock::time_point end) {
 }  // namespace
 
 bool TlsStream::HasBuffered() const {
-  return begin_ < end_ || SSL_pending(ssl_) > 0;
+  // SSL_has_pending also covers records read from the socket but not yet
+  // decrypted, which poll() on the socket would no longer report.
+  return begin_ < end_ || SSL_has_pending(ssl_) == 1;
 }
 
 bool TlsStream::is_readable() const {

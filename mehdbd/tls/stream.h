@@ -13,7 +13,7 @@
 //
 // Buffering matches SocketStream: reads go through one buffer per
 // connection, and a pipelined request counts as buffered whether its bytes
-// sit in that buffer or, decrypted, inside OpenSSL (SSL_pending).
+// sit in that buffer or inside OpenSSL (SSL_has_pending).
 #ifndef MEHDBD_TLS_STREAM_H_
 #define MEHDBD_TLS_STREAM_H_
 
