@@ -98,6 +98,20 @@ constexpr OptionSpec kOptions[] = {
     {"auth-reads", "open",
      "open, or token: reads (/get, /keys, /status, /replication) need the "
      "token too; /healthz, /readyz and /metrics stay open"},
+    {"tls-cert", nullptr,
+     "PEM certificate chain: serve the client and peer ports over TLS "
+     "(reloaded when the file changes; needs --tls-key)"},
+    {"tls-key", nullptr, "PEM private key of --tls-cert"},
+    {"tls-ca", nullptr,
+     "PEM CA certificates a follower trusts for its leader's certificate "
+     "(default: the system's)"},
+    {"tls-verify-hostname", "true",
+     "a follower also checks that the leader's certificate names the "
+     "leader's host",
+     "true"},
+    {"health-port", "0",
+     "plain-HTTP port answering only /healthz, /readyz and /metrics (for "
+     "probes when the main port speaks TLS); 0 = off"},
 };
 
 std::string EnvName(std::string_view option) {

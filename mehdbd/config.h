@@ -65,6 +65,15 @@ struct Config {
   // Authentication (http/auth.h): empty = none.
   std::string auth_token_file;
   bool auth_reads_need_token = false;  // --auth-reads=token
+  // TLS (tls/). A certificate and key (PEM) turn TLS on for the client and
+  // peer listeners; a follower then reaches its leader over https://,
+  // trusting tls_ca (empty: the system's store).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool tls_verify_hostname = true;
+  int health_port = 0;  // plain /healthz, /readyz, /metrics; 0 = off
+  bool Tls() const { return !tls_cert.empty(); }
 
   std::string config_file;  // where file settings came from, if anywhere
 };

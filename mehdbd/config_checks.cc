@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "auth_token.h"
+#include "tls/server_context.h"
 #include "units.h"
 
 namespace mehdbd {
@@ -205,6 +206,18 @@ const std::map<std::string, Checker>& Checkers() {
            return std::string("expected open or token");
          return std::nullopt;
        }},
+      {"tls-cert", Text(&Config::tls_cert, false)},
+      {"tls-key", Text(&Config::tls_key, false)},
+      {"tls-ca", Text(&Config::tls_ca, false)},
+      {"tls-verify-hostname",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.tls_verify_hostname = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+      {"health-port",
+       Count(0, 65535, [](Config& c, auto v) { c.health_port = int(v); })},
       {"access-log",
        [](const std::string& t, Config& c) -> Reason {
          auto parsed = ParseBool(t);
@@ -226,6 +239,31 @@ std::string Where(const std::string& name, const Sources& sources) {
     return "'" + name + "' in " + sources.file + " (--" + name + ")";
   }
   return "--" + name;
+}
+
+// The files are read now, so a typo or a mismatched pair stops the daemon
+// at start with exit 2 instead of failing every connection later.
+std::optional<std::string> CheckTls(const Sources& sources,
+                                    const Config& config) {
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return std::string("--tls-cert and --tls-key go together (") +
+           (config.tls_cert.empty() ? "--tls-key" : "--tls-cert") +
+           " was given alone)";
+  }
+  if (!config.tls_cert.empty()) {
+    std::string error;
+    if (!tls::LoadServerContext(config.tls_cert, config.tls_key, error)) {
+      return "bad TLS pair " + Where("tls-cert", sources) + "/" +
+             Where("tls-key", sources) + ": " + error;
+    }
+  }
+  if (!config.tls_ca.empty()) {
+    if (auto error = tls::CheckCaFile(config.tls_ca)) {
+      return "bad value for " + Where("tls-ca", sources) + ": '" +
+             config.tls_ca + "': " + *error;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -250,6 +288,12 @@ std::optional<std::string> ApplyValues(
   if (config.auth_reads_need_token && config.auth_token_file.empty()) {
     return "--auth-reads=token needs --auth-token-file (the token to "
            "check reads against)";
+  }
+  if (auto error = CheckTls(sources, config)) return error;
+  if (config.health_port != 0 && (config.health_port == config.port ||
+                                  config.health_port == config.peer_port)) {
+    return "--health-port (" + std::to_string(config.health_port) +
+           ") must differ from --port and --peer-port";
   }
   // Every pool thread may hold an LMDB reader slot, plus the backup and
   // metrics readers; leave generous headroom.

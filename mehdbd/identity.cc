@@ -75,7 +75,9 @@ Identity DeriveIdentity(const Config& config) {
     return id;
   }
   id.role = Role::kFollower;
-  id.leader_url = "http://" + id.set + "-0." + config.service + "." +
+  // Every pod of a set shares its flags: with TLS on here, the leader's
+  // client port speaks TLS too.
+  id.leader_url = (config.Tls() ? "https://" : "http://") + id.set + "-0." + config.service + "." +
                   config.ns + ".svc." + config.cluster_domain + ":" +
                   std::to_string(config.port);
   return id;

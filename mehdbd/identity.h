@@ -6,6 +6,7 @@
 //   ordinal 0            -> leader (takes writes)
 //   ordinal N > 0        -> follower of
 //                           http://<set>-0.<service>.<namespace>.svc.<domain>:<port>
+//                           (https:// with --tls-cert)
 //   no ordinal           -> standalone (a leader with no followers)
 //   --leader-url URL     -> any instance except ordinal 0 follows URL
 //   --local / MEHDB_LOCAL non-empty -> follower of http://localhost:9999

@@ -31,6 +31,7 @@
 #include "replication/peer_server.h"
 #include "store_handle.h"
 #include "token_file.h"
+#include "tls/server_context.h"
 
 namespace {
 
@@ -45,11 +46,15 @@ std::string Describe(const mehdbd::Identity& id) {
 }
 
 // The leader's peer URL: --leader-peer-url, or the leader URL with the
-// peer port in place of its client port.
+// peer port in place of its client port (and https:// when TLS is on: a
+// TLS leader's peer port speaks nothing else).
 std::string LeaderPeerUrl(const mehdbd::Config& config,
                           const mehdbd::Identity& identity) {
   if (!config.leader_peer_url.empty()) return config.leader_peer_url;
   std::string url = identity.leader_url;
+  if (config.Tls() && url.rfind("http://", 0) == 0) {
+    url.replace(0, 4, "https");
+  }
   const auto scheme = url.find("://");
   const auto colon = url.rfind(':');
   if (colon != std::string::npos && colon > scheme + 2) url.erase(colon);
@@ -65,6 +70,7 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
   o.max_batch_bytes = config.peer_batch_bytes;
   o.resnapshot_on_mismatch = config.resnapshot_on_mismatch;
   o.max_lag_records = config.max_lag_records;
+  o.tls = {config.tls_ca, config.tls_verify_hostname};
   return o;
 }
 
@@ -102,11 +108,27 @@ int Serve(const mehdbd::Config& config) {
     return 1;
   }
 
-  auto server = std::make_unique<mehdbd::http::Server>(
-      **stores, identity, mehdbd::http::ServerOptions::FromConfig(config));
-  server->api().SetAuth(auth.get());
   std::string error;
+  std::shared_ptr<mehdbd::tls::TlsServerContext> tls;
+  if (config.Tls()) {
+    tls = mehdbd::tls::TlsServerContext::Create(config.tls_cert,
+                                                config.tls_key, error);
+    if (!tls) {  // checked at start-up; the files changed since
+      LogError("TLS: " + error);
+      return 1;
+    }
+  }
+  auto options = mehdbd::http::ServerOptions::FromConfig(config);
+  options.tls = tls;
+  auto server =
+      std::make_unique<mehdbd::http::Server>(**stores, identity, options);
+  server->api().SetAuth(auth.get());
   if (server->Bind(config.bind, config.port, error) < 0) {
+    LogError(error);
+    return 1;
+  }
+  if (config.health_port != 0 &&
+      server->BindHealth(config.bind, config.health_port, error) < 0) {
     LogError(error);
     return 1;
   }
@@ -122,8 +144,10 @@ int Serve(const mehdbd::Config& config) {
         **stores, std::move(options));
     server->api().SetReplication(follower.get(), nullptr);
   } else {
+    mehdbd::replication::PeerServerOptions peer_options;
+    peer_options.tls = tls;
     peers = std::make_unique<mehdbd::replication::PeerServer>(
-        **stores, acks, mehdbd::replication::PeerServerOptions{});
+        **stores, acks, peer_options);
     peers->SetAuth(auth.get());
     if (peers->Bind(config.bind, config.peer_port, error) < 0) {
       LogError(error);
@@ -132,10 +156,14 @@ int Serve(const mehdbd::Config& config) {
     server->api().SetReplication(nullptr, &acks);
   }
   LogInfo("serving " + config.datadir + " on " + config.bind + ":" +
-          std::to_string(config.port) + " (" + Describe(identity) + ")" +
+          std::to_string(config.port) + (tls ? " over TLS" : "") + " (" +
+          Describe(identity) + ")" +
           (auth ? std::string(", bearer token required for writes") +
                       (config.auth_reads_need_token ? " and reads" : "")
-                : std::string()));
+                : std::string()) +
+          (config.health_port != 0
+               ? ", probes on port " + std::to_string(config.health_port)
+               : ""));
 
   // The signal thread: SIGTERM/SIGINT start the graceful shutdown.
   std::atomic<bool> exiting{false};

@@ -9,11 +9,14 @@
 //   mehdb [--url URL] status [--full]
 //   mehdb [--url URL] backup FILE
 //
-// The URL defaults to $MEHDB_URL, then http://localhost:9876. With
-// --token-file (or $MEHDB_TOKEN_FILE) every request carries the file's token
-// as "Authorization: Bearer", for a daemon run with --auth-token-file.
+// The URL defaults to $MEHDB_URL, then http://localhost:9876; https:// URLs
+// are verified against --ca-file / $MEHDB_CA_FILE (else the system's CAs).
+// With --token-file (or $MEHDB_TOKEN_FILE) every request carries the file's
+// token as "Authorization: Bearer", for a daemon run with --auth-token-file.
 // Exit codes: 0 ok, 1 not found, 2 error.
 #include <mehdb/version.h>
+
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -43,6 +46,8 @@ constexpr const char* kHelp =
     "http://localhost:9876)\n"
     "  --token-file PATH  send the token in PATH as \"Authorization: Bearer\"\n"
     "                     (default: $MEHDB_TOKEN_FILE, else no token)\n"
+    "  --ca-file F        PEM CA certificates trusted for https:// (default:\n"
+    "                     $MEHDB_CA_FILE, else the system's)\n"
     "  -h, --help         this help\n"
     "  --version          print the version\n"
     "\n"
@@ -56,6 +61,8 @@ int main(int argc, char** argv) {
   std::string url = env_url && *env_url ? env_url : "http://localhost:9876";
   const char* env_token = std::getenv("MEHDB_TOKEN_FILE");
   std::string token_file = env_token ? env_token : "";
+  const char* env_ca = std::getenv("MEHDB_CA_FILE");
+  std::string ca_file = env_ca ? env_ca : "";
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -75,6 +82,10 @@ int main(int argc, char** argv) {
       token_file = argv[++i];
     } else if (arg.rfind("--token-file=", 0) == 0) {
       token_file = arg.substr(13);
+    } else if (arg == "--ca-file" && i + 1 < argc) {
+      ca_file = argv[++i];
+    } else if (arg.rfind("--ca-file=", 0) == 0) {
+      ca_file = arg.substr(10);
     } else {
       break;
     }
@@ -92,6 +103,11 @@ int main(int argc, char** argv) {
     }
     server.token = std::move(read.token);
   }
+  if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
+    std::cerr << "mehdb: cannot read --ca-file '" << ca_file << "'\n";
+    return mehdb_cli::kError;
+  }
+  mehdb_cli::SetCaFile(ca_file);
   const std::string command = argv[i];
   const mehdb_cli::Args args(argv + i + 1, argv + argc);
   using Command = int (*)(const mehdb_cli::Endpoint&, const mehdb_cli::Args&);

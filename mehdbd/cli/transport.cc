@@ -7,8 +7,15 @@
 
 #include <vector>
 
+#include "tls/client.h"
+
 namespace mehdb_cli {
 namespace {
+
+std::string& CaFile() {
+  static std::string ca_file;
+  return ca_file;
+}
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 307 || status == 308;
@@ -28,6 +35,8 @@ Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
   cli.set_follow_location(false);
   cli.set_keep_alive(false);
   if (!token.empty()) cli.set_bearer_token_auth(token.c_str());
+  // Redirects may lead to another host: each hop checks its certificate.
+  mehdbd::tls::ConfigureClient(cli, {CaFile(), /*verify_hostname=*/true});
 
   int status = 0;
   auto on_response = [&](const httplib::Response& res) {
@@ -76,7 +85,7 @@ Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
     return reply;
   }
   if (!res) {
-    reply.error = httplib::to_string(res.error());
+    reply.error = mehdbd::tls::DescribeError(cli, res.error());
     return reply;
   }
   reply.status = res->status;
@@ -87,6 +96,8 @@ Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
 }
 
 }  // namespace
+
+void SetCaFile(std::string ca_file) { CaFile() = std::move(ca_file); }
 
 std::optional<Url> ParseUrl(const std::string& url) {
   const auto scheme_end = url.find("://");

@@ -66,6 +66,10 @@ struct Endpoint {
 
 Reply Perform(const Endpoint& endpoint, const Exchange& exchange);
 
+// PEM CA certificates to trust for https:// URLs (--ca-file /
+// MEHDB_CA_FILE); empty: the system's store. Set once, before Perform().
+void SetCaFile(std::string ca_file);
+
 }  // namespace mehdb_cli
 
 #endif  // MEHDBD_CLI_TRANSPORT_H_

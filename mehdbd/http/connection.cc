@@ -16,9 +16,7 @@
 #include "http/request_context.h"
 
 namespace mehdbd::http {
-namespace {
 
-// poll() for `events`, retrying on EINTR within the same deadline.
 bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -52,6 +50,8 @@ void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
   }
   ip = text;
 }
+
+namespace {
 
 // After an answer that left a body unread: stop sending (FIN), then read
 // and drop what the client still sends for a short while. Closing at once
@@ -134,10 +134,10 @@ bool ServeRequests(httplib::Stream& stream, std::size_t max_requests,
   return false;
 }
 
-void ServeConnection(socket_t sock, const ConnectionLimits& limits,
+void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process) {
-  SocketStream stream(sock, limits.read_timeout, limits.write_timeout);
+  const socket_t sock = stream.socket();
   // Waits for the next request in slices, so a stopping server is noticed.
   const auto next_ready = [&] {
     const auto idle_end =
@@ -149,9 +149,9 @@ void ServeConnection(socket_t sock, const ConnectionLimits& limits,
     }
     return ready && listener.load() != INVALID_SOCKET;
   };
-  if (ServeRequests(stream, limits.max_requests, next_ready, process)) {
-    LingeringClose(sock);
-  }
+  const bool linger = ServeRequests(stream, limits.max_requests, next_ready, process);
+  stream.Finish();
+  if (linger) LingeringClose(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
 }

@@ -27,8 +27,26 @@
 
 namespace mehdbd::http {
 
+// httplib::Stream plus what the connection loop needs: whether a request
+// is already buffered, and a last word before the socket closes.
+class ConnectionStream : public httplib::Stream {
+ public:
+  // Bytes already received and not yet consumed (a pipelined request).
+  virtual bool HasBuffered() const = 0;
+  // Called once before the socket is shut down (TLS sends close_notify).
+  virtual void Finish() {}
+};
+
+// The poll() wait both stream kinds use: true when `events` are ready (or
+// an error/hang-up the next call reports), false on timeout. Retries EINTR
+// within the same deadline.
+bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout);
+
+// The address of the peer (`peer`) or of our end of `sock`.
+void AddressOf(socket_t sock, bool peer, std::string& ip, int& port);
+
 // httplib::Stream over a connected socket, with per-operation timeouts.
-class SocketStream final : public httplib::Stream {
+class SocketStream final : public ConnectionStream {
  public:
   SocketStream(socket_t sock, std::chrono::milliseconds read_timeout,
                std::chrono::milliseconds write_timeout)
@@ -44,8 +62,7 @@ class SocketStream final : public httplib::Stream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return sock_; }
 
-  // Bytes already received and not yet consumed (a pipelined request).
-  bool HasBuffered() const { return begin_ < end_; }
+  bool HasBuffered() const override { return begin_ < end_; }
 
  private:
   socket_t sock_;
@@ -68,9 +85,10 @@ struct ConnectionLimits {
 using RequestProcessor = std::function<bool(
     httplib::Stream& stream, bool close_connection, bool& connection_closed)>;
 
-// Serves requests on `sock` until the client leaves, a limit is reached or
-// `listener` becomes INVALID_SOCKET (the server stopped), then closes it.
-void ServeConnection(socket_t sock, const ConnectionLimits& limits,
+// Serves requests on `stream` until the client leaves, a limit is reached or
+// `listener` becomes INVALID_SOCKET (the server stopped), then closes its
+// socket.
+void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process);
 

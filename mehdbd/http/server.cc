@@ -40,60 +40,37 @@ void BeginRequest() {
   }
 }
 
+// Waits until `svr` runs its accept loop (or gave up), then stops it:
+// httplib::Server::stop() does nothing before the loop starts, and asserts
+// if called twice.
+void StopWhenRunning(LoopServer& svr, const std::atomic<bool>& finished) {
+  while (!svr.is_running() && !finished.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (svr.is_running()) svr.stop();
+}
+
+ConnectionLimits LimitsOf(const ServerOptions& options) {
+  return {options.read_timeout, options.write_timeout, options.idle_timeout,
+          options.keep_alive_requests};
+}
+
 }  // namespace
-
-// cpp-httplib's Server with two changes reached through its protected
-// members: each connection is served by our own loop (connection.h), and
-// the listen backlog is raised (cpp-httplib listens with a backlog of 5,
-// which drops connection attempts when many clients connect at once; Linux
-// lets listen() be called again to raise it).
-class Server::HttpServer : public httplib::Server {
- public:
-  explicit HttpServer(const ServerOptions& options)
-      : limits_{options.read_timeout, options.write_timeout,
-                options.idle_timeout, options.keep_alive_requests} {}
-
-  void ServeStream(httplib::Stream& stream,
-                   const std::function<bool()>& more) {
-    (void)ServeRequests(stream, limits_.max_requests, more, Processor());
-  }
-
-  void RaiseBacklog(int backlog) {
-    const socket_t sock = svr_sock_;
-    if (sock != INVALID_SOCKET) (void)::listen(sock, backlog);
-  }
-
- private:
-  bool process_and_close_socket(socket_t sock) override {
-    ServeConnection(sock, limits_, svr_sock_, Processor());
-    return true;
-  }
-
-  RequestProcessor Processor() {
-    return [this](httplib::Stream& stream, bool close_connection,
-                  bool& connection_closed) {
-      return process_request(stream, close_connection, connection_closed,
-                             nullptr);
-    };
-  }
-
-  const ConnectionLimits limits_;
-};
 
 Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
     : options_(options),
       api_(stores, std::move(identity), options, metrics_),
-      http_(std::make_unique<HttpServer>(options)) {
+      http_(std::make_unique<LoopServer>(LimitsOf(options), options.tls)) {
   // cpp-httplib sends without MSG_NOSIGNAL: a client that hangs up mid-answer
   // would kill the process with SIGPIPE. Writes then fail with EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
-  Configure();
+  Configure(*http_);
+  RouteAll(*http_);
 }
 
 Server::~Server() { Stop(); }
 
-void Server::Configure() {
-  HttpServer& svr = *http_;
+void Server::Configure(LoopServer& svr) {
   svr.new_task_queue = [n = options_.threads] {
     return new httplib::ThreadPool(n);
   };
@@ -115,20 +92,6 @@ void Server::Configure() {
     int yes = 1;
     (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-
-  svr.set_expect_100_continue_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        // Answer before the client sends a body it would send in vain
-        // (307 to the leader, 413, 404, ...); 100 asks for the body.
-        BeginRequest();
-        return api_.Answer(req, res, /*read_body=*/false) ? res.status : 100;
-      });
-  svr.set_pre_routing_handler([this](const httplib::Request& req,
-                                     httplib::Response& res) {
-    BeginRequest();
-    return api_.Answer(req, res) ? httplib::Server::HandlerResponse::Handled
-                                 : httplib::Server::HandlerResponse::Unhandled;
-  });
   svr.set_exception_handler([](const httplib::Request& req,
                                httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
@@ -144,6 +107,43 @@ void Server::Configure() {
   });
   svr.set_logger([this](const httplib::Request& req,
                         const httplib::Response& res) { OnLog(req, res); });
+}
+
+void Server::RouteAll(LoopServer& svr) {
+  svr.set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        // Answer before the client sends a body it would send in vain
+        // (307 to the leader, 413, 404, ...); 100 asks for the body.
+        BeginRequest();
+        return api_.Answer(req, res, /*read_body=*/false) ? res.status : 100;
+      });
+  svr.set_pre_routing_handler([this](const httplib::Request& req,
+                                     httplib::Response& res) {
+    BeginRequest();
+    return api_.Answer(req, res) ? httplib::Server::HandlerResponse::Handled
+                                 : httplib::Server::HandlerResponse::Unhandled;
+  });
+}
+
+void Server::RouteHealthOnly(LoopServer& svr) {
+  svr.set_pre_routing_handler([this](const httplib::Request& req,
+                                     httplib::Response& res) {
+    BeginRequest();
+    // Probes and scrapes only: the data API stays behind TLS.
+    const bool probe = req.path == "/healthz" || req.path == "/readyz" ||
+                       req.path == "/metrics";
+    if (probe && api_.Answer(req, res)) {
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (!probe) {
+      AnswerText(res, 404,
+                 "404 page not found (this port serves /healthz, /readyz "
+                 "and /metrics only)");
+      if (HasBody(req)) CloseAfterAnswer(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
 }
 
 void Server::OnLog(const httplib::Request& req, const httplib::Response& res) {
@@ -175,13 +175,43 @@ int Server::Bind(const std::string& host, int port, std::string& error) {
   return bound;
 }
 
+int Server::BindHealth(const std::string& host, int port, std::string& error) {
+  auto health = std::make_unique<LoopServer>(LimitsOf(options_));
+  Configure(*health);
+  // Probes come one at a time per kubelet; a few threads suffice.
+  health->new_task_queue = [] { return new httplib::ThreadPool(4); };
+  RouteHealthOnly(*health);
+  const int bound = port == 0 ? health->bind_to_any_port(host)
+                              : (health->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    error = "cannot listen for probes on " + host + ":" + std::to_string(port) +
+            " (address in use, not local, or not permitted)";
+    return -1;
+  }
+  health_ = std::move(health);
+  return bound;
+}
+
 bool Server::Run() {
   {
     std::lock_guard<std::mutex> lock(stop_mutex_);
     if (stop_requested_) return true;
     run_started_ = true;
   }
+  std::atomic<bool> health_finished{false};
+  std::thread health;
+  if (health_) {
+    health = std::thread([&] {
+      health_->listen_after_bind();
+      health_finished.store(true);
+    });
+  }
   const bool ok = http_->listen_after_bind();
+  // In-flight requests are done: the probes may stop answering now.
+  if (health_) {
+    StopWhenRunning(*health_, health_finished);
+    health.join();
+  }
   run_finished_.store(true);
   return ok;
 }
@@ -192,12 +222,7 @@ void Server::Stop() {
   stop_requested_ = true;
   api_.SetDraining();
   if (!run_started_) return;  // Run() will see stop_requested_ and return
-  // Run() may not have reached its accept loop yet; httplib::Server::stop()
-  // does nothing before that, and asserts if called twice, so wait for it.
-  while (!http_->is_running() && !run_finished_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (http_->is_running()) http_->stop();
+  StopWhenRunning(*http_, run_finished_);
 }
 
 bool Server::IsRunning() const { return http_->is_running(); }

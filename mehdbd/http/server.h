@@ -11,6 +11,11 @@
 //   server.Stop();                               // from any thread
 //   t.join();                                    // in-flight requests done
 //
+// With options.tls the listener speaks only TLS. BindHealth() adds a plain
+// HTTP listener that answers only /healthz, /readyz and /metrics (the same
+// handlers), so kubelet probes need no certificate; it keeps answering
+// while the main listener drains and stops after it.
+//
 // Stop() is the graceful shutdown: the listening socket closes at once (new
 // connections are refused), requests being handled run to completion and
 // their answers are written, idle keep-alive connections close (within
@@ -30,6 +35,7 @@
 #include <string>
 
 #include "http/api.h"
+#include "http/loop_server.h"
 #include "http/metrics.h"
 #include "http/server_options.h"
 #include "identity.h"
@@ -47,6 +53,10 @@ class Server {
   // Binds the listening socket. Answers the port (useful with port 0) or
   // -1 with `error` set.
   int Bind(const std::string& host, int port, std::string& error);
+
+  // Binds the plain health listener (see the file comment); call before
+  // Run(). Answers the port or -1 with `error` set.
+  int BindHealth(const std::string& host, int port, std::string& error);
 
   // Serves until Stop(); call once, after a successful Bind(). Returns false
   // if the server could not run.
@@ -71,15 +81,16 @@ class Server {
   Api& api() { return api_; }
 
  private:
-  class HttpServer;  // httplib::Server with access to its listening socket
-
-  void Configure();
+  void Configure(LoopServer& svr);
+  void RouteAll(LoopServer& svr);
+  void RouteHealthOnly(LoopServer& svr);
   void OnLog(const httplib::Request& req, const httplib::Response& res);
 
   const ServerOptions options_;
   Metrics metrics_;
   Api api_;
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<LoopServer> http_;
+  std::unique_ptr<LoopServer> health_;  // null unless BindHealth()
 
   std::mutex stop_mutex_;
   bool stop_requested_ = false;  // guarded by stop_mutex_

@@ -7,9 +7,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 #include "config.h"
 #include "http/key_rule.h"
+
+namespace mehdbd::tls {
+class TlsServerContext;
+}
 
 namespace mehdbd::http {
 
@@ -31,6 +36,9 @@ struct ServerOptions {
   // Content-Length); larger ones are streamed in chunks so a listing never
   // holds more than a page of keys in memory.
   std::size_t list_buffer_keys = 65536;
+  // Non-null: the client listener speaks TLS with this context (loaded by
+  // main() from --tls-cert/--tls-key, since loading can fail).
+  std::shared_ptr<tls::TlsServerContext> tls;
 
   static ServerOptions FromConfig(const Config& config) {
     ServerOptions o;

@@ -63,6 +63,7 @@ std::unique_ptr<httplib::Client> Follower::NewClient(std::chrono::milliseconds r
   // reconnect (a refusal drops the connection, see Fail()).
   if (options_.token != nullptr)
     client->set_bearer_token_auth(options_.token->Current().c_str());
+  tls::ConfigureClient(*client, options_.tls);
   return client;
 }
 
@@ -153,7 +154,8 @@ Follower::Outcome Follower::Poll() {
   if (stop_.load()) return Outcome::kIdle;
   if (!res) {
     SetState("leader-unreachable");
-    Fail("leader " + options_.leader_peer_url + " unreachable: " + httplib::to_string(res.error()));
+    Fail("leader " + options_.leader_peer_url + " unreachable: " +
+         tls::DescribeError(*client, res.error()));
     return Outcome::kError;
   }
   // A refusal carries none of the position headers read below.
@@ -276,7 +278,7 @@ bool Follower::Bootstrap() {
     return false;
   }
   if (!res || status != 200 || !fed.ok() || !header.ok()) {
-    const std::string why = !res ? "transfer failed: " + httplib::to_string(res.error())
+    const std::string why = !res ? "transfer failed: " + tls::DescribeError(*client, res.error())
                             : status != 200 ? "leader answered " + std::to_string(status)
                             : !fed.ok()     ? fed.ToString()
                                             : header.status().ToString();

@@ -35,12 +35,14 @@
 
 #include "store_handle.h"
 #include "token_file.h"
+#include "tls/client.h"
 
 namespace mehdbd::replication {
 
 struct FollowerOptions {
-  std::string leader_peer_url;  // "http://host:port" of the leader's peer port
+  std::string leader_peer_url;  // "http(s)://host:port" of the leader's peer port
   std::string name;             // this pod, as the leader lists it
+  tls::ClientTls tls;           // for an https:// leader_peer_url
   std::chrono::milliseconds poll_wait{5000};
   std::size_t max_batch_bytes = std::size_t{4} << 20;
   bool resnapshot_on_mismatch = false;

@@ -28,18 +28,23 @@ void Refuse(httplib::Response& res, int status, const char* reason, const std::s
   res.set_content(text + "\n", "text/plain; charset=utf-8");
 }
 
+// Connections are served by mehdbd's own loop (http/connection.h), plain or
+// TLS. A poll may legitimately wait max_wait before its answer is written;
+// a follower polls over one connection for as long as it lives, so the
+// request limit is practically unbounded.
+http::ConnectionLimits PeerLimits() {
+  using std::chrono::seconds;
+  return {seconds(5), seconds(30), seconds(30), std::size_t{1} << 30};
+}
+
 }  // namespace
 
 PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions options)
-    : stores_(stores), acks_(acks), options_(options) {
+    : stores_(stores), acks_(acks), options_(options), server_(PeerLimits(), options_.tls) {
   const unsigned threads = options_.threads;
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // A poll may legitimately wait max_wait before its answer is written.
-  server_.set_read_timeout(5, 0);
-  server_.set_write_timeout(30, 0);
+  // Only the Keep-Alive answer header; the loop applies the limits.
   server_.set_keep_alive_timeout(30);
-  // A follower polls over one connection for as long as it lives; the
-  // default of 5 requests per connection would cut it every few polls.
   server_.set_keep_alive_max_count(1u << 30);
   // Before any handler, and before cpp-httplib would read a body.
   server_.set_pre_routing_handler([this](const httplib::Request& req,

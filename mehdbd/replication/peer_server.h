@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "http/auth.h"
+#include "http/loop_server.h"
 #include "replication/ack_table.h"
 #include "store_handle.h"
 
@@ -30,6 +31,9 @@ struct PeerServerOptions {
   // Followers are few and each holds at most one poll (plus a snapshot
   // stream while bootstrapping): a small fixed pool suffices.
   unsigned threads = 16;
+  // Non-null: peers are served over TLS (the same certificate as the
+  // client listener, reloaded the same way).
+  std::shared_ptr<tls::TlsServerContext> tls;
 };
 
 class PeerServer {
@@ -53,7 +57,7 @@ class PeerServer {
   StoreHandle& stores_;
   AckTable& acks_;
   const PeerServerOptions options_;
-  httplib::Server server_;
+  http::LoopServer server_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   http::Authenticator* auth_ = nullptr;

@@ -35,13 +35,17 @@ Pod::~Pod() {
   if (running()) Kill();
 }
 
-std::string Pod::url() const { return "http://" + address_ + ":" + std::to_string(ports_.client); }
+std::string Pod::url() const {
+  return (ca_file_.empty() ? "http://" : "https://") + address_ + ":" +
+         std::to_string(ports_.client);
+}
 
 void Pod::Start() {
   if (running()) throw std::logic_error(name_ + " is already running");
   const char* bin = std::getenv("MEHDBD");
   if (bin == nullptr) throw std::runtime_error("MEHDBD is not set");
-  const std::string leader = "http://127.0.0." + std::to_string(ports_.base_octet) + ":" +
+  const std::string leader = (ca_file_.empty() ? "http://127.0.0." : "https://127.0.0.") +
+                             std::to_string(ports_.base_octet) + ":" +
                              std::to_string(ports_.client);
   std::vector<std::string> args = {bin,
                                    "--bind=" + address_,
@@ -92,7 +96,11 @@ void Pod::WipeData() {
 }
 
 std::unique_ptr<httplib::Client> Pod::Client(int timeout_s) const {
-  auto c = std::make_unique<httplib::Client>(address_, ports_.client);
+  auto c = std::make_unique<httplib::Client>(url());
+  if (!ca_file_.empty()) {
+    c->set_ca_cert_path(ca_file_);
+    c->enable_server_certificate_verification(true);
+  }
   c->set_connection_timeout(2, 0);
   c->set_read_timeout(timeout_s, 0);
   if (!token_.empty()) c->set_bearer_token_auth(token_.c_str());

@@ -48,6 +48,10 @@ class Pod {
   int Terminate();   // SIGTERM, then reap; answers the exit status
   void WipeData();   // like deleting the PVC: only while stopped
   void SetExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // The pod serves TLS (its extra args carry --tls-cert/--tls-key): its
+  // clients use https:// and trust `ca_file`, and the leader URL it is
+  // given is https://. Call before Start().
+  void UseTls(std::string ca_file) { ca_file_ = std::move(ca_file); }
 
   // The bearer token every client of this pod sends (pods started with
   // --auth-token-file); empty = none.
@@ -71,6 +75,7 @@ class Pod {
   Ports ports_;
   std::vector<std::string> extra_args_;
   std::string token_;
+  std::string ca_file_;  // non-empty: TLS
   std::string name_, address_, datadir_, logfile_;
   pid_t pid_ = -1;
 };

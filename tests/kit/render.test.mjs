@@ -84,6 +84,16 @@ function daemonPort(r) {
   return s ? Number(s.value) : MEHDBD_PORT_DEFAULT;
 }
 
+// Where probes must go: the plain --health-port when set (the main port may
+// speak TLS), else mehdbd's --port.
+function probePort(r) {
+  const health = Number(setting(r, "health-port")?.value ?? 0);
+  return health > 0 ? health : daemonPort(r);
+}
+
+// The files of a kubernetes.io/tls Secret (cert-manager's layout).
+const TLS_SECRET_KEYS = { "tls-cert": "tls.crt", "tls-key": "tls.key", "tls-ca": "ca.crt" };
+
 function resolvePort(container, port) {
   if (typeof port === "number") return port;
   const p = (container.ports ?? []).find((x) => x.name === port);
@@ -187,11 +197,34 @@ const CHECKS = {
   "probes use mehdbd's endpoints on its port": (r) => {
     const http = (r.container.ports ?? []).find((p) => p.containerPort === daemonPort(r));
     assert.ok(http, `a container port is mehdbd's --port ${daemonPort(r)}`);
+    const port = probePort(r);
+    assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `probe port ${port} is a container port`);
     for (const [probe, wanted] of Object.entries(PROBE_PATHS)) {
       const p = r.container[probe];
       assert.ok(p?.httpGet, `${probe} is an HTTP probe`);
       assert.equal(p.httpGet.path, wanted, `${probe} path`);
-      assert.equal(resolvePort(r.container, p.httpGet.port), daemonPort(r), `${probe} port`);
+      assert.equal(resolvePort(r.container, p.httpGet.port), port, `${probe} port`);
+      assert.notEqual(p.httpGet.scheme, "HTTPS", `${probe}: the health port is plain HTTP`);
+    }
+  },
+
+  "TLS: Secret files mounted read-only, probes off the TLS port": (r) => {
+    const cert = setting(r, "tls-cert");
+    if (!cert) return; // TLS off: nothing to check
+    assert.ok(Number(setting(r, "health-port")?.value ?? 0) > 0,
+      "--health-port is set: kubelet's HTTP probes cannot use the TLS port");
+    const spec = r.sts.spec.template.spec;
+    for (const [opt, key] of Object.entries(TLS_SECRET_KEYS)) {
+      const file = setting(r, opt)?.value;
+      assert.ok(file?.startsWith("/"), `--${opt} is an absolute path`);
+      const mount = (r.container.volumeMounts ?? []).find((m) => path.posix.dirname(file) === m.mountPath.replace(/\/$/, ""));
+      assert.ok(mount, `--${opt} ${file} is a file of a mounted volume`);
+      assert.equal(mount.readOnly, true, `${mount.name} is mounted read-only`);
+      const vol = (spec.volumes ?? []).find((v) => v.name === mount.name);
+      assert.ok(vol?.secret?.secretName, `${mount.name} is a Secret volume`);
+      // Without `items` a Secret's keys are its files.
+      const item = (vol.secret.items ?? [{ key, path: key }]).find((i) => i.path === path.posix.basename(file));
+      assert.equal(item?.key, key, `--${opt} reads the Secret's ${key}`);
     }
   },
 
@@ -314,6 +347,24 @@ for (const t of targets) {
   }
 }
 
+const tlsTarget = targets.find((t) => t.name === "fixtures/tls");
+
+test("fixtures/tls: the tls component sets mehdbd's TLS flags and moves the probes",
+  { skip: skip || (!binary && "mehdbd is not built (meson passes its path as MEHDBD)") }, () => {
+    const r = rendered(tlsTarget);
+    const known = mehdbdOptions(binary);
+    for (const opt of ["tls-cert", "tls-key", "tls-ca", "health-port"]) {
+      assert.ok(known.has(opt), `--${opt} is in \`mehdbd --help\``);
+      assert.ok(setting(r, opt), `the component sets --${opt}`);
+    }
+    const health = Number(setting(r, "health-port").value);
+    assert.notEqual(health, daemonPort(r));
+    assert.notEqual(health, Number(setting(r, "peer-port")?.value ?? 9877));
+    for (const probe of Object.keys(PROBE_PATHS)) {
+      assert.equal(resolvePort(r.container, r.container[probe].httpGet.port), health, `${probe} on the health port`);
+    }
+  });
+
 // The checks must catch the bugs the field keeps shipping (KIT.md §3, §4):
 // each mutation of the dev render has to make its check fail.
 const devTarget = targets.find((t) => t.overlay === "dev");
@@ -352,6 +403,31 @@ function mutated(mutate, target = devTarget) {
   const r = { ...rendered(target), objs, sts, container: sts.spec.template.spec.containers.find((c) => c.name === "mehdbd") };
   mutate(r);
   return r;
+}
+
+// The same for the tls fixture's render.
+const TLS_MUTATIONS = [
+  ["TLS on, probes still on the TLS port", "probes use mehdbd's endpoints on its port",
+    (r) => { r.container.readinessProbe.httpGet.port = "http"; }],
+  ["TLS on, no --health-port", "TLS: Secret files mounted read-only, probes off the TLS port",
+    (r) => { r.container.args = r.container.args.filter((a) => !a.startsWith("--health-port")); }],
+  ["TLS Secret mounted writable", "TLS: Secret files mounted read-only, probes off the TLS port",
+    (r) => { delete r.container.volumeMounts.find((m) => m.name === "tls").readOnly; }],
+  ["--tls-key naming a file the Secret does not have", "TLS: Secret files mounted read-only, probes off the TLS port",
+    (r) => { r.container.args = r.container.args.map((a) => a.startsWith("--tls-key") ? "--tls-key=/etc/mehdb-tls/key.pem" : a); }],
+  ["TLS files from a ConfigMap", "TLS: Secret files mounted read-only, probes off the TLS port",
+    (r) => { const v = r.sts.spec.template.spec.volumes.find((x) => x.name === "tls"); delete v.secret; v.configMap = { name: "mehdb-config" }; }],
+];
+
+for (const [bug, check, mutate] of TLS_MUTATIONS) {
+  test(`checks catch: ${bug}`, { skip }, async () => {
+    const objs = structuredClone(rendered(tlsTarget).objs);
+    const sts = objs.find((o) => o.kind === "StatefulSet");
+    const r = { ...rendered(tlsTarget), objs, sts, container: sts.spec.template.spec.containers.find((c) => c.name === "mehdbd") };
+    await assert.doesNotReject(async () => CHECKS[check](r), "the unmutated render passes");
+    mutate(r);
+    await assert.rejects(async () => CHECKS[check](r), assert.AssertionError);
+  });
 }
 
 for (const [bug, check, mutate] of MUTATIONS) {
