@@ -59,6 +59,7 @@ std::unique_ptr<httplib::Client> Follower::NewClient(std::chrono::milliseconds r
   client->set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(read_timeout).count(), 0);
   client->set_write_timeout(5, 0);
   client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);  // see PeerServer: no Nagle delay per request
   // Read per connection, so a rotated token is sent after the next
   // reconnect (a refusal drops the connection, see Fail()).
   if (options_.token != nullptr)
