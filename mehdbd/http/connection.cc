@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "http/request_context.h"
 
@@ -73,8 +74,18 @@ void LingeringClose(socket_t sock) {
 
 }  // namespace
 
+bool HasRequestHead(std::string_view bytes) {
+  // Blank lines before the request line are skipped by parsers (RFC 9112
+  // 2.2), so the head ends at the first blank line after some text.
+  const std::size_t text = bytes.find_first_not_of("\r\n");
+  if (text == std::string_view::npos) return false;
+  bytes.remove_prefix(text);
+  return bytes.find("\n\r\n") != std::string_view::npos ||
+         bytes.find("\n\n") != std::string_view::npos;
+}
+
 bool SocketStream::is_readable() const {
-  return HasBuffered() || WaitFor(sock_, POLLIN, read_timeout_);
+  return !Buffered().empty() || WaitFor(sock_, POLLIN, read_timeout_);
 }
 
 bool SocketStream::is_writable() const {
@@ -82,17 +93,18 @@ bool SocketStream::is_writable() const {
 }
 
 ssize_t SocketStream::read(char* ptr, size_t size) {
-  if (!HasBuffered()) {
+  if (Buffered().empty()) {
     if (!WaitFor(sock_, POLLIN, read_timeout_)) return -1;  // timed out
+    buf_.resize(16384);
     ssize_t n;
     do {
       n = ::recv(sock_, buf_.data(), buf_.size(), 0);
     } while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;
+    buf_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     begin_ = 0;
-    end_ = static_cast<std::size_t>(n);
+    if (n <= 0) return n;
   }
-  const std::size_t take = std::min(size, end_ - begin_);
+  const std::size_t take = std::min(size, buf_.size() - begin_);
   std::memcpy(ptr, buf_.data() + begin_, take);
   begin_ += take;
   return static_cast<ssize_t>(take);
@@ -115,35 +127,45 @@ void SocketStream::get_local_ip_and_port(std::string& ip, int& port) const {
   AddressOf(sock_, false, ip, port);
 }
 
-void ServeConnection(socket_t sock, const ConnectionLimits& limits,
-                     const std::atomic<socket_t>& listener,
-                     const RequestProcessor& process) {
-  SocketStream stream(sock, limits.read_timeout, limits.write_timeout);
-  bool linger = false;
-  for (std::size_t served = 0; served < limits.max_requests; ++served) {
-    // Wait for the next request in slices, so a stopping server is noticed.
-    const auto idle_end =
-        std::chrono::steady_clock::now() + limits.idle_timeout;
-    bool ready = stream.HasBuffered();
-    while (!ready && listener.load() != INVALID_SOCKET &&
-           std::chrono::steady_clock::now() < idle_end) {
-      ready = WaitFor(sock, POLLIN, std::chrono::milliseconds(100));
-    }
-    if (!ready || listener.load() == INVALID_SOCKET) break;
+void CloseConnection(socket_t sock) {
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+}
 
+bool ServeConnection(PendingConnection& conn, const ConnectionLimits& limits,
+                     const std::atomic<bool>& stopping,
+                     const RequestProcessor& process) {
+  SocketStream stream(conn.sock, limits.read_timeout, limits.write_timeout,
+                      std::move(conn.buffered));
+  bool keep = false;
+  bool linger = false;
+  // Only requests whose head is already here are served on this thread; a
+  // connection waiting for more goes back to the gate, so a slow or idle
+  // client never holds a worker while it dawdles over a request head.
+  while (conn.served < limits.max_requests && !stopping.load()) {
     RequestContext& ctx = CurrentRequest();
     ctx = RequestContext{};  // nothing carries over from an unlogged request
     ctx.stream = &stream;
     bool connection_closed = false;
-    const bool last = served + 1 == limits.max_requests;
+    ++conn.served;
+    const bool last = conn.served == limits.max_requests;
     const bool ok = process(stream, last, connection_closed);
     linger = ctx.close_connection;
     ctx.stream = nullptr;
-    if (!ok || connection_closed || linger) break;
+    if (!ok || connection_closed || linger || last) break;
+    if (!HasRequestHead(stream.Buffered())) {
+      keep = !stopping.load();
+      break;
+    }
   }
-  if (linger) LingeringClose(sock);
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  if (keep) {
+    conn.buffered = std::string(stream.Buffered());
+    return true;
+  }
+  if (linger) LingeringClose(conn.sock);
+  CloseConnection(conn.sock);
+  conn.sock = INVALID_SOCKET;
+  return false;
 }
 
 }  // namespace mehdbd::http

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
-// One client connection's life, replacing cpp-httplib 0.11's own loop
-// (Server::process_and_close_socket, which a subclass may override). Ours:
+// One client connection's requests, replacing cpp-httplib 0.11's own loop
+// (Server::process_and_close_socket, which a subclass may override). A
+// worker thread gets a connection only once a whole request head has arrived
+// (connection_gate.h waits for that without a thread), and gives it back to
+// the gate when no further complete request is buffered. Ours:
 //
 //  * closes the connection after an answer that left a request body unread
 //    (RequestContext::close_connection). cpp-httplib would read the unread
 //    body as the next request, which is how request smuggling starts; we
 //    send the answer, shut our side, drain briefly and close, so the client
 //    still reads the answer instead of a reset;
-//  * waits for the next keep-alive request with poll() in short slices and
-//    gives up as soon as the server stops, so a graceful shutdown does not
-//    wait out idle connections;
 //  * reads through one buffer per connection (cpp-httplib reads request
 //    lines a byte at a time) and keeps pipelined bytes between requests;
 //  * sends with MSG_NOSIGNAL and uses poll(), not select(), so descriptors
@@ -20,21 +20,36 @@
 
 #include <httplib.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <string>
+#include <string_view>
 
 namespace mehdbd::http {
+
+// A connection between requests: its socket, the bytes received and not yet
+// processed, and how many requests it has had.
+struct PendingConnection {
+  socket_t sock = INVALID_SOCKET;
+  std::string buffered;
+  std::size_t served = 0;
+};
+
+// True once `bytes` hold a request line and headers up to the blank line
+// that ends them (CRLF or bare LF line ends, as cpp-httplib accepts both).
+bool HasRequestHead(std::string_view bytes);
 
 // httplib::Stream over a connected socket, with per-operation timeouts.
 class SocketStream final : public httplib::Stream {
  public:
   SocketStream(socket_t sock, std::chrono::milliseconds read_timeout,
-               std::chrono::milliseconds write_timeout)
+               std::chrono::milliseconds write_timeout, std::string initial)
       : sock_(sock),
         read_timeout_(read_timeout),
-        write_timeout_(write_timeout) {}
+        write_timeout_(write_timeout),
+        buf_(std::move(initial)) {}
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -45,15 +60,16 @@ class SocketStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
   // Bytes already received and not yet consumed (a pipelined request).
-  bool HasBuffered() const { return begin_ < end_; }
+  std::string_view Buffered() const {
+    return std::string_view(buf_).substr(begin_);
+  }
 
  private:
   socket_t sock_;
   std::chrono::milliseconds read_timeout_;
   std::chrono::milliseconds write_timeout_;
-  std::array<char, 16384> buf_{};
+  std::string buf_;
   std::size_t begin_ = 0;
-  std::size_t end_ = 0;
 };
 
 struct ConnectionLimits {
@@ -68,11 +84,16 @@ struct ConnectionLimits {
 using RequestProcessor = std::function<bool(
     httplib::Stream& stream, bool close_connection, bool& connection_closed)>;
 
-// Serves requests on `sock` until the client leaves, a limit is reached or
-// `listener` becomes INVALID_SOCKET (the server stopped), then closes it.
-void ServeConnection(socket_t sock, const ConnectionLimits& limits,
-                     const std::atomic<socket_t>& listener,
+// Serves the requests already buffered in `conn` (the first must be
+// complete). Answers true when the connection stays open and should wait for
+// its next request (`conn` then holds the leftover bytes); false when it was
+// closed: the client left, a limit was reached, or `stopping` is set.
+bool ServeConnection(PendingConnection& conn, const ConnectionLimits& limits,
+                     const std::atomic<bool>& stopping,
                      const RequestProcessor& process);
+
+// Shuts and closes a connection's socket.
+void CloseConnection(socket_t sock);
 
 }  // namespace mehdbd::http
 

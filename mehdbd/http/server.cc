@@ -2,19 +2,20 @@
 //
 // Implementation of server.h: how cpp-httplib 0.11.4 (Debian 12) is set up.
 //
-// Thread pool: cpp-httplib 0.11 hands each accepted connection to one pool
-// thread for its whole keep-alive life, so the pool size is the number of
-// connections served at once; further connections are accepted and wait in
-// the pool's queue until a thread frees up. A durable PUT parks its thread in
-// the group commit until the fsync, and a min_seq read parks it for up to
-// --max-seq-wait, so the pool must be larger than the number of clients
-// expected to write or wait at the same moment (that concurrency is also
-// what lets group commit share one fsync among many writes). The default of
-// 64 covers 50 busy clients with room for probes; a thread costs a stack
-// (mostly untouched virtual memory) and an LMDB reader slot, sized to match
-// in config_checks.cc. The idle timeout and the per-connection request limit
-// bound how long one client can keep a thread, so slow or idle clients
-// cannot starve the others.
+// Thread pool: a connection holds a pool thread only while one of its
+// requests is being handled; between requests, and while a request head is
+// still arriving, it waits in the gate (connection_gate.h) without a thread.
+// So the pool size is the number of requests handled at once, not the number
+// of clients; further ready requests wait in the pool's queue. A durable PUT
+// parks its thread in the group commit until the fsync, and a min_seq read
+// parks it for up to --max-seq-wait, so the pool must be larger than the
+// number of requests expected to write or wait at the same moment (that
+// concurrency is also what lets group commit share one fsync among many
+// writes). The default of 64 covers that for many more clients; a thread
+// costs a stack (mostly untouched virtual memory) and an LMDB reader slot,
+// sized to match in config_checks.cc. Slow or idle clients (slowloris) cost
+// a descriptor and a small buffer in the gate, never a thread, and the
+// gate's whole-head deadline bounds how long they keep even that.
 #include "http/server.h"
 
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 
 #include "http/access_log.h"
 #include "http/connection.h"
+#include "http/connection_gate.h"
 #include "http/errors.h"
 #include "http/request_context.h"
 #include "log.h"
@@ -43,33 +45,84 @@ void BeginRequest() {
 }  // namespace
 
 // cpp-httplib's Server with two changes reached through its protected
-// members: each connection is served by our own loop (connection.h), and
-// the listen backlog is raised (cpp-httplib listens with a backlog of 5,
-// which drops connection attempts when many clients connect at once; Linux
-// lets listen() be called again to raise it).
+// members: connections are served by our own gate and loop (connection_gate.h,
+// connection.h), and the listen backlog is raised (cpp-httplib listens with a
+// backlog of 5, which drops connection attempts when many clients connect at
+// once; Linux lets listen() be called again to raise it).
+//
+// cpp-httplib's accept loop hands each accepted socket to its task queue,
+// which runs process_and_close_socket(). Our queue runs that at once on the
+// accept thread, and our override only puts the socket into the gate; the
+// worker pool (options.threads) then runs requests whose head has arrived.
 class Server::HttpServer : public httplib::Server {
  public:
   explicit HttpServer(const ServerOptions& options)
       : limits_{options.read_timeout, options.write_timeout,
-                options.idle_timeout, options.keep_alive_requests} {}
+                options.idle_timeout, options.keep_alive_requests},
+        pool_(options.threads),
+        gate_(options.idle_timeout, options.read_timeout,
+              [this](PendingConnection conn) { Dispatch(std::move(conn)); }) {
+    new_task_queue = [] { return new InlineQueue; };
+  }
+  ~HttpServer() override { CloseConnections(); }
 
   void RaiseBacklog(int backlog) {
     const socket_t sock = svr_sock_;
     if (sock != INVALID_SOCKET) (void)::listen(sock, backlog);
   }
 
+  // Requests being handled finish; connections between requests close.
+  void BeginStop() { stopping_.store(true); }
+
+  // After the accept loop ended: closes waiting connections, then waits for
+  // the workers to finish the requests they are running. Idempotent.
+  void CloseConnections() {
+    BeginStop();
+    gate_.Shutdown();
+    std::lock_guard<std::mutex> lock(close_mutex_);
+    if (pool_closed_) return;
+    pool_closed_ = true;
+    pool_.shutdown();
+  }
+
  private:
+  // Runs each task on the calling (accept) thread; see the class comment.
+  class InlineQueue final : public httplib::TaskQueue {
+   public:
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override {}
+  };
+
   bool process_and_close_socket(socket_t sock) override {
-    ServeConnection(sock, limits_, svr_sock_,
-                    [this](httplib::Stream& stream, bool close_connection,
-                           bool& connection_closed) {
-                      return process_request(stream, close_connection,
-                                             connection_closed, nullptr);
-                    });
+    if (stopping_.load()) {
+      CloseConnection(sock);
+      return true;
+    }
+    PendingConnection conn;
+    conn.sock = sock;
+    gate_.Add(std::move(conn));
     return true;
   }
 
+  void Dispatch(PendingConnection conn) {
+    pool_.enqueue([this, conn = std::move(conn)]() mutable {
+      if (ServeConnection(conn, limits_, stopping_, [this](httplib::Stream& stream,
+                                                            bool close_connection,
+                                                            bool& connection_closed) {
+            return process_request(stream, close_connection, connection_closed,
+                                   nullptr);
+          })) {
+        gate_.Add(std::move(conn));
+      }
+    });
+  }
+
   const ConnectionLimits limits_;
+  std::atomic<bool> stopping_{false};
+  httplib::ThreadPool pool_;
+  std::mutex close_mutex_;
+  bool pool_closed_ = false;  // guarded by close_mutex_
+  ConnectionGate gate_;       // last: its poller dispatches into pool_
 };
 
 Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
@@ -86,9 +139,6 @@ Server::~Server() { Stop(); }
 
 void Server::Configure() {
   HttpServer& svr = *http_;
-  svr.new_task_queue = [n = options_.threads] {
-    return new httplib::ThreadPool(n);
-  };
   // Timeouts and keep-alive limits are applied by ServeConnection; the
   // keep-alive settings here only shape the Keep-Alive answer header.
   svr.set_keep_alive_timeout(
@@ -174,6 +224,7 @@ bool Server::Run() {
     run_started_ = true;
   }
   const bool ok = http_->listen_after_bind();
+  http_->CloseConnections();
   run_finished_.store(true);
   return ok;
 }
@@ -183,6 +234,7 @@ void Server::Stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
   api_.SetDraining();
+  http_->BeginStop();
   if (!run_started_) return;  // Run() will see stop_requested_ and return
   // Run() may not have reached its accept loop yet; httplib::Server::stop()
   // does nothing before that, and asserts if called twice, so wait for it.

@@ -15,9 +15,9 @@ namespace mehdbd::http {
 
 struct ServerOptions {
   KeyRule key_rule = KeyRule::kExtended;
-  // Worker threads. cpp-httplib 0.11 gives each accepted connection a pool
-  // thread for its whole keep-alive life, so this is the number of
-  // connections served at once; more wait, accepted, in the pool's queue.
+  // Worker threads: the number of requests handled at once. Connections
+  // wait for their next request head without a thread (connection_gate.h);
+  // ready requests beyond this wait in the pool's queue.
   unsigned threads = 64;
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};
