@@ -115,7 +115,7 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
       internal::GateGuard pass(gate);
       MDB_txn* raw = nullptr;
       rc = mdb_txn_begin(env, nullptr, 0, &raw);
-      if (rc != MDB_SUCCESS) return LmdbStatus(rc, what);
+      if (rc != MDB_SUCCESS) return internal::WriteFailureStatus(rc, what, dir);
       internal::Txn txn(raw);
       rc = fn(txn.get());
       if (rc == MDB_SUCCESS) rc = txn.Commit();
@@ -124,7 +124,7 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
       if (Status s = GrowMap(); !s.ok()) return s;
       continue;
     }
-    return LmdbStatus(rc, what);
+    return internal::WriteFailureStatus(rc, what, dir);
   }
 }
 
