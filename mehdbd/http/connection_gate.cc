@@ -105,7 +105,10 @@ bool ConnectionGate::ReadInto(Entry& entry, bool& closed) {
         ::recv(conn.sock, chunk.data(), chunk.size(), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n <= 0) {  // the client left, or the connection failed
+    if (n <= 0) {
+      // A client may send a request and then shut its side (half-close):
+      // it still gets its answer. Otherwise it left, or the connection failed.
+      if (HasRequestHead(conn.buffered)) return true;
       closed = true;
       return false;
     }
