@@ -104,14 +104,17 @@ class Server::HttpServer : public httplib::Server {
     return true;
   }
 
+  // Runs the connection's ready requests on a worker; a connection that
+  // stays open goes back to the gate to wait for its next request.
   void Dispatch(PendingConnection conn) {
     pool_.enqueue([this, conn = std::move(conn)]() mutable {
-      if (ServeConnection(conn, limits_, stopping_, [this](httplib::Stream& stream,
-                                                            bool close_connection,
-                                                            bool& connection_closed) {
-            return process_request(stream, close_connection, connection_closed,
-                                   nullptr);
-          })) {
+      const RequestProcessor process = [this](httplib::Stream& stream,
+                                              bool close_connection,
+                                              bool& connection_closed) {
+        return process_request(stream, close_connection, connection_closed,
+                               nullptr);
+      };
+      if (ServeConnection(conn, limits_, stopping_, process)) {
         gate_.Add(std::move(conn));
       }
     });
