@@ -70,7 +70,7 @@ constexpr OptionSpec kOptions[] = {
      "that loads it can resume from the log"},
     {"key-rule", "extended",
      "extended (A-Z a-z 0-9 - . _ ~) or original ([a-z]+)"},
-    {"threads", "64", "HTTP worker threads = concurrent connections served"},
+    {"threads", "64", "HTTP worker threads = requests handled at once"},
     {"read-timeout", "5s", "longest wait for request bytes"},
     {"write-timeout", "5s", "longest wait to send response bytes"},
     {"idle-timeout", "5s", "keep-alive connections idle this long are closed"},

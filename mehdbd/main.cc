@@ -9,10 +9,11 @@
 // blocked before any other thread exists, so no handler ever runs inside the
 // HTTP or store code, and shutdown is ordinary code: stop accepting, let the
 // in-flight requests finish, close the store, exit 0. A pod's default grace
-// period is 30 s; this takes at most the longest request plus the idle
-// timeout (5 s by default).
+// period is 30 s; this takes at most the longest request in flight
+// (connections between requests are closed at once).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdio>
@@ -37,6 +38,7 @@ namespace {
 
 using mehdbd::LogError;
 using mehdbd::LogInfo;
+using mehdbd::LogWarning;
 
 std::string Describe(const mehdbd::Identity& id) {
   std::string s =
@@ -204,6 +206,19 @@ int Serve(const mehdbd::Config& config) {
   return 0;
 }
 
+// Each client connection is a descriptor, also while it waits idle in the
+// gate; the usual soft limit of 1024 would make a few hundred slow clients
+// plus the store's files run out, and cpp-httplib's accept loop then spins.
+// The hard limit is what the administrator allows, so take all of it.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+    LogWarning("cannot raise the open-file limit; many clients may be refused");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,5 +243,6 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   for (const std::string& note : outcome.notes) mehdbd::LogWarning(note);
+  RaiseFileLimit();
   return Serve(outcome.config);
 }

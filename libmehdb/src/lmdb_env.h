@@ -10,6 +10,7 @@
 
 #include <mehdb/status.h>
 
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -18,6 +19,16 @@ namespace mehdb::internal {
 // Maps every LMDB code and errno to a Code, keeping mdb_strerror's text.
 // `what` says what we were doing ("opening", "committing", ...).
 Status LmdbStatus(int rc, std::string_view what);
+
+// LmdbStatus for a failed write transaction on the store in `dir`. LMDB
+// reports a write the disk cut short as EIO, and so does a volume the kernel
+// turned read-only after an error; both say nothing about the data already
+// committed (the failed transaction is simply not there). So EIO is looked
+// at again: no free space left makes it kNoSpace, a data file that can no
+// longer be opened for writing (EROFS) makes it kReadOnly. MDB_PANIC (LMDB
+// gave up on the environment after a failed meta page write) gets the
+// read-only check too.
+Status WriteFailureStatus(int rc, std::string_view what, const std::string& dir);
 
 inline MDB_val ToVal(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};

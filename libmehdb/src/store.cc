@@ -3,9 +3,7 @@
 // Opening a store, the read path, stats, and the transaction plumbing
 // (pooled readers, map growth) the other parts share.
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -118,7 +116,7 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
       internal::GateGuard pass(gate);
       MDB_txn* raw = nullptr;
       rc = mdb_txn_begin(env, nullptr, 0, &raw);
-      if (rc != MDB_SUCCESS) return LmdbStatus(rc, what);
+      if (rc != MDB_SUCCESS) return internal::WriteFailureStatus(rc, what, dir);
       internal::Txn txn(raw);
       rc = fn(txn.get());
       if (rc == MDB_SUCCESS) rc = txn.Commit();
@@ -127,27 +125,8 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
       if (Status s = GrowMap(); !s.ok()) return s;
       continue;
     }
-    if (rc == EIO && FilesystemFull()) {
-      // LMDB reports a short pwrite as EIO; on a full filesystem that is
-      // ENOSPC in disguise (large values are written in big runs, which
-      // stop short instead of failing). Callers must see "disk full", which
-      // is retryable once space is freed, not "data loss".
-      return Status(Code::kNoSpace,
-                    std::string(what) + ": no space left on the device holding " + dir +
-                        " (a write stopped short)",
-                    ENOSPC);
-    }
-    return LmdbStatus(rc, what);
+    return internal::WriteFailureStatus(rc, what, dir);
   }
-}
-
-bool Store::Impl::FilesystemFull() const {
-  // A write that stopped short used up every free block; anything under a
-  // few MiB free means the disk, not the hardware, failed us.
-  constexpr std::uint64_t kNearlyFull = std::uint64_t{4} << 20;
-  struct statvfs fs;
-  if (::statvfs(dir.c_str(), &fs) != 0) return false;
-  return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < kNearlyFull;
 }
 
 // ---- Open ------------------------------------------------------------------

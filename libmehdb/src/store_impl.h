@@ -136,8 +136,6 @@ struct Store::Impl {
   Status RunWrite(const std::function<int(MDB_txn*)>& fn, std::string_view what);
   // Doubles the map, up to options.max_map_bytes.
   Status GrowMap();
-  // Whether the filesystem holding the store is (nearly) out of space.
-  bool FilesystemFull() const;
 
   // The write path (group_commit.cc).
   Result<Seq> Submit(internal::PendingWrite& w);

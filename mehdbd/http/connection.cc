@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "http/request_context.h"
 
@@ -73,6 +74,16 @@ void LingeringClose(socket_t sock) {
 
 }  // namespace
 
+bool HasRequestHead(std::string_view bytes) {
+  // Blank lines before the request line are skipped by parsers (RFC 9112
+  // 2.2), so the head ends at the first blank line after some text.
+  const std::size_t text = bytes.find_first_not_of("\r\n");
+  if (text == std::string_view::npos) return false;
+  bytes.remove_prefix(text);
+  return bytes.find("\n\r\n") != std::string_view::npos ||
+         bytes.find("\n\n") != std::string_view::npos;
+}
+
 bool SocketStream::is_readable() const {
   return HasBuffered() || WaitFor(sock_, POLLIN, read_timeout_);
 }
@@ -84,15 +95,16 @@ bool SocketStream::is_writable() const {
 ssize_t SocketStream::read(char* ptr, size_t size) {
   if (!HasBuffered()) {
     if (!WaitFor(sock_, POLLIN, read_timeout_)) return -1;  // timed out
+    buf_.resize(16384);
     ssize_t n;
     do {
       n = ::recv(sock_, buf_.data(), buf_.size(), 0);
     } while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;
+    buf_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     begin_ = 0;
-    end_ = static_cast<std::size_t>(n);
+    if (n <= 0) return n;
   }
-  const std::size_t take = std::min(size, end_ - begin_);
+  const std::size_t take = std::min(size, buf_.size() - begin_);
   std::memcpy(ptr, buf_.data() + begin_, take);
   begin_ += take;
   return static_cast<ssize_t>(take);
@@ -134,6 +146,11 @@ bool ServeRequests(httplib::Stream& stream, std::size_t max_requests,
   return false;
 }
 
+void CloseConnection(socket_t sock) {
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+}
+
 void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process) {
@@ -149,11 +166,42 @@ void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
     }
     return ready && listener.load() != INVALID_SOCKET;
   };
-  const bool linger = ServeRequests(stream, limits.max_requests, next_ready, process);
+  const bool linger =
+      ServeRequests(stream, limits.max_requests, next_ready, process);
   stream.Finish();
   if (linger) LingeringClose(sock);
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  CloseConnection(sock);
+}
+
+bool ServeReadyRequests(PendingConnection& conn, const ConnectionLimits& limits,
+                        const std::atomic<bool>& stopping,
+                        const RequestProcessor& process) {
+  SocketStream stream(conn.sock, limits.read_timeout, limits.write_timeout,
+                      std::move(conn.buffered));
+  bool keep = false;
+  // Only requests whose head is already here are served on this thread; a
+  // connection waiting for more goes back to the gate, so a slow or idle
+  // client never holds a worker while it dawdles over a request head.
+  const auto next_ready = [&] {
+    if (stopping.load()) return false;
+    if (!HasRequestHead(stream.Buffered())) {
+      keep = true;
+      return false;
+    }
+    ++conn.served;
+    return true;
+  };
+  const std::size_t left =
+      limits.max_requests > conn.served ? limits.max_requests - conn.served : 0;
+  const bool linger = ServeRequests(stream, left, next_ready, process);
+  if (keep && !linger && !stopping.load()) {
+    conn.buffered = std::string(stream.Buffered());
+    return true;
+  }
+  if (linger) LingeringClose(conn.sock);
+  CloseConnection(conn.sock);
+  conn.sock = INVALID_SOCKET;
+  return false;
 }
 
 }  // namespace mehdbd::http

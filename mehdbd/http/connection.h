@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: MIT
 //
-// One client connection's life, replacing cpp-httplib 0.11's own loop
-// (Server::process_and_close_socket, which a subclass may override). Ours:
+// One client connection's requests, replacing cpp-httplib 0.11's own loop
+// (Server::process_and_close_socket, which a subclass may override). Two
+// ways to run it:
+//
+//  * gated (the plain client listener, server.h): a worker thread gets a
+//    connection only once a whole request head has arrived
+//    (connection_gate.h waits for that without a thread) and gives it back
+//    to the gate when no further complete request is buffered
+//    (ServeReadyRequests);
+//  * whole life on one thread (TLS connections, the health and peer
+//    listeners): ServeConnection waits for the next keep-alive request with
+//    poll() in short slices and gives up as soon as the server stops, so a
+//    graceful shutdown does not wait out idle connections.
+//
+// Both run the same request loop (ServeRequests), which:
 //
 //  * closes the connection after an answer that left a request body unread
 //    (RequestContext::close_connection). cpp-httplib would read the unread
 //    body as the next request, which is how request smuggling starts; we
 //    send the answer, shut our side, drain briefly and close, so the client
 //    still reads the answer instead of a reset;
-//  * waits for the next keep-alive request with poll() in short slices and
-//    gives up as soon as the server stops, so a graceful shutdown does not
-//    wait out idle connections;
 //  * reads through one buffer per connection (cpp-httplib reads request
 //    lines a byte at a time) and keeps pipelined bytes between requests;
 //  * sends with MSG_NOSIGNAL and uses poll(), not select(), so descriptors
@@ -20,10 +30,12 @@
 
 #include <httplib.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <string>
+#include <string_view>
 
 namespace mehdbd::http {
 
@@ -45,14 +57,33 @@ bool WaitFor(socket_t sock, short events, std::chrono::milliseconds timeout);
 // The address of the peer (`peer`) or of our end of `sock`.
 void AddressOf(socket_t sock, bool peer, std::string& ip, int& port);
 
+// A connection between requests: its socket, the bytes received and not yet
+// processed, and how many requests it has had.
+struct PendingConnection {
+  socket_t sock = INVALID_SOCKET;
+  std::string buffered;
+  std::size_t served = 0;
+  // A TLS connection: its bytes are encrypted, so the gate cannot look for
+  // a request head and only waits until the client sent something (the
+  // ClientHello); `buffered` stays empty.
+  bool tls = false;
+};
+
+// True once `bytes` hold a request line and headers up to the blank line
+// that ends them (CRLF or bare LF line ends, as cpp-httplib accepts both).
+bool HasRequestHead(std::string_view bytes);
+
 // httplib::Stream over a connected socket, with per-operation timeouts.
+// `initial`: bytes already read from the socket (by the gate).
 class SocketStream final : public ConnectionStream {
  public:
   SocketStream(socket_t sock, std::chrono::milliseconds read_timeout,
-               std::chrono::milliseconds write_timeout)
+               std::chrono::milliseconds write_timeout,
+               std::string initial = {})
       : sock_(sock),
         read_timeout_(read_timeout),
-        write_timeout_(write_timeout) {}
+        write_timeout_(write_timeout),
+        buf_(std::move(initial)) {}
 
   bool is_readable() const override;
   bool is_writable() const override;
@@ -62,15 +93,18 @@ class SocketStream final : public ConnectionStream {
   void get_local_ip_and_port(std::string& ip, int& port) const override;
   socket_t socket() const override { return sock_; }
 
-  bool HasBuffered() const override { return begin_ < end_; }
+  bool HasBuffered() const override { return begin_ < buf_.size(); }
+  // The bytes HasBuffered() reports.
+  std::string_view Buffered() const {
+    return std::string_view(buf_).substr(begin_);
+  }
 
  private:
   socket_t sock_;
   std::chrono::milliseconds read_timeout_;
   std::chrono::milliseconds write_timeout_;
-  std::array<char, 16384> buf_{};
+  std::string buf_;
   std::size_t begin_ = 0;
-  std::size_t end_ = 0;
 };
 
 struct ConnectionLimits {
@@ -92,15 +126,26 @@ void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const std::atomic<socket_t>& listener,
                      const RequestProcessor& process);
 
-// The request loop of ServeConnection without the socket: processes up to
+// Serves the requests already buffered in `conn` (the first must be
+// complete) over plain TCP. Answers true when the connection stays open and
+// should wait in the gate for its next request (`conn` then holds the
+// leftover bytes); false when it was closed: the client left, a limit was
+// reached, or `stopping` is set.
+bool ServeReadyRequests(PendingConnection& conn, const ConnectionLimits& limits,
+                        const std::atomic<bool>& stopping,
+                        const RequestProcessor& process);
+
+// The request loop of both without the socket: processes up to
 // `max_requests` requests from `stream` while `next_ready()` says another
 // request has arrived. Answers true when the last answer left a request body
 // unread (the caller must then close the connection without reading on).
-// ServeConnection runs it over a socket; the fuzzer (tests/fuzz) over
-// request bytes held in memory.
+// The fuzzer (tests/fuzz) runs it over request bytes held in memory.
 bool ServeRequests(httplib::Stream& stream, std::size_t max_requests,
                    const std::function<bool()>& next_ready,
                    const RequestProcessor& process);
+
+// Shuts and closes a connection's socket.
+void CloseConnection(socket_t sock);
 
 }  // namespace mehdbd::http
 

@@ -37,7 +37,7 @@ Entry EntryFor(mehdb::Code code) {
     case Code::kNoSpace:
       return {507, "insufficient storage: the data volume is full"};
     case Code::kReadOnly:
-      return {500, "store error: the store is read-only"};
+      return {500, "store error: the data volume is read-only"};
     case Code::kDataLoss:
       return {500, "store error: data is damaged"};
     case Code::kUnavailable:

@@ -27,7 +27,7 @@ void LoopServer::ServeStream(httplib::Stream& stream,
   (void)ServeRequests(stream, limits_.max_requests, more, Processor());
 }
 
-bool LoopServer::process_and_close_socket(socket_t sock) {
+void LoopServer::ServeWholeConnection(socket_t sock) {
   const RequestProcessor process = Processor();
   if (tls_) {
     tls::ServeTlsConnection(sock, *tls_, limits_, svr_sock_, process);
@@ -35,6 +35,10 @@ bool LoopServer::process_and_close_socket(socket_t sock) {
     SocketStream stream(sock, limits_.read_timeout, limits_.write_timeout);
     ServeConnection(stream, limits_, svr_sock_, process);
   }
+}
+
+bool LoopServer::process_and_close_socket(socket_t sock) {
+  ServeWholeConnection(sock);
   return true;
 }
 

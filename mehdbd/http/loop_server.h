@@ -6,8 +6,11 @@
 // cpp-httplib 0.11 lets a subclass replace process_and_close_socket; the
 // request parsing, routing and answer writing stay cpp-httplib's.
 //
-// Used by the client listener (server.h), the health listener and the
-// leader's peer listener (replication/peer_server.h).
+// Used by the health listener and the leader's peer listener
+// (replication/peer_server.h), whose connections each keep a pool thread for
+// their whole life (peer long-polls legitimately hold one), and as the base
+// of the client listener, whose plain connections wait in a gate instead
+// (server.cc, connection_gate.h).
 #ifndef MEHDBD_HTTP_LOOP_SERVER_H_
 #define MEHDBD_HTTP_LOOP_SERVER_H_
 
@@ -37,9 +40,18 @@ class LoopServer : public httplib::Server {
   // one has arrived: the fuzzer's way in (tests/fuzz).
   void ServeStream(httplib::Stream& stream, const std::function<bool()>& more);
 
+ protected:
+  // Serves the accepted connection `sock` to its end on the calling thread
+  // (after the TLS handshake when the server has a TLS context), then
+  // closes it. What this class runs for each connection; a subclass that
+  // dispatches connections itself (server.cc) calls it for TLS ones.
+  void ServeWholeConnection(socket_t sock);
+  RequestProcessor Processor();
+  const ConnectionLimits& limits() const { return limits_; }
+  bool tls() const { return tls_ != nullptr; }
+
  private:
   bool process_and_close_socket(socket_t sock) override;
-  RequestProcessor Processor();
 
   const ConnectionLimits limits_;
   const std::shared_ptr<tls::TlsServerContext> tls_;

@@ -2,19 +2,37 @@
 //
 // Implementation of server.h: how cpp-httplib 0.11.4 (Debian 12) is set up.
 //
-// Thread pool: cpp-httplib 0.11 hands each accepted connection to one pool
-// thread for its whole keep-alive life, so the pool size is the number of
-// connections served at once; further connections are accepted and wait in
-// the pool's queue until a thread frees up. A durable PUT parks its thread in
-// the group commit until the fsync, and a min_seq read parks it for up to
-// --max-seq-wait, so the pool must be larger than the number of clients
-// expected to write or wait at the same moment (that concurrency is also
-// what lets group commit share one fsync among many writes). The default of
-// 64 covers 50 busy clients with room for probes; a thread costs a stack
-// (mostly untouched virtual memory) and an LMDB reader slot, sized to match
-// in config_checks.cc. The idle timeout and the per-connection request limit
-// bound how long one client can keep a thread, so slow or idle clients
-// cannot starve the others.
+// Thread pool: a plain client connection holds a pool thread only while one
+// of its requests is being handled; between requests, and while a request
+// head is still arriving, it waits in the gate (connection_gate.h) without a
+// thread. So the pool size is the number of requests handled at once, not
+// the number of clients; further ready requests wait in the pool's queue. A
+// durable PUT parks its thread in the group commit until the fsync, and a
+// min_seq read parks it for up to --max-seq-wait, so the pool must be larger
+// than the number of requests expected to write or wait at the same moment
+// (that concurrency is also what lets group commit share one fsync among
+// many writes). The default of 64 covers that for many more clients; a
+// thread costs a stack (mostly untouched virtual memory) and an LMDB reader
+// slot, sized to match in config_checks.cc. Slow or idle clients
+// (slowloris) cost a descriptor and a small buffer in the gate, never a
+// thread, and the gate's whole-head deadline bounds how long they keep even
+// that.
+//
+// TLS connections (--tls-*) use the gate only up to their first bytes: the
+// gate cannot look for a request head in encrypted bytes, and moving a
+// connection between threads mid-session would mean carrying its SSL state
+// through the gate and asking OpenSSL, not the socket, whether a request is
+// buffered. So a TLS connection waits without a thread until its ClientHello
+// arrives (a client that connects and sends nothing is closed after the
+// idle timeout, holding no worker), then a worker does the handshake, bounded
+// by the read timeout, and serves the connection to its end as before the
+// gate: between keep-alive requests it keeps its worker for at most the idle
+// timeout, and the keep-alive request limit bounds the rest. With TLS the
+// pool size is therefore also the number of TLS sessions served at once.
+//
+// The health listener and the leader's peer listener keep LoopServer's
+// thread per connection: probes are few, and a follower's long-poll holds its
+// connection's thread legitimately.
 #include "http/server.h"
 
 #include <sys/socket.h>
@@ -25,6 +43,7 @@
 
 #include "http/access_log.h"
 #include "http/connection.h"
+#include "http/connection_gate.h"
 #include "http/errors.h"
 #include "http/request_context.h"
 #include "log.h"
@@ -57,10 +76,99 @@ ConnectionLimits LimitsOf(const ServerOptions& options) {
 
 }  // namespace
 
+// The client listener: a LoopServer whose accepted connections go into the
+// gate instead of each onto a pool thread (see the file comment).
+//
+// cpp-httplib's accept loop hands each accepted socket to its task queue,
+// which runs process_and_close_socket(). Our queue runs that at once on the
+// accept thread, and our override only puts the socket into the gate; the
+// worker pool (options.threads) then runs requests whose head has arrived,
+// and TLS connections whose first bytes have.
+class Server::HttpServer final : public LoopServer {
+ public:
+  explicit HttpServer(const ServerOptions& options)
+      : LoopServer(LimitsOf(options), options.tls), options_(options) {
+    new_task_queue = [] { return new InlineQueue; };
+  }
+  ~HttpServer() override { CloseConnections(); }
+
+  // Starts the worker pool and the gate; call once, before the accept loop.
+  // Not in the constructor: a Server that never listens (the fuzzer makes
+  // one per input and calls ServeStream) needs neither threads nor an epoll
+  // descriptor, nor the gate's poller to wind down.
+  void Start() {
+    pool_ = std::make_unique<httplib::ThreadPool>(options_.threads);
+    gate_ = std::make_unique<ConnectionGate>(
+        options_.idle_timeout, options_.read_timeout,
+        [this](PendingConnection conn) { Dispatch(std::move(conn)); });
+  }
+
+  // Requests being handled finish; connections between requests close.
+  void BeginStop() { stopping_.store(true); }
+
+  // After the accept loop ended: closes waiting connections, then waits for
+  // the workers to finish the requests they are running (TLS connections
+  // notice the closed listener within 100 ms). Idempotent.
+  void CloseConnections() {
+    BeginStop();
+    std::lock_guard<std::mutex> lock(close_mutex_);
+    if (gate_) gate_->Shutdown();
+    if (!pool_ || pool_closed_) return;
+    pool_closed_ = true;
+    pool_->shutdown();
+  }
+
+ private:
+  // Runs each task on the calling (accept) thread; see the class comment.
+  class InlineQueue final : public httplib::TaskQueue {
+   public:
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override {}
+  };
+
+  bool process_and_close_socket(socket_t sock) override {
+    if (stopping_.load() || !gate_) {
+      CloseConnection(sock);
+      return true;
+    }
+    PendingConnection conn;
+    conn.sock = sock;
+    conn.tls = tls();
+    gate_->Add(std::move(conn));
+    return true;
+  }
+
+  // Runs the connection's ready requests on a worker; a plain connection
+  // that stays open goes back to the gate to wait for its next request.
+  void Dispatch(PendingConnection conn) {
+    pool_->enqueue([this, conn = std::move(conn)]() mutable {
+      if (conn.tls) {
+        if (stopping_.load()) {
+          CloseConnection(conn.sock);
+        } else {
+          ServeWholeConnection(conn.sock);
+        }
+        return;
+      }
+      if (ServeReadyRequests(conn, limits(), stopping_, Processor())) {
+        gate_->Add(std::move(conn));
+      }
+    });
+  }
+
+  const ServerOptions options_;
+  std::atomic<bool> stopping_{false};
+  std::mutex close_mutex_;
+  bool pool_closed_ = false;  // guarded by close_mutex_
+  // Set by Start() before the accept loop runs, then only read.
+  std::unique_ptr<httplib::ThreadPool> pool_;
+  std::unique_ptr<ConnectionGate> gate_;  // last: its poller dispatches into pool_
+};
+
 Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
     : options_(options),
       api_(stores, std::move(identity), options, metrics_),
-      http_(std::make_unique<LoopServer>(LimitsOf(options), options.tls)) {
+      http_(std::make_unique<HttpServer>(options)) {
   // cpp-httplib sends without MSG_NOSIGNAL: a client that hangs up mid-answer
   // would kill the process with SIGPIPE. Writes then fail with EPIPE instead.
   std::signal(SIGPIPE, SIG_IGN);
@@ -71,9 +179,8 @@ Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
 Server::~Server() { Stop(); }
 
 void Server::Configure(LoopServer& svr) {
-  svr.new_task_queue = [n = options_.threads] {
-    return new httplib::ThreadPool(n);
-  };
+  // Each listener sets its own task queue: the client listener an inline
+  // one feeding the gate, the health listener a small pool.
   // Timeouts and keep-alive limits are applied by ServeConnection; the
   // keep-alive settings here only shape the Keep-Alive answer header.
   svr.set_keep_alive_timeout(
@@ -206,7 +313,9 @@ bool Server::Run() {
       health_finished.store(true);
     });
   }
+  http_->Start();
   const bool ok = http_->listen_after_bind();
+  http_->CloseConnections();
   // In-flight requests are done: the probes may stop answering now.
   if (health_) {
     StopWhenRunning(*health_, health_finished);
@@ -221,6 +330,7 @@ void Server::Stop() {
   if (stop_requested_) return;
   stop_requested_ = true;
   api_.SetDraining();
+  http_->BeginStop();
   if (!run_started_) return;  // Run() will see stop_requested_ and return
   StopWhenRunning(*http_, run_finished_);
 }

@@ -18,8 +18,8 @@
 //
 // Stop() is the graceful shutdown: the listening socket closes at once (new
 // connections are refused), requests being handled run to completion and
-// their answers are written, idle keep-alive connections close (within
-// 100 ms, see connection.h), and then Run() returns.
+// their answers are written, connections waiting between requests close at
+// once (TLS ones within 100 ms, see connection.h), and then Run() returns.
 #ifndef MEHDBD_HTTP_SERVER_H_
 #define MEHDBD_HTTP_SERVER_H_
 
@@ -81,6 +81,9 @@ class Server {
   Api& api() { return api_; }
 
  private:
+  // The client listener: LoopServer with a connection gate (server.cc).
+  class HttpServer;
+
   void Configure(LoopServer& svr);
   void RouteAll(LoopServer& svr);
   void RouteHealthOnly(LoopServer& svr);
@@ -89,7 +92,7 @@ class Server {
   const ServerOptions options_;
   Metrics metrics_;
   Api api_;
-  std::unique_ptr<LoopServer> http_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<LoopServer> health_;  // null unless BindHealth()
 
   std::mutex stop_mutex_;

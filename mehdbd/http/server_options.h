@@ -20,9 +20,11 @@ namespace mehdbd::http {
 
 struct ServerOptions {
   KeyRule key_rule = KeyRule::kExtended;
-  // Worker threads. cpp-httplib 0.11 gives each accepted connection a pool
-  // thread for its whole keep-alive life, so this is the number of
-  // connections served at once; more wait, accepted, in the pool's queue.
+  // Worker threads: the number of requests handled at once. Plain
+  // connections wait for their next request head without a thread
+  // (connection_gate.h); ready requests beyond this wait in the pool's
+  // queue. A TLS connection keeps its worker from its handshake to its end
+  // (server.cc), so with TLS this is also the number of sessions served.
   unsigned threads = 64;
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};

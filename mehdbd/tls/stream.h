@@ -7,9 +7,10 @@
 // The socket is switched to non-blocking mode so every OpenSSL call returns
 // at once; waiting is done with poll() under the same per-operation
 // timeouts as the plain SocketStream (read, write), and the handshake as a
-// whole gets one read timeout, so a client that connects and sends nothing
-// (or a byte at a time) holds a worker thread no longer than a slow plain
-// client would.
+// whole gets one read timeout, so a client that sends its handshake a byte
+// at a time holds a worker thread for at most that long. (A client that
+// connects and sends nothing holds none: on the client listener it waits in
+// the gate until its first bytes arrive, see http/server.cc.)
 //
 // Buffering matches SocketStream: reads go through one buffer per
 // connection, and a pipelined request counts as buffered whether its bytes

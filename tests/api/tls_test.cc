@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include "harness.h"
 #include "log.h"
@@ -30,7 +31,8 @@ using std::chrono::milliseconds;
 class TlsServer {
  public:
   TlsServer(const CertFiles& files, bool health = false,
-            milliseconds read_timeout = milliseconds(5000)) {
+            milliseconds read_timeout = milliseconds(5000),
+            unsigned threads = 64) {
     mehdbd::SetLogQuiet(true);
     std::string error;
     tls_ = mehdbd::tls::TlsServerContext::Create(files.cert, files.key, error);
@@ -48,6 +50,7 @@ class TlsServer {
     mehdbd::http::ServerOptions options;
     options.tls = tls_;
     options.read_timeout = read_timeout;
+    options.threads = threads;
     server_ = std::make_unique<mehdbd::http::Server>(*stores_,
                                                      LeaderIdentity(), options);
     port_ = server_->Bind("127.0.0.1", 0, error);
@@ -288,17 +291,52 @@ TEST_F(TlsTest, PlainHttpToTheTlsPortIsClosedWithoutAnAnswer) {
   EXPECT_EQ(res->status, 200);
 }
 
-TEST_F(TlsTest, SilentClientIsDroppedAfterTheReadTimeout) {
+TEST_F(TlsTest, SilentClientIsDroppedAfterTheIdleTimeout) {
   TlsServer server(good_, false, milliseconds(300));
   const int fd = ConnectLoopback(server.port());
   ASSERT_GE(fd, 0);
-  // Never send a ClientHello: the handshake's time limit closes the
-  // connection (ReadUntil returns on the close, long before its limit).
+  // Never send a ClientHello: the connection waits in the gate, which
+  // closes it after the idle timeout (5 s; ReadUntil returns on the close,
+  // long before its limit).
   const auto start = std::chrono::steady_clock::now();
   const std::string got = ReadUntil(fd, "never", std::chrono::seconds(30));
   EXPECT_TRUE(got.empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(25));
   ::close(fd);
+}
+
+TEST_F(TlsTest, StalledHandshakeIsDroppedAfterTheReadTimeout) {
+  TlsServer server(good_, false, milliseconds(300));
+  const int fd = ConnectLoopback(server.port());
+  ASSERT_GE(fd, 0);
+  // The first byte of a TLS record and no more: the gate hands the
+  // connection to a worker, whose handshake time limit closes it.
+  ASSERT_TRUE(SendAll(fd, std::string(1, '\x16')));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string got = ReadUntil(fd, "never", std::chrono::seconds(30));
+  EXPECT_TRUE(got.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(25));
+  ::close(fd);
+}
+
+// A TLS connection waits in the gate without a worker until its first bytes
+// arrive: with one worker thread, connections that never send a ClientHello
+// do not delay a client that does. (If each held the worker for its
+// handshake time limit, the requests below would wait 20 x 5 s.)
+TEST_F(TlsTest, SilentConnectionsHoldNoWorker) {
+  TlsServer server(good_, false, milliseconds(5000), /*threads=*/1);
+  std::vector<int> silent;
+  for (int i = 0; i < 20; ++i) {
+    silent.push_back(ConnectLoopback(server.port()));
+    ASSERT_GE(silent.back(), 0);
+  }
+  auto cli = server.Client(pki_.ca_cert());
+  for (int i = 0; i < 5; ++i) {
+    auto res = cli->Get("/status");
+    ASSERT_TRUE(res) << "request " << i << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->body, "leader");
+  }
+  for (int fd : silent) ::close(fd);
 }
 
 TEST_F(TlsTest, ChangedCertificateFilesServeNewConnections) {

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -23,8 +25,11 @@ const char* WriterPath() {
 }
 
 // Starts the writer, lets it run for `run_ms`, kills it, and returns the
-// keys it acknowledged.
-std::vector<std::string> RunAndKill(const std::string& dir, int threads, int run_ms) {
+// keys it acknowledged. With `after_first_ack` the time starts at its first
+// acknowledgement rather than at the fork: a slow start (a sanitizer build,
+// a busy machine) would otherwise leave no time for any write.
+std::vector<std::string> RunAndKill(const std::string& dir, int threads, int run_ms,
+                                    bool after_first_ack) {
   int fds[2];
   if (pipe(fds) != 0) return {};
   pid_t pid = fork();
@@ -38,10 +43,20 @@ std::vector<std::string> RunAndKill(const std::string& dir, int threads, int run
   }
   close(fds[1]);
   std::string acked;
+  std::atomic<bool> first_ack{false}, reader_done{false};
   std::thread reader([&] {
     char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) acked.append(buf, n);
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) {
+      acked.append(buf, n);
+      first_ack.store(true);
+    }
+    reader_done.store(true);
   });
+  if (after_first_ack) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!first_ack.load() && !reader_done.load() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
   kill(pid, SIGKILL);
   int status = 0;
@@ -63,7 +78,8 @@ TEST(Crash, AcknowledgedWritesSurviveSigkill) {
   for (int round = 0; round < 24; ++round) {
     const int threads = 1 + rng() % 8;
     const int run_ms = 20 + rng() % 200;
-    auto keys = RunAndKill(dir.path(), threads, run_ms);
+    // Odd rounds may kill the writer while it is still opening the store.
+    auto keys = RunAndKill(dir.path(), threads, run_ms, round % 2 == 0);
     total += keys.size();
     auto store = Store::Open(dir.path());
     ASSERT_TRUE(store.ok()) << "round " << round << ": " << store.status().ToString();
