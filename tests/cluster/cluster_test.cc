@@ -310,7 +310,9 @@ TEST_F(Cluster, AcksWaitForFollowers) {
 }
 
 TEST_F(Cluster, ReadinessFollowsLag) {
-  StartCluster(1, {}, {"--max-lag-records=10", "--peer-batch-bytes=16KiB"});
+  // 1 KiB batches (two records each): catching up takes hundreds of polls, so
+  // the far-behind state lasts long enough to be seen.
+  StartCluster(1, {}, {"--max-lag-records=10", "--peer-batch-bytes=1KiB"});
   ASSERT_EQ(leader().Put("seed", "1"), 200);  // so the restart resumes, not snapshots
   ExpectConverged();
   ASSERT_TRUE(WaitUntil([&] { return pods_[1]->Status("/readyz") == 200; }));
