@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// Opening a store, the read path, stats, and the transaction plumbing
-// (pooled readers, map growth) the other parts share.
+// Opening a store, the read path (scans are in scanner.cc), stats, and the
+// transaction plumbing (pooled readers, map growth) the other parts share.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -277,42 +277,6 @@ Result<std::uint64_t> Store::Count() const {
   if (int rc = mdb_stat(txn->get(), impl_->kv, &st); rc != MDB_SUCCESS)
     return LmdbStatus(rc, "counting keys");
   return static_cast<std::uint64_t>(st.ms_entries);
-}
-
-Status Store::ForEach(const ScanOptions& options, const Visitor& fn) const {
-  auto txn = impl_->BeginRead();
-  if (!txn.ok()) return txn.status();
-  internal::Cursor cursor;
-  if (int rc = cursor.Open(txn->get(), impl_->kv); rc != MDB_SUCCESS)
-    return LmdbStatus(rc, "opening a cursor");
-  const std::string& start = options.start_after > options.prefix
-                                 ? options.start_after
-                                 : options.prefix;
-  MDB_val k = ToVal(start), d;
-  int rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST)
-                         : mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_RANGE);
-  // SET_RANGE lands on start_after itself when it exists; skip just that one.
-  if (rc == MDB_SUCCESS && !options.start_after.empty() && ToView(k) == options.start_after)
-    rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT);
-  // The loop runs once per key of a full scan, so it does only what each key
-  // needs: no prefix test without a prefix, and the limit as a countdown
-  // (0 = none, which a std::size_t countdown never reaches from SIZE_MAX).
-  const bool has_prefix = !options.prefix.empty();
-  std::size_t left = options.limit != 0 ? options.limit : SIZE_MAX;
-  for (; rc == MDB_SUCCESS && left != 0;
-       rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT), --left) {
-    const std::string_view key = ToView(k);
-    if (has_prefix && !key.starts_with(options.prefix)) break;
-    if (d.mv_size < internal::kValueHeaderBytes) [[unlikely]]
-      return Status(Code::kDataLoss, "stored value shorter than its header");
-    const char* raw = static_cast<const char*>(d.mv_data);
-    if (!fn(key, std::string_view(raw + internal::kValueHeaderBytes,
-                                  d.mv_size - internal::kValueHeaderBytes),
-            internal::LoadU64(raw)))
-      return Status::Ok();
-  }
-  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "scanning keys");
-  return Status::Ok();
 }
 
 Result<ScanPage> Store::Scan(const ScanOptions& options) const {

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -149,6 +151,71 @@ TEST(Store, ScanPrefixAfterLimit) {
                       return ++visited < 3;
                     }).ok());
   EXPECT_EQ(visited, 3);
+}
+
+// Scanner hands out keys in batches of up to 64; a scan that spans several
+// batches, stops at a limit inside one, or is bounded by a prefix must see
+// every key exactly once, in order, with its version.
+TEST(Store, ScannerAcrossBatches) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  Batch load;
+  for (int i = 0; i < 200; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof key, "k%03d", i);
+    load.Put(key, std::string(key) + "-v");
+  }
+  load.Put("m", "other prefix");
+  auto seq = store->Write(load);
+  ASSERT_TRUE(seq.ok());
+
+  auto collect = [&](const ScanOptions& options, std::vector<std::size_t>* sizes) {
+    std::vector<std::string> keys;
+    auto scanner = store->NewScanner(options);
+    EXPECT_TRUE(scanner.ok());
+    for (;;) {
+      auto batch = scanner->Next();
+      EXPECT_TRUE(batch.ok());
+      if (batch->empty()) break;
+      sizes->push_back(batch->size());
+      for (const ScanEntry& e : *batch) {
+        EXPECT_EQ(e.value, std::string(e.key) + "-v");
+        EXPECT_EQ(e.version, *seq);
+        keys.emplace_back(e.key);
+      }
+    }
+    // Done stays done.
+    auto again = scanner->Next();
+    EXPECT_TRUE(again.ok() && again->empty());
+    return keys;
+  };
+
+  std::vector<std::size_t> sizes;
+  auto keys = collect({.prefix = "k", .start_after = "", .limit = 0}, &sizes);
+  ASSERT_EQ(keys.size(), 200u);
+  EXPECT_EQ(keys.front(), "k000");
+  EXPECT_EQ(keys.back(), "k199");
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{64, 64, 64, 8}));
+
+  sizes.clear();
+  keys = collect({.prefix = "k", .start_after = "k009", .limit = 100}, &sizes);
+  ASSERT_EQ(keys.size(), 100u);
+  EXPECT_EQ(keys.front(), "k010");
+  EXPECT_EQ(keys.back(), "k109");
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{64, 36}));
+
+  sizes.clear();
+  keys = collect({.prefix = "k19", .start_after = "", .limit = 0}, &sizes);
+  EXPECT_EQ(keys.size(), 10u);
+  EXPECT_TRUE(collect({.prefix = "z", .start_after = "", .limit = 0}, &sizes).empty());
+
+  // ForEach stops inside a batch when the visitor says so.
+  int visited = 0;
+  EXPECT_TRUE(store->ForEach({}, [&](std::string_view, std::string_view, Seq) {
+                      return ++visited < 70;
+                    }).ok());
+  EXPECT_EQ(visited, 70);
 }
 
 TEST(Store, CountAndStats) {

@@ -22,8 +22,8 @@
 //    kInvalidArgument.
 //  * Open a directory at most once per process, and never on a network
 //    filesystem (LMDB's locking needs a local one).
-//  * Visitor callbacks (ForEach, ExportSnapshot) run inside a read
-//    transaction: keep them short, since a long-lived reader stops LMDB from
+//  * Visitor callbacks (ForEach, ExportSnapshot) and Scanners run inside a
+//    read transaction: keep them short, since a long-lived reader stops LMDB from
 //    reusing pages and the file grows.
 #ifndef MEHDB_STORE_H_
 #define MEHDB_STORE_H_
@@ -87,6 +87,42 @@ struct ScanOptions {
   std::size_t limit = 0;    // at most this many; 0 = no limit
 };
 
+// One key of a scan: views into the store's memory-mapped pages, valid until
+// the Scanner that produced it is destroyed.
+struct ScanEntry {
+  std::string_view key;
+  std::string_view value;
+  Seq version = 0;
+};
+
+class Store;
+
+// An ordered scan over one read snapshot, handed out a batch of keys per call.
+// Batches, not a call per key, because a full scan is bound by the cache miss
+// on each key's page: on a 2-core EPYC VM a full scan runs at 20 M keys/s
+// with the caller's loop inlined and at 12 M with one function call per key
+// (bench/engine, "full ordered scan"). Store::ForEach wraps it.
+//
+// A Scanner holds a read transaction: writers go on, but the file cannot
+// reuse pages the snapshot sees and map growth waits for it, so keep one for
+// one scan. Not thread-safe: one scanner, one thread.
+class MEHDB_EXPORT Scanner {
+ public:
+  Scanner(Scanner&&) noexcept;
+  Scanner& operator=(Scanner&&) noexcept;
+  ~Scanner();
+
+  // The next keys in order, up to 64; an empty span when the scan is done.
+  // Errors: kDataLoss (a stored value without its header), kInternal.
+  Result<std::span<const ScanEntry>> Next();
+
+ private:
+  friend class Store;
+  struct State;
+  explicit Scanner(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 struct KeyValue {
   std::string key;
   Value value;
@@ -148,12 +184,13 @@ class MEHDB_EXPORT Store {
   // Number of keys, O(1).
   Result<std::uint64_t> Count() const;
   Result<ScanPage> Scan(const ScanOptions& options) const;
-  // Calls fn(key, value, version) for each matching key in order, inside one
-  // read transaction (views are valid only during the call); stop early by
-  // returning false.
-  using Visitor = std::function<bool(std::string_view key,
-                                     std::string_view value, Seq version)>;
-  Status ForEach(const ScanOptions& options, const Visitor& fn) const;
+  // Calls fn(key, value, version) -> bool for each matching key in order,
+  // inside one read transaction (views are valid only during the call); stop
+  // early by returning false. A template so the call inlines (see Scanner).
+  template <typename Visitor>
+  Status ForEach(const ScanOptions& options, Visitor&& fn) const;
+  // The scan ForEach runs, for callers that want to pull keys themselves.
+  Result<Scanner> NewScanner(const ScanOptions& options) const;
   Result<Stats> GetStats() const;
 
   // Writes. Each returns the seq of the write once it is committed (and on
@@ -200,10 +237,24 @@ class MEHDB_EXPORT Store {
 
  private:
   friend class SnapshotLoader;
+  friend class Scanner;
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+template <typename Visitor>
+Status Store::ForEach(const ScanOptions& options, Visitor&& fn) const {
+  Result<Scanner> scanner = NewScanner(options);
+  if (!scanner.ok()) return scanner.status();
+  for (;;) {
+    Result<std::span<const ScanEntry>> batch = scanner->Next();
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return Status::Ok();
+    for (const ScanEntry& e : *batch)
+      if (!fn(e.key, e.value, e.version)) return Status::Ok();
+  }
+}
 
 // Loads a snapshot stream into a pristine store (seq 0, no keys), feeding
 // the bytes as they arrive. Data is committed in chunks; until Finish()

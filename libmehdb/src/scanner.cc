@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+//
+// Scanner: ordered scans over one read snapshot, a batch of keys per call
+// (see mehdb/store.h for why batches). Store::ForEach and Store::Scan are
+// built on it.
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "codec.h"
+#include "store_impl.h"
+
+namespace mehdb {
+
+using internal::LmdbStatus;
+using internal::ToVal;
+using internal::ToView;
+
+namespace {
+constexpr std::size_t kScanBatch = 64;
+}  // namespace
+
+struct Scanner::State {
+  Store::Impl::ReadTxn txn;
+  internal::Cursor cursor;
+  std::string prefix;
+  std::string start_after;
+  std::size_t left;  // keys still allowed by the limit (SIZE_MAX: none)
+  bool started = false;
+  bool done = false;
+  std::array<ScanEntry, kScanBatch> batch;
+
+  State(Store::Impl::ReadTxn t, const ScanOptions& o)
+      : txn(std::move(t)),
+        prefix(o.prefix),
+        start_after(o.start_after),
+        left(o.limit != 0 ? o.limit : SIZE_MAX) {}
+
+  // Positions on the first key after start_after (or the prefix's first).
+  int First(MDB_val& k, MDB_val& d) {
+    const std::string& start = start_after > prefix ? start_after : prefix;
+    k = ToVal(start);
+    int rc = start.empty() ? mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST)
+                           : mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_RANGE);
+    // SET_RANGE lands on start_after itself when it exists; skip just that one.
+    if (rc == MDB_SUCCESS && !start_after.empty() && ToView(k) == start_after)
+      rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT);
+    return rc;
+  }
+};
+
+Scanner::Scanner(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Scanner::Scanner(Scanner&&) noexcept = default;
+Scanner& Scanner::operator=(Scanner&&) noexcept = default;
+Scanner::~Scanner() = default;
+
+Result<std::span<const ScanEntry>> Scanner::Next() {
+  State& s = *state_;
+  if (s.done) return std::span<const ScanEntry>();
+  MDB_val k, d;
+  int rc;
+  if (!s.started) {
+    s.started = true;
+    rc = s.First(k, d);
+  } else {
+    rc = mdb_cursor_get(s.cursor.get(), &k, &d, MDB_NEXT);
+  }
+  // Runs once per key of a full scan, so it does only what each key needs,
+  // on locals: no prefix test without a prefix, the limit as a countdown.
+  const bool has_prefix = !s.prefix.empty();
+  ScanEntry* const out = s.batch.data();
+  MDB_cursor* const cursor = s.cursor.get();
+  std::size_t left = s.left;
+  std::size_t n = 0;
+  while (rc == MDB_SUCCESS && left != 0) {
+    const std::string_view key = ToView(k);
+    if (has_prefix && !key.starts_with(s.prefix)) break;
+    if (d.mv_size < internal::kValueHeaderBytes) [[unlikely]] {
+      s.done = true;
+      return Status(Code::kDataLoss, "stored value shorter than its header");
+    }
+    const char* raw = static_cast<const char*>(d.mv_data);
+    out[n].key = key;
+    out[n].value = std::string_view(raw + internal::kValueHeaderBytes,
+                                    d.mv_size - internal::kValueHeaderBytes);
+    out[n].version = internal::LoadU64(raw);
+    ++n;
+    --left;
+    // A full batch leaves the cursor on its last key: the next call steps on.
+    if (n == kScanBatch) {
+      s.left = left;
+      return std::span<const ScanEntry>(out, n);
+    }
+    rc = mdb_cursor_get(cursor, &k, &d, MDB_NEXT);
+  }
+  s.done = true;
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "scanning keys");
+  return std::span<const ScanEntry>(s.batch.data(), n);
+}
+
+Result<Scanner> Store::NewScanner(const ScanOptions& options) const {
+  auto txn = impl_->BeginRead();
+  if (!txn.ok()) return txn.status();
+  auto state = std::make_unique<Scanner::State>(std::move(*txn), options);
+  if (int rc = state->cursor.Open(state->txn.get(), impl_->kv); rc != MDB_SUCCESS)
+    return LmdbStatus(rc, "opening a cursor");
+  return Scanner(std::move(state));
+}
+
+}  // namespace mehdb
