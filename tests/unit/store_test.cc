@@ -179,9 +179,9 @@ TEST(Store, ScannerAcrossBatches) {
       if (batch->empty()) break;
       sizes->push_back(batch->size());
       for (const ScanEntry& e : *batch) {
-        EXPECT_EQ(e.value, std::string(e.key) + "-v");
-        EXPECT_EQ(e.version, *seq);
-        keys.emplace_back(e.key);
+        EXPECT_EQ(e.value(), std::string(e.key()) + "-v");
+        EXPECT_EQ(e.version(), *seq);
+        keys.emplace_back(e.key());
       }
     }
     // Done stays done.

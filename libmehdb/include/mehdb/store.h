@@ -88,11 +88,26 @@ struct ScanOptions {
 };
 
 // One key of a scan: views into the store's memory-mapped pages, valid until
-// the Scanner that produced it is destroyed.
-struct ScanEntry {
-  std::string_view key;
-  std::string_view value;
-  Seq version = 0;
+// the Scanner that produced it is destroyed. The value and its version are
+// decoded when asked for, so a scan that only wants keys reads nothing else.
+class ScanEntry {
+ public:
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return stored_.substr(kVersionBytes); }
+  // The seq of the write that last set this key (stored big-endian in front
+  // of the value).
+  Seq version() const {
+    Seq v = 0;
+    for (std::size_t i = 0; i < kVersionBytes; ++i)
+      v = v << 8 | static_cast<unsigned char>(stored_[i]);
+    return v;
+  }
+
+ private:
+  friend class Scanner;
+  static constexpr std::size_t kVersionBytes = 8;
+  std::string_view key_;
+  std::string_view stored_;  // version | value, at least kVersionBytes long
 };
 
 class Store;
@@ -252,7 +267,7 @@ Status Store::ForEach(const ScanOptions& options, Visitor&& fn) const {
     if (!batch.ok()) return batch.status();
     if (batch->empty()) return Status::Ok();
     for (const ScanEntry& e : *batch)
-      if (!fn(e.key, e.value, e.version)) return Status::Ok();
+      if (!fn(e.key(), e.value(), e.version())) return Status::Ok();
   }
 }
 
