@@ -94,6 +94,10 @@ class SocketStream final : public ConnectionStream {
   socket_t socket() const override { return sock_; }
 
   bool HasBuffered() const override { return begin_ < buf_.size(); }
+  // Waits up to `wait` for bytes and adds what has arrived to the buffer.
+  // Answers the number of bytes added: 0 when none came in time, -1 when
+  // the client closed its side or the connection failed.
+  ssize_t ReadMore(std::chrono::milliseconds wait);
   // The bytes HasBuffered() reports.
   std::string_view Buffered() const {
     return std::string_view(buf_).substr(begin_);
@@ -112,6 +116,9 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_timeout;
   std::chrono::milliseconds idle_timeout;
   std::size_t max_requests;
+  // Gated connections: how long a worker waits for the next request head
+  // after an answer before the connection goes back to the gate.
+  std::chrono::milliseconds hot_wait{0};
 };
 
 // Processes one request from the stream (cpp-httplib's process_request);
@@ -127,7 +134,8 @@ void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
                      const RequestProcessor& process);
 
 // Serves the requests already buffered in `conn` (the first must be
-// complete) over plain TCP. Answers true when the connection stays open and
+// complete) over plain TCP, and those whose heads arrive within
+// `limits.hot_wait` of the previous answer. Answers true when the connection stays open and
 // should wait in the gate for its next request (`conn` then holds the
 // leftover bytes); false when it was closed: the client left, a limit was
 // reached, or `stopping` is set.

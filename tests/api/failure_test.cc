@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -218,6 +219,38 @@ TEST(Failure, HeadOver16KiBIs431) {
       "/status", {{"X-Big", std::string(6000, 'a')}, {"X-Big2", std::string(6000, 'b')}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+}
+
+// After an answer a worker waits a moment (kHotWait, 20 ms) for the
+// client's next request, then hands the connection back to the gate. Either
+// way the next request is served: one sent at once, one sent after the
+// wait, and one whose head arrives in two parts across it.
+TEST(Failure, KeepAliveRequestsAcrossTheWorkersWait) {
+  ServerOptions options;
+  options.threads = 1;
+  TestServer server(LeaderIdentity(), options);
+  const int sock = ConnectLoopback(server.port());
+  const std::string request = "GET /status HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(SendAll(sock, request));
+  EXPECT_NE(ReadUntil(sock, "leader").find("leader"), std::string::npos);
+  ASSERT_TRUE(SendAll(sock, request));  // within the wait
+  EXPECT_NE(ReadUntil(sock, "leader").find("leader"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past it
+  ASSERT_TRUE(SendAll(sock, request));
+  EXPECT_NE(ReadUntil(sock, "leader").find("leader"), std::string::npos);
+  ASSERT_TRUE(SendAll(sock, "GET /status HTTP/1.1\r\nHo"));  // read by the worker
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(SendAll(sock, "st: x\r\n\r\n"));  // completed in the gate
+  EXPECT_NE(ReadUntil(sock, "leader").find("leader"), std::string::npos);
+  // The one worker is free for others while this connection idles.
+  auto res = server.Client()->Get("/status");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "leader");
+  // A head over the limit after an answer is cut off as on a new connection.
+  ASSERT_TRUE(SendAll(sock, "GET /status HTTP/1.1\r\nX-Big: " + std::string(20000, 'a')));
+  const std::string answer = ReadUntil(sock, "<never>", std::chrono::seconds(5));
+  ::close(sock);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 431 ", 0), 0u) << answer.substr(0, 200);
 }
 
 // Connections waiting for a request hold no worker: with one worker thread,
