@@ -3,9 +3,11 @@
 // Implementation of server.h: how cpp-httplib 0.11.4 (Debian 12) is set up.
 //
 // Thread pool: a plain client connection holds a pool thread only while one
-// of its requests is being handled; between requests, and while a request
-// head is still arriving, it waits in the gate (connection_gate.h) without a
-// thread. So the pool size is the number of requests handled at once, not
+// of its requests is being handled and for up to kHotWait (20 ms) after, in
+// case its next request follows at once (busy keep-alive clients do: it
+// spares them the round trip through the gate); beyond that, and while a
+// request head is still arriving, it waits in the gate (connection_gate.h)
+// without a thread. So the pool size is the number of requests handled at once, not
 // the number of clients; further ready requests wait in the pool's queue. A
 // durable PUT parks its thread in the group commit until the fsync, and a
 // min_seq read parks it for up to --max-seq-wait, so the pool must be larger
