@@ -60,6 +60,10 @@ Result<LogRecord> DecodeRecord(std::string_view payload) {
         kind != static_cast<std::uint8_t>(LogOp::Kind::kErase))
       return Corrupt("unknown op kind");
     if (key.empty() || key.size() > 511) return Corrupt("bad key length");
+    // Our encoder never writes one: a value on an erase is a forged or
+    // damaged record, not something to drop silently.
+    if (kind == static_cast<std::uint8_t>(LogOp::Kind::kErase) && !value.empty())
+      return Corrupt("erase op carries a value");
     rec.ops.push_back({static_cast<LogOp::Kind>(kind), std::string(key),
                        std::string(value)});
   }

@@ -284,6 +284,13 @@ TEST(Codec, RejectsCorruptionCutsAndGaps) {
   EXPECT_EQ(DecodeLogBatch(gap).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(DecodeLogBatch("garbage!").status().code(), Code::kDataLoss);
   EXPECT_TRUE(DecodeLogBatch("").ok());
+  // A well-framed record whose erase carries a value (our encoder never
+  // writes one) is refused, not applied as an erase.
+  std::string forged;
+  EncodeLogRecord(Rec(9, {LogOp{LogOp::Kind::kErase, "k", "value"}}), forged);
+  auto refused = DecodeLogBatch(forged);
+  EXPECT_EQ(refused.status().code(), Code::kDataLoss);
+  EXPECT_NE(refused.status().message().find("erase op carries a value"), std::string::npos);
 }
 
 }  // namespace
