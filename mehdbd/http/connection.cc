@@ -54,10 +54,6 @@ void AddressOf(socket_t sock, bool peer, std::string& ip, int& port) {
 
 namespace {
 
-// How much of a next request head a worker reads while it waits hot_wait
-// (the gate's own limit, ConnectionGate::kMaxHeadBytes, decides what then).
-constexpr std::size_t kMaxHotHeadBytes = 16384;
-
 // After an answer that left a body unread: stop sending (FIN), then read
 // and drop what the client still sends for a short while. Closing at once
 // with unread bytes would send a reset that can destroy the answer before
@@ -99,7 +95,7 @@ bool SocketStream::is_writable() const {
 ssize_t SocketStream::read(char* ptr, size_t size) {
   if (!HasBuffered()) {
     if (!WaitFor(sock_, POLLIN, read_timeout_)) return -1;  // timed out
-    buf_.resize(16384);
+    buf_.resize(kReadChunk);
     ssize_t n;
     do {
       n = ::recv(sock_, buf_.data(), buf_.size(), 0);
@@ -119,7 +115,7 @@ ssize_t SocketStream::ReadMore(std::chrono::milliseconds wait) {
   buf_.erase(0, begin_);
   begin_ = 0;
   const std::size_t had = buf_.size();
-  buf_.resize(had + 16384);
+  buf_.resize(had + kReadChunk);
   ssize_t n;
   do {
     n = ::recv(sock_, buf_.data() + had, buf_.size() - had, MSG_DONTWAIT);
@@ -210,7 +206,8 @@ bool ServeReadyRequests(PendingConnection& conn, const ConnectionLimits& limits,
     if (stopping.load()) return false;
     const auto until = std::chrono::steady_clock::now() + limits.hot_wait;
     while (!HasRequestHead(stream.Buffered())) {
-      if (stream.Buffered().size() >= kMaxHotHeadBytes) break;  // the gate answers 431
+      // Over the limit: back to the gate, which answers 431.
+      if (stream.Buffered().size() >= kMaxRequestHeadBytes) break;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
       const ssize_t got = left.count() > 0 ? stream.ReadMore(left) : 0;

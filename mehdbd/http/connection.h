@@ -73,6 +73,10 @@ struct PendingConnection {
 // that ends them (CRLF or bare LF line ends, as cpp-httplib accepts both).
 bool HasRequestHead(std::string_view bytes);
 
+// The longest request head we wait for (431 beyond it). mehdb's requests
+// need a few hundred bytes; keys are at most 511.
+constexpr std::size_t kMaxRequestHeadBytes = 16384;
+
 // httplib::Stream over a connected socket, with per-operation timeouts.
 // `initial`: bytes already read from the socket (by the gate).
 class SocketStream final : public ConnectionStream {
@@ -107,6 +111,7 @@ class SocketStream final : public ConnectionStream {
   socket_t sock_;
   std::chrono::milliseconds read_timeout_;
   std::chrono::milliseconds write_timeout_;
+  static constexpr std::size_t kReadChunk = 16384;  // bytes asked of one recv()
   std::string buf_;
   std::size_t begin_ = 0;
 };
@@ -135,10 +140,10 @@ void ServeConnection(ConnectionStream& stream, const ConnectionLimits& limits,
 
 // Serves the requests already buffered in `conn` (the first must be
 // complete) over plain TCP, and those whose heads arrive within
-// `limits.hot_wait` of the previous answer. Answers true when the connection stays open and
-// should wait in the gate for its next request (`conn` then holds the
-// leftover bytes); false when it was closed: the client left, a limit was
-// reached, or `stopping` is set.
+// `limits.hot_wait` of the previous answer. Answers true when the connection
+// stays open and should wait in the gate for its next request (`conn` then
+// holds the leftover bytes); false when it was closed: the client left, a
+// limit was reached, or `stopping` is set.
 bool ServeReadyRequests(PendingConnection& conn, const ConnectionLimits& limits,
                         const std::atomic<bool>& stopping,
                         const RequestProcessor& process);

@@ -27,7 +27,7 @@ constexpr std::string_view k431 =
     "request head over 16384 bytes\n";
 
 bool TooLarge(const std::string& buffered) {
-  return buffered.size() >= ConnectionGate::kMaxHeadBytes && !HasRequestHead(buffered);
+  return buffered.size() >= kMaxRequestHeadBytes && !HasRequestHead(buffered);
 }
 
 }  // namespace
@@ -100,7 +100,7 @@ void ConnectionGate::DropLocked(int fd, std::string_view answer) {
 bool ConnectionGate::ReadInto(Entry& entry, bool& closed) {
   PendingConnection& conn = entry.conn;
   std::array<char, 4096> chunk;
-  while (conn.buffered.size() < kMaxHeadBytes) {
+  while (conn.buffered.size() < kMaxRequestHeadBytes) {
     const ssize_t n =
         ::recv(conn.sock, chunk.data(), chunk.size(), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;

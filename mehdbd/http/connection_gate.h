@@ -15,8 +15,8 @@
 //    within read_timeout, or the client gets 408 and the connection closes.
 //    Trickling a byte now and then does not extend it.
 //
-// A head longer than kMaxHeadBytes is answered 431 and the connection closed
-// (mehdb's requests need a few hundred bytes; keys are at most 511).
+// A head longer than kMaxRequestHeadBytes (connection.h) is answered 431 and
+// the connection closed.
 //
 // A TLS connection (PendingConnection::tls) cannot be read here: its head is
 // encrypted. It waits only until its first bytes (the ClientHello) arrive,
@@ -41,7 +41,6 @@ namespace mehdbd::http {
 class ConnectionGate {
  public:
   using Dispatch = std::function<void(PendingConnection)>;
-  static constexpr std::size_t kMaxHeadBytes = 16384;
 
   ConnectionGate(std::chrono::milliseconds idle_timeout,
                  std::chrono::milliseconds head_timeout, Dispatch dispatch);

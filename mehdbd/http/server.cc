@@ -7,10 +7,10 @@
 // case its next request follows at once (busy keep-alive clients do: it
 // spares them the round trip through the gate); beyond that, and while a
 // request head is still arriving, it waits in the gate (connection_gate.h)
-// without a thread. So the pool size is the number of requests handled at once, not
-// the number of clients; further ready requests wait in the pool's queue. A
-// durable PUT parks its thread in the group commit until the fsync, and a
-// min_seq read parks it for up to --max-seq-wait, so the pool must be larger
+// without a thread. So the pool size is the number of requests handled at
+// once, not the number of clients; further ready requests wait in the pool's
+// queue. A durable PUT parks its thread in the group commit until the fsync,
+// and a min_seq read parks it for up to --max-seq-wait, so the pool must be larger
 // than the number of requests expected to write or wait at the same moment
 // (that concurrency is also what lets group commit share one fsync among
 // many writes). The default of 64 covers that for many more clients; a

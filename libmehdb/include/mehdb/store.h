@@ -23,8 +23,8 @@
 //  * Open a directory at most once per process, and never on a network
 //    filesystem (LMDB's locking needs a local one).
 //  * Visitor callbacks (ForEach, ExportSnapshot) and Scanners run inside a
-//    read transaction: keep them short, since a long-lived reader stops LMDB from
-//    reusing pages and the file grows.
+//    read transaction: keep them short, since a long-lived reader stops LMDB
+//    from reusing pages and the file grows.
 #ifndef MEHDB_STORE_H_
 #define MEHDB_STORE_H_
 
