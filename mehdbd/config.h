@@ -50,6 +50,9 @@ struct Config {
   std::chrono::milliseconds write_timeout{5000};
   std::chrono::milliseconds idle_timeout{5000};
   unsigned keep_alive_requests = 100;
+  std::size_t max_connections = 10000;
+  std::size_t max_buffered_bodies = std::size_t{256} << 20;
+  unsigned event_loops = 0;  // 0: one per core, at most 4
   std::chrono::milliseconds max_seq_wait{1000};
   bool access_log = false;
 

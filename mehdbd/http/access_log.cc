@@ -30,7 +30,7 @@ void AppendEscaped(std::string& out, std::string_view s, std::size_t max) {
 
 }  // namespace
 
-void WriteAccessLog(const httplib::Request& req, const httplib::Response& res,
+void WriteAccessLog(const net::Request& req, const net::Response& res,
                     std::chrono::nanoseconds elapsed) {
   std::string line = req.remote_addr.empty() ? "-" : req.remote_addr;
   line += " \"";
@@ -42,7 +42,7 @@ void WriteAccessLog(const httplib::Request& req, const httplib::Response& res,
   line += "\" ";
   line += std::to_string(res.status);
   line += ' ';
-  line += res.content_provider_ ? std::string("-")
+  line += res.provider ? std::string("-")
                                 : std::to_string(res.body.size());
   char ms[32];
   std::snprintf(ms, sizeof ms, " %.3fms\n",

@@ -8,13 +8,13 @@
 #ifndef MEHDBD_HTTP_ACCESS_LOG_H_
 #define MEHDBD_HTTP_ACCESS_LOG_H_
 
-#include <httplib.h>
+#include "net/message.h"
 
 #include <chrono>
 
 namespace mehdbd::http {
 
-void WriteAccessLog(const httplib::Request& req, const httplib::Response& res,
+void WriteAccessLog(const net::Request& req, const net::Response& res,
                     std::chrono::nanoseconds elapsed);
 
 }  // namespace mehdbd::http

@@ -15,13 +15,13 @@
 
 namespace mehdbd::http {
 
-void Api::Healthz(httplib::Response& res) {
+void Api::Healthz(net::Response& res) {
   // Deliberately touches nothing but the process: a liveness probe that
   // failed on a slow disk would restart a pod that only needs time.
   res.set_content("ok\n", "text/plain; charset=utf-8");
 }
 
-void Api::Readyz(httplib::Response& res) {
+void Api::Readyz(net::Response& res) {
   if (draining_.load(std::memory_order_relaxed)) {
     AnswerText(res, 503, "shutting down");
     return;
@@ -44,7 +44,7 @@ void Api::Readyz(httplib::Response& res) {
   res.set_content("ready\n", "text/plain; charset=utf-8");
 }
 
-void Api::MetricsText(httplib::Response& res) {
+void Api::MetricsText(net::Response& res) {
   auto stats = store()->GetStats();
   if (!stats.ok())
     LogStoreFailure("GET /metrics (store stats)", stats.status());
@@ -53,10 +53,11 @@ void Api::MetricsText(httplib::Response& res) {
   if (acks_ != nullptr)
     RenderLeaderMetrics(acks_->Snapshot(), replication::AckTable::Clock::now(), text);
   if (auth_ != nullptr) text += auth_->RenderMetrics();
+  if (front_end_ != nullptr) RenderFrontEndMetrics(front_end_->Stats(), text);
   res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
-void Api::Backup(const httplib::Request& req, httplib::Response& res) {
+void Api::Backup(const net::Request& req, net::Response& res) {
   res.status = 200;
   SetAppliedSeq(res, store()->LastSeq());  // the copy holds at least this
   // The compacted copy is at most the pages in use: a progress estimate.
@@ -72,7 +73,7 @@ void Api::Backup(const httplib::Request& req, httplib::Response& res) {
   auto buffer = std::make_shared<std::string>(std::size_t{256} << 10, '\0');
   res.set_chunked_content_provider(
       "application/octet-stream",
-      [stream, buffer](std::size_t, httplib::DataSink& sink) {
+      [stream, buffer](net::Sink& sink) {
         const ssize_t n = stream->Read(buffer->data(), buffer->size());
         if (n < 0) return false;  // cut the response: the copy is not whole
         if (n == 0) {

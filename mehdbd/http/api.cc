@@ -1,25 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
-// Api's entry point and routing: the order of checks is the original's
-// (path, then key, then method), and an answer given without reading a body
-// that the client did send closes the connection, since the unread bytes
-// would otherwise be parsed as the next request.
+// Api's entry points and routing: the order of checks is the original's
+// (path, then key, then method).
 #include "http/api.h"
 
 #include "http/errors.h"
-#include "http/request_context.h"
 
 namespace mehdbd::http {
 
-void CloseAfterAnswer(httplib::Response& res) {
-  res.set_header("Connection", "close");
-  CurrentRequest().close_connection = true;
-}
-
-bool HasBody(const httplib::Request& req) {
-  if (req.has_header("Transfer-Encoding")) return true;
-  return req.get_header_value<std::uint64_t>("Content-Length") > 0;
-}
+using Admission = net::Service::Admission;
 
 Api::Api(StoreHandle& stores, Identity identity, ServerOptions options,
          Metrics& metrics)
@@ -28,31 +17,14 @@ Api::Api(StoreHandle& stores, Identity identity, ServerOptions options,
       options_(options),
       metrics_(metrics) {}
 
-bool Api::Answer(const httplib::Request& req, httplib::Response& res,
-                 bool read_body) {
+Admission Api::Admit(Request& req, Response& res) {
   const Target target = ParseTarget(req.target, options_.key_rule);
-  RequestContext& ctx = CurrentRequest();
-  ctx.route = target.route;  // for metrics, see request_context.h
-  ctx.body_consumed = false;
-  if (req.has_header("Content-Length") &&
-      req.get_header_value("Content-Length").find_first_not_of("0123456789") !=
-          std::string::npos) {
-    AnswerText(res, 400, "bad Content-Length");
-    CloseAfterAnswer(res);
-    return true;
-  }
+  req.tag = static_cast<int>(target.route);  // for metrics
   // Authentication first, for every route alike (see http/auth.h).
-  const bool answered =
-      (auth_ != nullptr &&
-       !auth_->Admit(req, res, Authenticator::AccessFor(target.route),
-                     Listener::kApi)) ||
-      Dispatch(req, res, target, read_body);
-  if (answered && HasBody(req) && !ctx.body_consumed) CloseAfterAnswer(res);
-  return answered;
-}
-
-bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
-                   const Target& target, bool read_body) {
+  if (auth_ != nullptr &&
+      !auth_->Admit(req, res, Authenticator::AccessFor(target.route),
+                    Listener::kApi))
+    return Admission::kAnswered;
   if (target.route == Route::kUnknown) {
     // The original's exact 404 body; a 400 only for a malformed escape.
     if (target.bad) {
@@ -60,65 +32,102 @@ bool Api::Dispatch(const httplib::Request& req, httplib::Response& res,
     } else {
       AnswerText(res, 404, "404 page not found");
     }
-    return true;
+    return Admission::kAnswered;
   }
   if (target.bad) {
     AnswerText(res, 400, *target.bad);
-    return true;
+    return Admission::kAnswered;
   }
   const std::string allow(AllowedMethods(target.route));
   if (req.method == "OPTIONS") {
     res.status = 204;
     res.set_header("Allow", allow);
-    return true;
+    return Admission::kAnswered;
   }
   if (!MethodAllowed(target.route, req.method)) {
     res.set_header("Allow", allow);
     AnswerText(res, 405, "405 method not allowed");
-    return true;
+    return Admission::kAnswered;
   }
+  if (target.route == Route::kSet) return AdmitSet(req, res, target);
+  return Admission::kHandle;
+}
+
+Admission Api::AdmitSet(const Request& req, Response& res,
+                        const Target& target) {
+  if (identity_.role == Role::kFollower) {
+    // Followers never write client data: the leader's URL for the same
+    // path. The key passed the key rule, so it needs no re-encoding.
+    std::string path = "/set/" + PercentEncode(target.key);
+    if (!target.query.empty()) path += "?" + std::string(target.query);
+    RedirectToLeader(res, path);
+    return Admission::kAnswered;
+  }
+  std::string error;
+  const auto pre = ParsePreconditions(req, error);
+  const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+  if (!plan) {
+    AnswerText(res, 400, error);
+    return Admission::kAnswered;
+  }
+  if (req.method == "DELETE") return Admission::kHandle;
+  if (plan->never) {
+    AnswerText(res, 412, "precondition failed");
+    return Admission::kAnswered;
+  }
+  if (req.get_header_u64("Content-Length") > options_.max_value_bytes) {
+    AnswerText(res, 413,
+               "value too large: the limit is " +
+                   std::to_string(options_.max_value_bytes) + " bytes");
+    return Admission::kAnswered;
+  }
+  // No body (curl -X PUT with no data) stores an empty value, as before.
+  return Admission::kReadBody;
+}
+
+void Api::Handle(Request& req, Response& res) {
+  const Target target = ParseTarget(req.target, options_.key_rule);
   switch (target.route) {
-    case Route::kSet:
-      return AnswerSet(req, res, target, read_body);
+    case Route::kSet: {
+      std::string error;
+      const auto pre = ParsePreconditions(req, error);
+      const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+      if (!plan) {  // Admit checked it; kept for a direct caller
+        AnswerText(res, 400, error);
+        return;
+      }
+      if (req.method == "DELETE") return Delete(res, target, *plan);
+      return Write(req, res, target, *plan, req.body);
+    }
     case Route::kGet:
-      GetValue(req, res, target);
-      return true;
+      return GetValue(req, res, target);
     case Route::kKeys:
-      ListKeys(req, res);
-      return true;
+      return ListKeys(req, res);
     case Route::kStatus:
-      Status(req, res);
-      return true;
+      return Status(req, res);
     case Route::kHealthz:
-      Healthz(res);
-      return true;
+      return Healthz(res);
     case Route::kReadyz:
-      Readyz(res);
-      return true;
+      return Readyz(res);
     case Route::kMetrics:
-      MetricsText(res);
-      return true;
+      return MetricsText(res);
     case Route::kBackup:
-      Backup(req, res);
-      return true;
+      return Backup(req, res);
     case Route::kReplication:
-      Replication(res);
-      return true;
+      return Replication(res);
     case Route::kUnknown:
       break;
   }
   AnswerText(res, 404, "404 page not found");
-  return true;
 }
 
-void Api::RedirectToLeader(httplib::Response& res,
-                           const std::string& path_and_query) {
+void Api::RedirectToLeader(Response& res, const std::string& path_and_query) {
   res.status = 307;
   res.set_header("Location", identity_.leader_url + path_and_query);
   res.body.clear();
 }
 
-void Api::SetAppliedSeq(httplib::Response& res, mehdb::Seq seq) {
+void Api::SetAppliedSeq(Response& res, mehdb::Seq seq) {
   res.set_header("X-Mehdb-Applied-Seq", std::to_string(seq));
 }
 

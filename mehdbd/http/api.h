@@ -1,27 +1,22 @@
 // SPDX-License-Identifier: MIT
 //
-// The mehdb HTTP API: every route's behaviour. Server (server.h) calls
-// Answer() from cpp-httplib's pre-routing hook, before cpp-httplib would read
-// a body, and Answer() handles the whole request there:
+// The mehdb HTTP API: every route's behaviour, as a net::Service (see
+// net/service.h for the two steps):
 //
-//  * a PUT's body is read by body_reader.h from the connection's stream
-//    (RequestContext::stream), so its bytes are stored verbatim;
-//  * everything decided without the body (404/405, a follower's 307, 413
-//    from Content-Length, a failed precondition) is answered without reading
-//    it, and the connection then closes (connection.h);
-//  * for "Expect: 100-continue", Server first calls Answer() with
-//    read_body = false: it answers those early cases before the client sends
-//    the body, or returns false to let the 100 Continue go out.
+//  * Admit, on the event loop with the request head: routing in the
+//    original's order (path, then key, then method), authentication, and
+//    everything a PUT can be refused for without its body (a follower's
+//    307, 413 from Content-Length, a malformed or failed precondition), so
+//    a refused body is never read (and its connection then closes);
+//  * Handle, on a worker with the whole request: the store calls.
 //
-// Answering in pre-routing is also how a PUT without Content-Length (curl -X
-// PUT with no data) stores an empty value at once: cpp-httplib 0.11 would
-// wait for the connection to close and answer 400.
+// A PUT's body is stored verbatim whatever its headers say, as the
+// original did (no multipart parsing, no Content-Encoding).
 //
-// Thread safety: all methods may run concurrently on worker threads.
+// Thread safety: Admit and Handle may run concurrently on many threads.
 #ifndef MEHDBD_HTTP_API_H_
 #define MEHDBD_HTTP_API_H_
 
-#include <httplib.h>
 #include <mehdb/store.h>
 
 #include <atomic>
@@ -33,21 +28,25 @@
 #include "http/route.h"
 #include "http/server_options.h"
 #include "identity.h"
+#include "net/front_end.h"
+#include "net/service.h"
 #include "replication/ack_table.h"
 #include "replication/follower.h"
 #include "store_handle.h"
 
 namespace mehdbd::http {
 
+using Request = net::Request;
+using Response = net::Response;
+
 class Api {
  public:
   Api(StoreHandle& stores, Identity identity, ServerOptions options,
       Metrics& metrics);
 
-  // Answers `req` and returns true. With read_body = false it returns false
-  // instead of reading a body the answer needs.
-  bool Answer(const httplib::Request& req, httplib::Response& res,
-              bool read_body = true);
+  // See the file comment. Admit sets req.tag to the route (for metrics).
+  net::Service::Admission Admit(Request& req, Response& res);
+  void Handle(Request& req, Response& res);
 
   // Peer sync state this API reports (/readyz, /replication) and waits on
   // (acks=N). Set once before serving; either may be null.
@@ -61,6 +60,9 @@ class Api {
   // before serving.
   void SetAuth(Authenticator* auth) { auth_ = auth; }
 
+  // The front end whose connection counters /metrics shows (may be null).
+  void SetFrontEnd(const net::FrontEnd* front_end) { front_end_ = front_end; }
+
   // /readyz answers 503 once draining (graceful shutdown has begun).
   void SetDraining() { draining_.store(true, std::memory_order_relaxed); }
 
@@ -68,45 +70,38 @@ class Api {
   const ServerOptions& options() const { return options_; }
 
  private:
-  bool Dispatch(const httplib::Request& req, httplib::Response& res,
-                const Target& target, bool read_body);
+  net::Service::Admission AdmitSet(const Request& req, Response& res,
+                                   const Target& target);
 
   // kv_handlers.cc
-  bool AnswerSet(const httplib::Request& req, httplib::Response& res,
-                 const Target& target, bool read_body);
-  void ReadAndWrite(const httplib::Request& req, httplib::Response& res,
-                    const Target& target, const WritePlan& plan);
-  void Write(const httplib::Request& req, httplib::Response& res,
-             const Target& target,
+  void Write(const Request& req, Response& res, const Target& target,
              const WritePlan& plan, std::string_view value);
-  void Delete(httplib::Response& res, const Target& target,
-              const WritePlan& plan);
-  void GetValue(const httplib::Request& req, httplib::Response& res,
-                const Target& target);
+  void Delete(Response& res, const Target& target, const WritePlan& plan);
+  void GetValue(const Request& req, Response& res, const Target& target);
 
   // read_handlers.cc
-  void ListKeys(const httplib::Request& req, httplib::Response& res);
-  void Status(const httplib::Request& req, httplib::Response& res);
+  void ListKeys(const Request& req, Response& res);
+  void Status(const Request& req, Response& res);
   // Honours min_seq / X-Mehdb-Min-Seq. True when the read may go ahead;
   // false when it was answered (400, 307 to the leader, or 503).
-  bool AwaitSeq(const httplib::Request& req, httplib::Response& res);
+  bool AwaitSeq(const Request& req, Response& res);
 
   // replication_handlers.cc: GET /replication, and acks=N on writes (false
   // when the answer was replaced by an error).
-  void Replication(httplib::Response& res);
-  bool AwaitAcks(const httplib::Request& req, httplib::Response& res,
+  void Replication(Response& res);
+  bool AwaitAcks(const Request& req, Response& res,
                  mehdb::Seq seq);
 
   // admin_handlers.cc
-  void Healthz(httplib::Response& res);
-  void Readyz(httplib::Response& res);
-  void MetricsText(httplib::Response& res);
-  void Backup(const httplib::Request& req, httplib::Response& res);
+  void Healthz(Response& res);
+  void Readyz(Response& res);
+  void MetricsText(Response& res);
+  void Backup(const Request& req, Response& res);
 
   // 307 to the leader with `path_and_query` appended to its base URL.
-  void RedirectToLeader(httplib::Response& res,
+  void RedirectToLeader(Response& res,
                         const std::string& path_and_query);
-  void SetAppliedSeq(httplib::Response& res, mehdb::Seq seq);
+  void SetAppliedSeq(Response& res, mehdb::Seq seq);
 
   // The live store for this request; a follower may replace it whole.
   std::shared_ptr<mehdb::Store> store() const { return stores_.Current(); }
@@ -119,13 +114,8 @@ class Api {
   const replication::Follower* follower_ = nullptr;
   replication::AckTable* acks_ = nullptr;
   Authenticator* auth_ = nullptr;
+  const net::FrontEnd* front_end_ = nullptr;
 };
-
-// True when the request carries a body (Content-Length > 0 or chunked).
-bool HasBody(const httplib::Request& req);
-
-// Marks the answer as the connection's last (a body was left unread).
-void CloseAfterAnswer(httplib::Response& res);
 
 }  // namespace mehdbd::http
 

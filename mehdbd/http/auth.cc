@@ -57,7 +57,7 @@ Access Authenticator::AccessFor(Route route) {
   return Access::kProtected;  // a route added later is closed until listed
 }
 
-AuthOutcome Authenticator::Check(const httplib::Request& req,
+AuthOutcome Authenticator::Check(const net::Request& req,
                                  Access access) const {
   if (access == Access::kOpen) return AuthOutcome::kAdmitted;
   if (access == Access::kRead && reads_ == ReadPolicy::kOpen) {
@@ -71,7 +71,7 @@ AuthOutcome Authenticator::Check(const httplib::Request& req,
                                    : AuthOutcome::kWrong;
 }
 
-bool Authenticator::Admit(const httplib::Request& req, httplib::Response& res,
+bool Authenticator::Admit(const net::Request& req, net::Response& res,
                           Access access, Listener listener) {
   const AuthOutcome outcome = Check(req, access);
   if (outcome == AuthOutcome::kAdmitted) return true;

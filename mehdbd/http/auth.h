@@ -27,7 +27,7 @@
 #ifndef MEHDBD_HTTP_AUTH_H_
 #define MEHDBD_HTTP_AUTH_H_
 
-#include <httplib.h>
+#include "net/message.h"
 
 #include <array>
 #include <atomic>
@@ -62,11 +62,11 @@ class Authenticator {
   static Access AccessFor(Route route);
 
   // The decision alone, without answering or counting.
-  AuthOutcome Check(const httplib::Request& req, Access access) const;
+  AuthOutcome Check(const net::Request& req, Access access) const;
 
   // Checks `req`; when it is refused, answers `res` (401 or 403, see the
   // file comment), counts the refusal and returns false.
-  bool Admit(const httplib::Request& req, httplib::Response& res,
+  bool Admit(const net::Request& req, net::Response& res,
              Access access, Listener listener);
 
   // Prometheus text for mehdb_auth_rejected_total{listener,reason}.

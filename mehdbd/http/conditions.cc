@@ -68,7 +68,7 @@ std::string FormatETag(mehdb::Seq version) {
   return "\"" + std::to_string(version) + "\"";
 }
 
-std::optional<Preconditions> ParsePreconditions(const httplib::Request& req,
+std::optional<Preconditions> ParsePreconditions(const net::Request& req,
                                                 std::string& error) {
   Preconditions pre;
   for (const char* name : {"If-Match", "If-None-Match"}) {
@@ -133,7 +133,7 @@ int ReadOutcome(const Preconditions& pre, std::optional<mehdb::Seq> version) {
   return 0;
 }
 
-mehdb::Seq ParseMinSeq(const httplib::Request& req, std::string& error) {
+mehdb::Seq ParseMinSeq(const net::Request& req, std::string& error) {
   std::string text;
   if (req.has_param("min_seq"))
     text = req.get_param_value("min_seq");

@@ -14,7 +14,7 @@
 #ifndef MEHDBD_HTTP_CONDITIONS_H_
 #define MEHDBD_HTTP_CONDITIONS_H_
 
-#include <httplib.h>
+#include "net/message.h"
 #include <mehdb/store.h>
 
 #include <optional>
@@ -43,7 +43,7 @@ struct Preconditions {
 
 // Parses the headers; an unparsable one is an error with a reason. Tags that
 // are not versions ("abc") are valid syntax that can never match.
-std::optional<Preconditions> ParsePreconditions(const httplib::Request& req,
+std::optional<Preconditions> ParsePreconditions(const net::Request& req,
                                                 std::string& error);
 
 // What a write must check, decided from its preconditions.
@@ -63,7 +63,7 @@ int ReadOutcome(const Preconditions& pre, std::optional<mehdb::Seq> version);
 
 // The seq a read must wait for: the min_seq parameter or X-Mehdb-Min-Seq
 // header (0 = none). Sets `error` on a malformed number.
-mehdb::Seq ParseMinSeq(const httplib::Request& req, std::string& error);
+mehdb::Seq ParseMinSeq(const net::Request& req, std::string& error);
 
 }  // namespace mehdbd::http
 

@@ -59,7 +59,7 @@ void LogStoreFailure(std::string_view what, const mehdb::Status& status) {
   LogError(line);
 }
 
-void AnswerText(httplib::Response& res, int status, std::string_view message) {
+void AnswerText(net::Response& res, int status, std::string_view message) {
   res.status = status;
   std::string body(message);
   body += '\n';
@@ -67,7 +67,7 @@ void AnswerText(httplib::Response& res, int status, std::string_view message) {
   res.set_header("Content-Type", "text/plain; charset=utf-8");
 }
 
-void AnswerStoreError(httplib::Response& res, const mehdb::Status& status,
+void AnswerStoreError(net::Response& res, const mehdb::Status& status,
                       std::string_view what) {
   const Entry entry = EntryFor(status.code());
   if (entry.status >= 500) LogStoreFailure(what, status);

@@ -8,7 +8,7 @@
 #ifndef MEHDBD_HTTP_ERRORS_H_
 #define MEHDBD_HTTP_ERRORS_H_
 
-#include <httplib.h>
+#include "net/message.h"
 #include <mehdb/status.h>
 
 #include <string_view>
@@ -23,12 +23,12 @@ namespace mehdbd::http {
 int HttpStatusFor(mehdb::Code code);
 
 // Answers `status` with a text body "<message>\n".
-void AnswerText(httplib::Response& res, int status, std::string_view message);
+void AnswerText(net::Response& res, int status, std::string_view message);
 
 // Answers a failed store call: the status from HttpStatusFor, a body that
 // explains the code, and for 5xx answers a log line with `what` (e.g.
 // "PUT /set/abc") and the store's full message.
-void AnswerStoreError(httplib::Response& res, const mehdb::Status& status,
+void AnswerStoreError(net::Response& res, const mehdb::Status& status,
                       std::string_view what);
 
 // The log line alone, for failures after the answer's headers are gone

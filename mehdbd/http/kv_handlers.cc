@@ -8,14 +8,12 @@
 #include <string>
 
 #include "http/api.h"
-#include "http/body_reader.h"
 #include "http/errors.h"
-#include "http/request_context.h"
 
 namespace mehdbd::http {
 namespace {
 
-void AnswerPreconditionFailed(httplib::Response& res) {
+void AnswerPreconditionFailed(Response& res) {
   AnswerText(res, 412, "precondition failed");
 }
 
@@ -25,77 +23,7 @@ std::string What(std::string_view method, const Target& target) {
 
 }  // namespace
 
-bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
-                    const Target& target, bool read_body) {
-  if (identity_.role == Role::kFollower) {
-    // Followers never write client data: the leader's URL for the same
-    // path. The key passed the key rule, so it needs no re-encoding.
-    std::string path = "/set/" + PercentEncode(target.key);
-    if (!target.query.empty()) path += "?" + std::string(target.query);
-    RedirectToLeader(res, path);
-    return true;
-  }
-  std::string error;
-  const auto pre = ParsePreconditions(req, error);
-  const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
-  if (!plan) {
-    AnswerText(res, 400, error);
-    return true;
-  }
-  if (req.method == "DELETE") {
-    Delete(res, target, *plan);
-    return true;
-  }
-  if (plan->never) {
-    AnswerPreconditionFailed(res);
-    return true;
-  }
-  if (req.get_header_value<std::uint64_t>("Content-Length") >
-      options_.max_value_bytes) {
-    AnswerText(res, 413,
-               "value too large: the limit is " +
-                   std::to_string(options_.max_value_bytes) + " bytes");
-    return true;
-  }
-  if (!HasBody(req)) {
-    Write(req, res, target, *plan, {});  // no body: an empty value, as before
-    return true;
-  }
-  if (!read_body) return false;  // Expect: 100-continue: let the body come
-  ReadAndWrite(req, res, target, *plan);
-  return true;
-}
-
-void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
-                       const Target& target, const WritePlan& plan) {
-  RequestContext& ctx = CurrentRequest();
-  if (ctx.stream == nullptr) {  // only ServeConnection runs requests
-    AnswerText(res, 500, "internal error: no connection stream");
-    return;
-  }
-  std::string value;
-  const BodyResult result =
-      ReadBody(*ctx.stream, req, options_.max_value_bytes, value);
-  switch (result) {
-    case BodyResult::kOk:
-      ctx.body_consumed = true;
-      Write(req, res, target, plan, value);
-      return;
-    case BodyResult::kTooLarge:
-      AnswerText(res, 413,
-                 "value too large: the limit is " +
-                     std::to_string(options_.max_value_bytes) + " bytes");
-      return;
-    case BodyResult::kUnsupported:
-      AnswerText(res, 501, "only chunked Transfer-Encoding is supported");
-      return;
-    case BodyResult::kBroken:
-      AnswerText(res, 400, "request body ended early or is malformed");
-      return;
-  }
-}
-
-void Api::Write(const httplib::Request& req, httplib::Response& res,
+void Api::Write(const Request& req, Response& res,
                 const Target& target,
                 const WritePlan& plan, std::string_view value) {
   // A conditional write is a batch so the version check and the write
@@ -124,7 +52,7 @@ void Api::Write(const httplib::Request& req, httplib::Response& res,
   res.set_content("WRITE completed", "text/plain; charset=utf-8");
 }
 
-void Api::Delete(httplib::Response& res, const Target& target,
+void Api::Delete(Response& res, const Target& target,
                  const WritePlan& plan) {
   if (plan.never) {
     AnswerPreconditionFailed(res);
@@ -153,7 +81,7 @@ void Api::Delete(httplib::Response& res, const Target& target,
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
 }
 
-void Api::GetValue(const httplib::Request& req, httplib::Response& res,
+void Api::GetValue(const Request& req, Response& res,
                    const Target& target) {
   std::string error;
   const auto pre = ParsePreconditions(req, error);

@@ -121,4 +121,35 @@ std::string Metrics::Render(const mehdb::Stats* stats,
   return out;
 }
 
+void RenderFrontEndMetrics(const net::FrontEndStats& stats, std::string& out) {
+  struct Row {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t value;
+  };
+  const Row rows[] = {
+      {"connections_open", "gauge", "Client, health and peer connections open.",
+       stats.open_connections},
+      {"connections_idle", "gauge", "Open connections between requests.",
+       stats.idle_connections},
+      {"connections_shed_total", "counter",
+       "Connections closed or refused at --max-connections.", stats.shed_connections},
+      {"request_body_bytes_buffered", "gauge",
+       "Request body bytes held in memory.", stats.buffered_body_bytes},
+      {"request_body_budget_refusals_total", "counter",
+       "Requests refused with 503 at --max-buffered-bodies.", stats.budget_refusals},
+      {"connection_timeouts_total", "counter",
+       "Connections cut by a deadline (idle, head, body, write, handshake).",
+       stats.timeouts},
+      {"request_framing_errors_total", "counter",
+       "Requests refused because they could not be framed with certainty.",
+       stats.framing_errors},
+  };
+  for (const Row& r : rows) {
+    Family(out, r.name, r.type, r.help);
+    Sample(out, r.name, "", r.value);
+  }
+}
+
 }  // namespace mehdbd::http

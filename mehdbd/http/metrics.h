@@ -27,6 +27,7 @@
 
 #include "http/route.h"
 #include "identity.h"
+#include "net/front_end.h"
 
 namespace mehdbd::http {
 
@@ -57,6 +58,12 @@ class Metrics {
   };
   std::array<PerRoute, kRouteCount> routes_{};
 };
+
+// Appends the front end's families: connections_open, connections_idle,
+// connections_shed_total, request_body_bytes_buffered,
+// request_body_budget_refusals_total, connection_timeouts_total,
+// request_framing_errors_total (all prefixed mehdb_).
+void RenderFrontEndMetrics(const net::FrontEndStats& stats, std::string& out);
 
 }  // namespace mehdbd::http
 

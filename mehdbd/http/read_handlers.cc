@@ -25,7 +25,7 @@ constexpr std::size_t kStreamPageKeys = 4096;
 
 }  // namespace
 
-bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
+bool Api::AwaitSeq(const net::Request& req, net::Response& res) {
   std::string error;
   const mehdb::Seq wanted = ParseMinSeq(req, error);
   if (!error.empty()) {
@@ -50,7 +50,7 @@ bool Api::AwaitSeq(const httplib::Request& req, httplib::Response& res) {
   return false;
 }
 
-void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
+void Api::ListKeys(const net::Request& req, net::Response& res) {
   if (!AwaitSeq(req, res)) return;
   SetAppliedSeq(res, store()->LastSeq());
   KeyCursor cursor;
@@ -106,7 +106,7 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
   std::shared_ptr<mehdb::Store> store_ptr = store();
   res.set_chunked_content_provider(
       "application/json",
-      [state, store_ptr](std::size_t, httplib::DataSink& sink) {
+      [state, store_ptr](net::Sink& sink) {
         const mehdb::Store& store = *store_ptr;
         std::string chunk = state->first ? "[" : "";
         if (auto s = AppendKeyPage(store, kStreamPageKeys, *state, chunk);
@@ -122,7 +122,7 @@ void Api::ListKeys(const httplib::Request& req, httplib::Response& res) {
       });
 }
 
-void Api::Status(const httplib::Request& req, httplib::Response& res) {
+void Api::Status(const net::Request& req, net::Response& res) {
   if (!AwaitSeq(req, res)) return;
   SetAppliedSeq(res, store()->LastSeq());
   // The body is fixed by the original API; a follower's sync state (e.g.

@@ -12,7 +12,7 @@
 
 namespace mehdbd::http {
 
-void Api::Replication(httplib::Response& res) {
+void Api::Replication(net::Response& res) {
   auto store = this->store();
   nlohmann::json doc = {
       {"role", std::string(RoleName(identity_.role))},
@@ -55,7 +55,7 @@ void Api::Replication(httplib::Response& res) {
   res.set_content(doc.dump() + "\n", "application/json");
 }
 
-bool Api::AwaitAcks(const httplib::Request& req, httplib::Response& res, mehdb::Seq seq) {
+bool Api::AwaitAcks(const net::Request& req, net::Response& res, mehdb::Seq seq) {
   if (!req.has_param("acks")) return true;
   const std::string text = req.get_param_value("acks");
   std::size_t wanted = 0;

@@ -1,57 +1,53 @@
 // SPDX-License-Identifier: MIT
 //
-// mehdbd's HTTP server: cpp-httplib configured for a long-running daemon
-// (sized worker pool, timeouts, keep-alive limits, no SO_REUSEPORT, a
-// catch-all exception handler, access log and metrics) in front of Api.
+// mehdbd's HTTP server: the API (api.h) on the event-driven front end
+// (net/front_end.h), with the health listener beside it.
 //
 //   mehdbd::http::Server server(stores, identity, options);
-//   int port = server.Bind("127.0.0.1", 0);     // 0: any free port
-//   std::thread t([&] { server.Run(); });       // serves until Stop()
+//   int port = server.Bind("127.0.0.1", 0, error);  // 0: any free port
+//   std::thread t([&] { server.Run(); });           // serves until Stop()
 //   ...
-//   server.Stop();                               // from any thread
-//   t.join();                                    // in-flight requests done
+//   server.Stop();                                   // from any thread
+//   t.join();                                        // in-flight requests done
 //
 // With options.tls the listener speaks only TLS. BindHealth() adds a plain
 // HTTP listener that answers only /healthz, /readyz and /metrics (the same
 // handlers), so kubelet probes need no certificate; it keeps answering
 // while the main listener drains and stops after it.
 //
-// Stop() is the graceful shutdown: the listening socket closes at once (new
-// connections are refused), requests being handled run to completion and
-// their answers are written, connections waiting between requests close at
-// once (TLS ones within 100 ms, see connection.h), and then Run() returns.
+// Stop() is the graceful shutdown: /readyz fails at once, the listening
+// socket closes (new connections are refused), requests being handled run
+// to completion and their answers are written, connections waiting between
+// requests close at once, and then Run() returns.
 #ifndef MEHDBD_HTTP_SERVER_H_
 #define MEHDBD_HTTP_SERVER_H_
 
-#include <httplib.h>
 #include <mehdb/store.h>
 
-#include "store_handle.h"
-
 #include <atomic>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <string_view>
 
 #include "http/api.h"
-#include "http/loop_server.h"
 #include "http/metrics.h"
 #include "http/server_options.h"
 #include "identity.h"
+#include "net/front_end.h"
+#include "store_handle.h"
 
 namespace mehdbd::http {
 
 class Server {
  public:
-  // `store` must outlive the server.
+  // `stores` must outlive the server.
   Server(StoreHandle& stores, Identity identity, ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listening socket. Answers the port (useful with port 0) or
-  // -1 with `error` set.
+  // Binds the client listener. Answers the port (useful with port 0) or -1
+  // with `error` set.
   int Bind(const std::string& host, int port, std::string& error);
 
   // Binds the plain health listener (see the file comment); call before
@@ -65,40 +61,36 @@ class Server {
   // Thread-safe and idempotent; see the file comment.
   void Stop();
 
-  // True while the accept loop runs.
-  bool IsRunning() const;
+  // True while Run() serves.
+  bool IsRunning() const { return running_.load(); }
 
-  // Serves the requests read from `stream` as one keep-alive connection's,
-  // through the same request loop, hooks and routes as a socket connection,
-  // while `more()` says another request follows. Needs no Bind() or Run().
-  // For the fuzzer (tests/fuzz/http_request_fuzz.cc), which feeds requests
-  // from memory: no sockets, so thousands of inputs a second.
-  void ServeStream(httplib::Stream& stream, const std::function<bool()>& more);
+  // Serves `bytes` as one connection's input, from memory, through the
+  // same framing, routes and answers as a socket connection, and answers
+  // what would have been written back. For the fuzzer
+  // (tests/fuzz/http_request_fuzz.cc): no sockets, thousands of inputs a
+  // second. Needs no Bind() or Run().
+  std::string ServeBytes(std::string_view bytes);
 
   const Metrics& metrics() const { return metrics_; }
+  net::FrontEndStats FrontEndStats() const { return front_end_.Stats(); }
 
   // The routes, for wiring peer-sync state in before Run().
   Api& api() { return api_; }
 
  private:
-  // The client listener: LoopServer with a connection gate (server.cc).
-  class HttpServer;
+  class ApiService;
+  class HealthService;
 
-  void Configure(LoopServer& svr);
-  void RouteAll(LoopServer& svr);
-  void RouteHealthOnly(LoopServer& svr);
-  void OnLog(const httplib::Request& req, const httplib::Response& res);
+  net::ConnectionLimits Limits() const;
 
   const ServerOptions options_;
   Metrics metrics_;
   Api api_;
-  std::unique_ptr<HttpServer> http_;
-  std::unique_ptr<LoopServer> health_;  // null unless BindHealth()
-
-  std::mutex stop_mutex_;
-  bool stop_requested_ = false;  // guarded by stop_mutex_
-  bool run_started_ = false;     // guarded by stop_mutex_
-  std::atomic<bool> run_finished_{false};
+  std::unique_ptr<ApiService> api_service_;
+  std::unique_ptr<HealthService> health_service_;
+  net::FrontEnd front_end_;
+  bool bound_ = false;
+  std::atomic<bool> running_{false};
 };
 
 }  // namespace mehdbd::http

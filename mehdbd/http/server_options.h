@@ -20,12 +20,13 @@ namespace mehdbd::http {
 
 struct ServerOptions {
   KeyRule key_rule = KeyRule::kExtended;
-  // Worker threads: the number of requests handled at once. Plain
-  // connections wait for their next request head without a thread
-  // (connection_gate.h); ready requests beyond this wait in the pool's
-  // queue. A TLS connection keeps its worker from its handshake to its end
-  // (server.cc), so with TLS this is also the number of sessions served.
+  // Worker threads: the number of requests handled at once. Connections
+  // wait for their bytes without a thread (net/front_end.h); complete
+  // requests beyond this wait in the pool's queue.
   unsigned threads = 64;
+  unsigned loops = 0;  // event loops; 0: one per core, at most 4
+  std::size_t max_connections = 10000;
+  std::size_t max_buffered_bodies = std::size_t{256} << 20;
   std::chrono::milliseconds read_timeout{5000};
   std::chrono::milliseconds write_timeout{5000};
   std::chrono::milliseconds idle_timeout{5000};
@@ -50,6 +51,9 @@ struct ServerOptions {
     o.write_timeout = config.write_timeout;
     o.idle_timeout = config.idle_timeout;
     o.keep_alive_requests = config.keep_alive_requests;
+    o.loops = config.event_loops;
+    o.max_connections = config.max_connections;
+    o.max_buffered_bodies = config.max_buffered_bodies;
     o.max_value_bytes = config.store.max_value_bytes;
     o.max_seq_wait = config.max_seq_wait;
     o.max_ack_wait = config.max_ack_wait;

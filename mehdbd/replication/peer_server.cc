@@ -15,92 +15,102 @@ bool ParseU64(const std::string& s, std::uint64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-void PositionHeaders(httplib::Response& res, const mehdb::HistoryId& history,
+void PositionHeaders(net::Response& res, const mehdb::HistoryId& history,
                      mehdb::Seq first, mehdb::Seq last) {
   res.set_header(kHistoryHeader, history.ToHex());
   res.set_header(kFirstSeqHeader, std::to_string(first));
   res.set_header(kLastSeqHeader, std::to_string(last));
 }
 
-void Refuse(httplib::Response& res, int status, const char* reason, const std::string& text) {
+void Refuse(net::Response& res, int status, const char* reason, const std::string& text) {
   res.status = status;
   res.set_header(kReasonHeader, reason);
   res.set_content(text + "\n", "text/plain; charset=utf-8");
 }
 
-// Connections are served by mehdbd's own loop (http/connection.h), plain or
-// TLS. A poll may legitimately wait max_wait before its answer is written;
-// a follower polls over one connection for as long as it lives, so the
+// A poll may legitimately wait max_wait before its answer is written; a
+// follower polls over one connection for as long as it lives, so the
 // request limit is practically unbounded.
-http::ConnectionLimits PeerLimits() {
+net::ConnectionLimits PeerLimits() {
   using std::chrono::seconds;
-  return {seconds(5), seconds(30), seconds(30), std::size_t{1} << 30};
+  net::ConnectionLimits l;
+  l.idle_timeout = seconds(30);
+  l.head_timeout = seconds(5);
+  l.body_timeout = seconds(5);
+  l.tls_handshake_timeout = seconds(5);
+  l.write_timeout = seconds(30);
+  l.max_requests = std::size_t{1} << 30;
+  l.max_body_bytes = 0;  // peer requests carry no body
+  return l;
 }
 
 }  // namespace
 
-PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions options)
-    : stores_(stores), acks_(acks), options_(options), server_(PeerLimits(), options_.tls) {
-  const unsigned threads = options_.threads;
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // Only the Keep-Alive answer header; the loop applies the limits.
-  // An answer goes out as headers, then body: without TCP_NODELAY, Nagle's
-  // algorithm holds the body until the follower ACKs the headers, which its
-  // delayed ACK postpones by ~40 ms: a 40 ms replication lag on every poll.
-  server_.set_tcp_nodelay(true);
-  server_.set_keep_alive_timeout(30);
-  server_.set_keep_alive_max_count(1u << 30);
-  // Before any handler, and before cpp-httplib would read a body.
-  server_.set_pre_routing_handler([this](const httplib::Request& req,
-                                         httplib::Response& res) {
-    if (auth_ == nullptr ||
-        auth_->Admit(req, res, http::Access::kProtected, http::Listener::kPeer))
-      return httplib::Server::HandlerResponse::Unhandled;
-    // A refused peer reconnects anyway, and any body it sent is unread.
-    res.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server_.Get(kLogPath, [this](const httplib::Request& req, httplib::Response& res) {
-    Log(req, res);
-  });
-  server_.Get(kSnapshotPath, [this](const httplib::Request& req, httplib::Response& res) {
-    Snapshot(req, res);
-  });
-  server_.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                   std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+class PeerServer::Service final : public net::Service {
+ public:
+  explicit Service(PeerServer& server) : server_(server) {}
+
+  Admission Admit(net::Request& req, net::Response& res) override {
+    // Authentication before anything else, for every request.
+    if (server_.auth_ != nullptr &&
+        !server_.auth_->Admit(req, res, http::Access::kProtected, http::Listener::kPeer))
+      return Admission::kAnswered;
+    if (req.path != kLogPath && req.path != kSnapshotPath) {
+      Refuse(res, 404, "not-found", "404 page not found");
+      return Admission::kAnswered;
     }
-    LogError("peer request failed: " + what);
-    res.status = 500;
-    res.set_content("internal error\n", "text/plain; charset=utf-8");
-  });
-}
+    if (req.method != "GET") {
+      res.set_header("Allow", "GET");
+      Refuse(res, 405, "bad-request", "405 method not allowed");
+      return Admission::kAnswered;
+    }
+    return Admission::kHandle;
+  }
+
+  void Handle(net::Request& req, net::Response& res) override {
+    if (req.path == kLogPath) return server_.Log(req, res);
+    server_.Snapshot(req, res);
+  }
+
+ private:
+  PeerServer& server_;
+};
+
+PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions options)
+    : stores_(stores),
+      acks_(acks),
+      options_(options),
+      service_(std::make_unique<Service>(*this)),
+      front_end_(net::FrontEndOptions{1, 1024, std::size_t{1} << 20}) {}
 
 PeerServer::~PeerServer() { Stop(); }
 
 int PeerServer::Bind(const std::string& host, int port, std::string& error) {
-  const int bound = port == 0 ? server_.bind_to_any_port(host.c_str())
-                              : (server_.bind_to_port(host.c_str(), port) ? port : -1);
-  if (bound < 0) error = "cannot listen for peers on " + host + ":" + std::to_string(port);
+  net::ListenerOptions o;
+  o.name = "peer";
+  o.host = host;
+  o.port = port;
+  o.service = service_.get();
+  o.tls = options_.tls;
+  o.limits = PeerLimits();
+  o.workers = options_.threads;
+  const int bound = front_end_.Listen(o, error);
+  if (bound < 0) error = "cannot listen for peers on " + host + ":" + std::to_string(port) +
+                         ": " + error;
   return bound;
 }
 
 void PeerServer::Start() {
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = std::thread([this] { front_end_.Run(); });
 }
 
 void PeerServer::Stop() {
   if (stopping_.exchange(true)) return;
-  server_.stop();
+  front_end_.Stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void PeerServer::Log(const httplib::Request& req, httplib::Response& res) {
+void PeerServer::Log(const net::Request& req, net::Response& res) {
   std::uint64_t from = 0, max_bytes = options_.max_batch_bytes, wait_ms = 0;
   if (!ParseU64(req.get_param_value("from"), from) || from == 0)
     return Refuse(res, 400, "bad-request", "from must be a sequence number >= 1");
@@ -147,7 +157,7 @@ void PeerServer::Log(const httplib::Request& req, httplib::Response& res) {
   res.set_content(std::move(chunk->frames), "application/octet-stream");
 }
 
-void PeerServer::Snapshot(const httplib::Request& req, httplib::Response& res) {
+void PeerServer::Snapshot(const net::Request& req, net::Response& res) {
   auto store = stores_.Current();
   const std::string follower = req.get_header_value(kFollowerHeader);
   LogInfo("streaming a snapshot at seq " + std::to_string(store->LastSeq()) + " to " +
@@ -155,7 +165,7 @@ void PeerServer::Snapshot(const httplib::Request& req, httplib::Response& res) {
   res.set_header(kHistoryHeader, store->History().ToHex());
   res.set_chunked_content_provider(
       "application/octet-stream",
-      [store](std::size_t, httplib::DataSink& sink) {
+      [store](net::Sink& sink) {
         mehdb::Status s = store->ExportSnapshot([&](std::string_view chunk) {
           return sink.write(chunk.data(), chunk.size());
         });

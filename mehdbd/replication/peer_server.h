@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 //
-// PeerServer: the leader's side of peer sync, on its own listener and
-// thread pool (protocol in replication/protocol.h). Serves change-log
-// long-polls and snapshot streams from the live store, and records each
-// follower's acknowledged seq in an AckTable.
+// PeerServer: the leader's side of peer sync, on its own listener (the
+// same event-driven front end as the client port, net/front_end.h, with
+// its own worker pool; protocol in replication/protocol.h). Serves
+// change-log long-polls and snapshot streams from the live store, and
+// records each follower's acknowledged seq in an AckTable. Every request
+// is authenticated (when auth is on) before anything else; a slow or idle
+// connection holds no worker.
 //
 // Thread safety: Start/Stop from one thread; requests run on the pool.
 #ifndef MEHDBD_REPLICATION_PEER_SERVER_H_
 #define MEHDBD_REPLICATION_PEER_SERVER_H_
 
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +19,8 @@
 #include <thread>
 
 #include "http/auth.h"
-#include "http/loop_server.h"
+#include "net/front_end.h"
+#include "net/service.h"
 #include "replication/ack_table.h"
 #include "store_handle.h"
 
@@ -51,13 +54,15 @@ class PeerServer {
   void Stop();
 
  private:
-  void Log(const httplib::Request& req, httplib::Response& res);
-  void Snapshot(const httplib::Request& req, httplib::Response& res);
+  class Service;
+  void Log(const net::Request& req, net::Response& res);
+  void Snapshot(const net::Request& req, net::Response& res);
 
   StoreHandle& stores_;
   AckTable& acks_;
   const PeerServerOptions options_;
-  http::LoopServer server_;
+  std::unique_ptr<Service> service_;
+  net::FrontEnd front_end_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   http::Authenticator* auth_ = nullptr;
