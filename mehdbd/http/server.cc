@@ -95,6 +95,9 @@ net::ConnectionLimits Server::Limits() const {
   l.write_timeout = options_.write_timeout;
   l.max_requests = options_.keep_alive_requests;
   l.max_body_bytes = options_.max_value_bytes;
+  // A client sending a refused body (a follower's 307 for a big PUT) reads
+  // our answer only once it is done sending: drain what it may send.
+  l.linger_bytes = options_.max_value_bytes + (std::size_t{1} << 20);
   return l;
 }
 

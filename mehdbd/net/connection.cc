@@ -7,16 +7,20 @@
 // only thread a connection ever takes is a worker, and only to run a
 // complete request.
 //
-// The same code serves plain TCP (beast::tcp_stream) and TLS
-// (beast::ssl_stream over it): Connection is a template over the stream.
+// The same code serves plain TCP and TLS (asio::ssl::stream over the
+// socket): Connection is a template over the stream.
+//
+// Deadlines are one timer per connection that, when it fires, cancels the
+// socket's pending operation; the operation then completes with
+// operation_aborted and timed_out_ set. (Beast's tcp_stream closes the
+// socket instead, which would leave no way to answer 408.)
 #include <openssl/ssl.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <condition_variable>
 #include <future>
@@ -30,10 +34,9 @@
 namespace mehdbd::net {
 namespace {
 
-namespace beast = boost::beast;
 using Clock = std::chrono::steady_clock;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = asio::ip::tcp::socket;
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 constexpr std::size_t kReadChunk = 16384;
 // A streamed answer is written out whenever this much is queued.
@@ -63,7 +66,8 @@ class Connection final : public ConnectionBase {
       : ConnectionBase(fe, listener),
         limits_(listener.options.limits),
         ssl_(std::move(ssl)),
-        stream_(MakeStream(std::move(socket), ssl_.get())) {}
+        stream_(MakeStream(std::move(socket), ssl_.get())),
+        timer_(stream_.get_executor()) {}
 
   ~Connection() override {
     if (budget_ > 0) fe_.ReleaseBody(budget_);
@@ -78,12 +82,12 @@ class Connection final : public ConnectionBase {
     Socket().set_option(asio::ip::tcp::no_delay(true), ec);
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       state_ = State::kHandshake;
-      Lowest().expires_after(limits_.tls_handshake_timeout);
+      ExpireAfter(limits_.tls_handshake_timeout);
       stream_.async_handshake(
           asio::ssl::stream_base::server,
           [self = Self()](boost::system::error_code ec) {
             if (ec) {
-              if (ec == beast::error::timeout) self->fe_.timeouts_++;
+              if (self->timed_out_) self->fe_.timeouts_++;
               return self->Close();
             }
             self->ReadRequest();
@@ -109,7 +113,7 @@ class Connection final : public ConnectionBase {
 
   static Stream MakeStream(asio::ip::tcp::socket socket, asio::ssl::context* ssl) {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      return Stream(beast::tcp_stream(std::move(socket)), *ssl);
+      return Stream(std::move(socket), *ssl);
     } else {
       (void)ssl;
       return Stream(std::move(socket));
@@ -119,8 +123,33 @@ class Connection final : public ConnectionBase {
   std::shared_ptr<Connection> Self() {
     return std::static_pointer_cast<Connection>(shared_from_this());
   }
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
-  asio::ip::tcp::socket& Socket() { return Lowest().socket(); }
+  asio::ip::tcp::socket& Socket() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  // --- Deadlines (see the file comment) ------------------------------------
+
+  void ExpireAfter(Clock::duration d) { ExpireAt(Clock::now() + d); }
+  void ExpireAt(Clock::time_point when) {
+    const std::uint64_t generation = ++deadline_;
+    timed_out_ = false;
+    timer_.expires_at(when);
+    timer_.async_wait([self = Self(), generation](boost::system::error_code ec) {
+      if (ec || generation != self->deadline_ || self->state_ == State::kClosed) return;
+      self->timed_out_ = true;
+      boost::system::error_code ignored;
+      self->Socket().cancel(ignored);
+    });
+  }
+  void ClearDeadline() {
+    ++deadline_;
+    timed_out_ = false;
+    timer_.cancel();
+  }
 
   // --- Reading a request head -------------------------------------------
 
@@ -140,7 +169,7 @@ class Connection final : public ConnectionBase {
     if (in_.empty()) {
       // Between requests: the idle deadline, and sheddable.
       fe_.MarkIdle(this);
-      Lowest().expires_after(limits_.idle_timeout);
+      ExpireAfter(limits_.idle_timeout);
       ReadMore([this](std::size_t) { TryHead(); });
       return;
     }
@@ -151,7 +180,7 @@ class Connection final : public ConnectionBase {
     if (!head_started_) {
       head_started_ = true;
       start_ = Clock::now();
-      Lowest().expires_after(limits_.head_timeout);
+      ExpireAfter(limits_.head_timeout);
     }
     const std::string_view bytes(in_.data() + pos_, in_.size() - pos_);
     head_ = ParseHead(bytes, limits_.max_head_bytes, req_);
@@ -188,14 +217,15 @@ class Connection final : public ConnectionBase {
         });
   }
 
-  void OnReadError(boost::system::error_code ec) {
-    if (ec == beast::error::timeout) {
+  void OnReadError(boost::system::error_code) {
+    if (timed_out_ && state_ != State::kClosed) {
       fe_.timeouts_++;
       // A request had begun (part of a head, or a body): say why it ends.
-      if ((state_ == State::kHead && head_started_ && pos_ < in_.size()) ||
-          state_ == State::kBody) {
+      // Not over TLS, whose stream is unusable after a cancelled read.
+      const bool begun = (state_ == State::kHead && head_started_ && pos_ < in_.size()) ||
+                         state_ == State::kBody;
+      if (begun && !std::is_same_v<Stream, TlsStream>)
         return Refuse(408, "request not received in time");
-      }
     }
     Close();
   }
@@ -238,7 +268,7 @@ class Connection final : public ConnectionBase {
     if (head_.expect_continue && pos_ == in_.size()) {
       // The client waits for this before it sends the body.
       interim_ = "HTTP/1.1 100 Continue\r\n\r\n";
-      Lowest().expires_after(limits_.write_timeout);
+      ExpireAfter(limits_.write_timeout);
       asio::async_write(stream_, asio::buffer(interim_),
                         [self = Self()](boost::system::error_code ec, std::size_t) {
                           if (ec) return self->Close();
@@ -292,8 +322,8 @@ class Connection final : public ConnectionBase {
     const std::size_t expected =
         head_.framing.chunked ? body_->received() + kReadChunk
                               : static_cast<std::size_t>(head_.framing.length);
-    Lowest().expires_at(body_start_ + limits_.body_timeout +
-                        TimeFor(expected, limits_.body_min_rate));
+    ExpireAt(body_start_ + limits_.body_timeout +
+             TimeFor(expected, limits_.body_min_rate));
     ReadMore([this](std::size_t) { FeedBody(); });
   }
 
@@ -301,7 +331,7 @@ class Connection final : public ConnectionBase {
 
   void Dispatch() {
     state_ = State::kHandling;
-    Lowest().expires_never();
+    ClearDeadline();
     asio::post(*listener_.workers, [self = Self()] {
       try {
         self->listener_.options.service->Handle(self->req_, self->res_);
@@ -364,8 +394,7 @@ class Connection final : public ConnectionBase {
   // Head and a large body in one gathered write, without copying the body.
   void WriteTwo() {
     const std::size_t total = out_.size() + res_.body.size();
-    Lowest().expires_after(limits_.write_timeout +
-                           TimeFor(total, limits_.body_min_rate));
+    ExpireAfter(limits_.write_timeout + TimeFor(total, limits_.body_min_rate));
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(res_.body)};
     asio::async_write(stream_, bufs,
                       [self = Self()](boost::system::error_code ec, std::size_t) {
@@ -377,8 +406,7 @@ class Connection final : public ConnectionBase {
   template <class Then>
   void Write(std::string data, Then then) {
     pending_ = std::move(data);
-    Lowest().expires_after(limits_.write_timeout +
-                           TimeFor(pending_.size(), limits_.body_min_rate));
+    ExpireAfter(limits_.write_timeout + TimeFor(pending_.size(), limits_.body_min_rate));
     asio::async_write(stream_, asio::buffer(pending_),
                       [self = Self(), then](boost::system::error_code ec, std::size_t) {
                         if (ec) return self->WriteFailed(ec);
@@ -386,8 +414,8 @@ class Connection final : public ConnectionBase {
                       });
   }
 
-  void WriteFailed(boost::system::error_code ec) {
-    if (ec == beast::error::timeout) fe_.timeouts_++;
+  void WriteFailed(boost::system::error_code) {
+    if (timed_out_) fe_.timeouts_++;
     if (stream_sink_) stream_sink_->Fail();
     Close();
   }
@@ -433,7 +461,7 @@ class Connection final : public ConnectionBase {
 
   void NextChunk() {
     state_ = State::kHandling;
-    Lowest().expires_never();
+    ClearDeadline();
     if (!stream_sink_) stream_sink_ = std::make_shared<StreamSink>(Self());
     asio::post(*listener_.workers, [self = Self(), sink = stream_sink_] {
       bool ok = false;
@@ -482,7 +510,7 @@ class Connection final : public ConnectionBase {
     } else {
       boost::system::error_code ec;
       Socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-      Lowest().expires_after(limits_.linger);
+      ExpireAfter(limits_.linger);
       in_.clear();
       pos_ = 0;
       Drain();
@@ -503,7 +531,7 @@ class Connection final : public ConnectionBase {
   void Shutdown() {
     state_ = State::kClosing;
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      Lowest().expires_after(limits_.linger);
+      ExpireAfter(limits_.linger);
       stream_.async_shutdown([self = Self()](boost::system::error_code) { self->Close(); });
     } else {
       Close();
@@ -519,14 +547,18 @@ class Connection final : public ConnectionBase {
       flush_promise_ = nullptr;
       p->set_value(false);
     }
+    ClearDeadline();
     boost::system::error_code ec;
     Socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    Lowest().close();
+    Socket().close(ec);
   }
 
   const ConnectionLimits limits_;
   std::unique_ptr<asio::ssl::context> ssl_;  // before stream_, which uses it
   Stream stream_;
+  asio::steady_timer timer_;
+  std::uint64_t deadline_ = 0;  // generation: a stale expiry does nothing
+  bool timed_out_ = false;
   std::string remote_;
   State state_ = State::kHead;
 

@@ -53,8 +53,10 @@ struct ConnectionLimits {
   std::size_t body_min_rate = 64 << 10;  // bytes per second
   std::chrono::milliseconds write_timeout{5000};
   std::chrono::milliseconds tls_handshake_timeout{5000};
-  std::chrono::milliseconds linger{1000};
-  std::size_t linger_bytes = 256 << 10;
+  // After an answer sent before the request's body was read: how long, and
+  // how many bytes, the connection drains before it closes.
+  std::chrono::milliseconds linger{2000};
+  std::size_t linger_bytes = std::size_t{17} << 20;
   std::size_t max_requests = 100;  // per connection
   std::size_t max_head_bytes = 16384;
   std::size_t max_body_bytes = std::size_t{16} << 20;

@@ -124,7 +124,7 @@ TEST(Failure, StoreErrorsMapToOneTable) {
     EXPECT_EQ(HttpStatusFor(c), 500);
   }
   // Bodies name the problem, never the store's message (it may hold paths).
-  httplib::Response res;
+  mehdbd::net::Response res;
   mehdbd::http::AnswerStoreError(
       res,
       mehdb::Status(Code::kInternal, "mdb_put /var/lib/mehdb/data.mdb: bad"),

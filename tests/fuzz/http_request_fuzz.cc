@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
 // Fuzz target: raw HTTP request bytes through the daemon's real request
-// path: cpp-httplib's request parser, mehdbd's connection loop
-// (ServeRequests, via Server::ServeStream), its hooks, the route table and
-// the handlers, over a real store in a temp dir, with a fresh Server (and
-// so fresh metrics) for every input.
+// path: the front end's framing (net/framing.h: the strict head parser and
+// Beast's body parser), the connection's order of decisions (via
+// Server::ServeBytes, net/buffer_session.h), the route table and the
+// handlers, over a real store in a temp dir, with a fresh Server (and so
+// fresh metrics) for every input.
 //
 // The store is one per process, emptied before each input: opening an LMDB
 // environment costs megabytes of zeroed memory (LMDB's dirty-page lists),
@@ -12,10 +13,9 @@
 // a few dozen inputs a second. An input therefore meets no keys from the
 // inputs before it, only a higher sequence number.
 //
-// Why memory instead of a socketpair: the bytes take the same path after
-// the socket read, the answers need no second thread to drain them, and
-// nothing waits on timeouts, so the target runs thousands of inputs a
-// second instead of being bound by poll() and the kernel.
+// Why memory instead of a socket: the bytes take the same path after the
+// socket read, and nothing waits on timeouts, so the target runs thousands
+// of inputs a second instead of being bound by the kernel.
 //
 // Input: one setup byte, then the bytes a client sends on one connection
 // (several pipelined requests are fine). Setup bits: 0 = the original key
@@ -23,8 +23,6 @@
 // leaks, no answer is a 500 (a 500 means an exception or a store failure,
 // and a healthy store in a temp dir has none), and what the server wrote
 // begins with a status line.
-#include <httplib.h>
-
 #include <cstring>
 #include <memory>
 
@@ -36,41 +34,6 @@
 #include "store_handle.h"
 
 namespace {
-
-// The connection's bytes: reads come from the input, writes (the answers)
-// are collected.
-class MemoryStream final : public httplib::Stream {
- public:
-  explicit MemoryStream(std::string_view in) : in_(in) {}
-  bool is_readable() const override { return !in_.empty(); }
-  bool is_writable() const override { return true; }
-  ssize_t read(char* ptr, size_t size) override {
-    const std::size_t n = std::min(size, in_.size());
-    std::memcpy(ptr, in_.data(), n);
-    in_.remove_prefix(n);
-    return static_cast<ssize_t>(n);
-  }
-  ssize_t write(const char* ptr, size_t size) override {
-    out_.append(ptr, size);
-    return static_cast<ssize_t>(size);
-  }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 40000;
-  }
-  void get_local_ip_and_port(std::string& ip, int& port) const override {
-    ip = "127.0.0.1";
-    port = 9876;
-  }
-  socket_t socket() const override { return INVALID_SOCKET; }
-
-  bool more() const { return !in_.empty(); }
-  const std::string& out() const { return out_; }
-
- private:
-  std::string_view in_;
-  std::string out_;
-};
 
 mehdb::Options StoreOptions() {
   mehdb::Options o;
@@ -160,12 +123,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   mehdbd::StoreHandle& stores = SharedStore();
   Empty(*stores.Current());
   mehdbd::http::Server server(stores, IdentityFor(setup), HttpOptions(setup));
-  MemoryStream stream(input.Rest());
-  server.ServeStream(stream, [&] { return stream.more(); });
+  const std::string out = server.ServeBytes(input.Rest());
   if (Count500(server.metrics()) != 0)
-    mehdb_fuzz::Fail("an answer was 500:\n" + stream.out().substr(0, 4096));
-  if (!stream.out().empty() && !stream.out().starts_with("HTTP/1.1 "))
-    mehdb_fuzz::Fail("the answer is not HTTP:\n" +
-                     stream.out().substr(0, 4096));
+    mehdb_fuzz::Fail("an answer was 500:\n" + out.substr(0, 4096));
+  if (!out.empty() && !out.starts_with("HTTP/1.1 "))
+    mehdb_fuzz::Fail("the answer is not HTTP:\n" + out.substr(0, 4096));
   return 0;
 }
