@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -195,6 +196,47 @@ TEST_F(TlsTest, PutAndGetOverTls) {
   auto get_big = server.Client(pki_.ca_cert())->Get("/get/big");
   ASSERT_TRUE(get_big);
   EXPECT_EQ(get_big->body, big);
+}
+
+// Half handshakes and idle TLS sessions hold no worker: with a pool of two
+// threads, a normal TLS client is served while 80 connections sit in the
+// middle of their ClientHello and 64 established sessions sit idle between
+// requests, all of them still open afterwards.
+TEST_F(TlsTest, HalfHandshakesAndIdleSessionsHoldNoWorker) {
+  TlsServer server(good_, false, milliseconds(60000), /*threads=*/2);
+  std::vector<int> half;
+  for (int i = 0; i < 80; ++i) {
+    const int fd = ConnectLoopback(server.port());
+    ASSERT_GE(fd, 0);
+    // A record header promising 512 bytes of handshake, and 11 of them.
+    ASSERT_TRUE(SendAll(fd, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) +
+                                std::string(11, 'r')));
+    half.push_back(fd);
+  }
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+  for (int i = 0; i < 64; ++i) {
+    idle.push_back(server.Client(pki_.ca_cert()));
+    idle.back()->set_keep_alive(true);
+    auto got = idle.back()->Get("/status");
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->status, 200);
+  }
+  auto cli = server.Client(pki_.ca_cert());
+  for (int i = 0; i < 10; ++i) {
+    auto put = cli->Put("/set/k", "v", "text/plain");
+    ASSERT_TRUE(put) << httplib::to_string(put.error());
+    EXPECT_EQ(put->status, 200);
+  }
+  for (int fd : half) {
+    char c;
+    const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    EXPECT_TRUE(n < 0 && errno == EAGAIN) << "a half handshake was answered or closed";
+    ::close(fd);
+  }
+  // The idle sessions are still usable.
+  auto again = idle.front()->Get("/get/k");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, "v");
 }
 
 TEST_F(TlsTest, PipelinedRequestsInOneRecordAreAllAnswered) {
