@@ -422,9 +422,11 @@ class Connection final : public ConnectionBase {
 
   // A streamed answer: the provider runs on a worker, a call at a time;
   // what it writes is queued (StreamSink) and sent from the loop.
+  // Holds the connection weakly: the connection owns its sink, and a
+  // reference back would keep both alive after the client left.
   class StreamSink final : public Sink {
    public:
-    explicit StreamSink(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
+    explicit StreamSink(std::weak_ptr<Connection> conn) : conn_(std::move(conn)) {}
     bool write(const char* data, std::size_t size) override {
       if (failed_) return false;
       AppendChunk(queued_, std::string_view(data, size));
@@ -433,13 +435,20 @@ class Connection final : public ConnectionBase {
     }
     void done() override { done_ = true; }
 
-    // Waits (on the worker) until the loop wrote what is queued.
+    // Waits (on the worker) until the loop wrote what is queued; a push-style
+    // provider (a snapshot export) is held back to the client's pace here.
     bool Flush() {
       if (queued_.empty()) return !failed_;
+      std::shared_ptr<Connection> conn = conn_.lock();
+      if (!conn) {
+        failed_ = true;
+        return false;
+      }
       std::promise<bool> written;
       auto result = written.get_future();
-      asio::post(conn_->stream_.get_executor(),
-                 [conn = conn_, data = std::move(queued_), &written]() mutable {
+      asio::post(conn->stream_.get_executor(),
+                 [conn, data = std::move(queued_), &written]() mutable {
+                   if (conn->state_ == State::kClosed) return written.set_value(false);
                    conn->flush_promise_ = &written;
                    conn->Write(std::move(data), [conn] {
                      auto* p = conn->flush_promise_;
@@ -447,13 +456,14 @@ class Connection final : public ConnectionBase {
                      p->set_value(true);
                    });
                  });
+      conn.reset();
       queued_.clear();
       if (!result.get()) failed_ = true;
       return !failed_;
     }
     void Fail() { failed_ = true; }
 
-    std::shared_ptr<Connection> conn_;
+    std::weak_ptr<Connection> conn_;
     std::string queued_;
     std::atomic<bool> failed_{false};
     bool done_ = false;
@@ -462,7 +472,7 @@ class Connection final : public ConnectionBase {
   void NextChunk() {
     state_ = State::kHandling;
     ClearDeadline();
-    if (!stream_sink_) stream_sink_ = std::make_shared<StreamSink>(Self());
+    if (!stream_sink_) stream_sink_ = std::make_shared<StreamSink>(Self());  // held weakly
     asio::post(*listener_.workers, [self = Self(), sink = stream_sink_] {
       bool ok = false;
       try {
@@ -476,15 +486,14 @@ class Connection final : public ConnectionBase {
       const bool done = ok && sink->done_;
       if (done) data += "0\r\n\r\n";
       asio::post(self->stream_.get_executor(), [self, data = std::move(data), ok, done]() mutable {
-        self->state_ = State::kWriting;
-        if (!ok) {  // cut short: no last chunk, so the client sees an error
-          self->stream_sink_->conn_.reset();
+        if (!ok || self->state_ == State::kClosed) {
+          // Cut short: no last chunk, so the client sees an error.
           self->stream_sink_.reset();
           return self->Close();
         }
+        self->state_ = State::kWriting;
         self->Write(std::move(data), [self, done] {
           if (!done) return self->NextChunk();
-          self->stream_sink_->conn_.reset();
           self->stream_sink_.reset();
           self->Finish();
         });
