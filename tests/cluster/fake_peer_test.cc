@@ -5,6 +5,7 @@
 // foreign history and a cut stream. The follower must apply nothing of any
 // of them, keep serving reads, and catch up once the real leader returns.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <httplib.h>
 #include <mehdb/replication.h>
 
@@ -86,6 +87,13 @@ TEST(FakePeer, BrokenAnswersApplyNothingAndTheFollowerRecovers) {
         res.set_header("X-Mehdb-History", HistoryId::Random().ToHex());
         return answer(from, from, Records(from, from, "foreign"));
     }
+  });
+  // SO_REUSEADDR, as mehdbd's listeners use: the killed leader's peer
+  // connections sit in TIME_WAIT on this port. (cpp-httplib's default,
+  // SO_REUSEPORT alone, does not match them.)
+  fake.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   ASSERT_TRUE(fake.bind_to_port(leader.address().c_str(), ports.peer));
   std::thread serving([&] { fake.listen_after_bind(); });
