@@ -167,10 +167,32 @@ class Connection final : public ConnectionBase {
       pos_ = 0;
     }
     if (in_.empty()) {
-      // Between requests: the idle deadline, and sheddable.
+      // Between requests: the idle deadline, and sheddable. An idle
+      // connection keeps no buffer: it waits for readability with none and
+      // gets its read buffer once bytes are there (10,000 idle connections
+      // then cost kilobytes each, not a read buffer each).
+      std::string().swap(in_);
+      std::string().swap(out_);
+      std::string().swap(pending_);
+      std::string().swap(head_text_);
       fe_.MarkIdle(this);
       ExpireAfter(limits_.idle_timeout);
-      ReadMore([this](std::size_t) { TryHead(); });
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // Bytes OpenSSL already decrypted would never wake the socket.
+        if (SSL_pending(stream_.native_handle()) > 0) {
+          ReadMore([this](std::size_t) { TryHead(); });
+          return;
+        }
+      }
+      Socket().async_wait(asio::socket_base::wait_read,
+                          [self = Self()](boost::system::error_code ec) {
+                            if (ec) {
+                              if (self->idle.load(std::memory_order_relaxed))
+                                self->fe_.UnmarkIdle(self.get());
+                              return self->OnReadError(ec);
+                            }
+                            self->ReadMore([raw = self.get()](std::size_t) { raw->TryHead(); });
+                          });
       return;
     }
     TryHead();
