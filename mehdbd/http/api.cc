@@ -50,7 +50,28 @@ Admission Api::Admit(Request& req, Response& res) {
     return Admission::kAnswered;
   }
   if (target.route == Route::kSet) return AdmitSet(req, res, target);
+  if (AnswersOnTheLoop(req, target.route)) {
+    Handle(req, res);
+    return Admission::kAnswered;
+  }
   return Admission::kHandle;
+}
+
+// Reads that cost a lookup in the memory map and never wait: answered on
+// the event loop itself, sparing two thread hand-offs per request (most of
+// a small GET's cost). Anything that may wait (min_seq), stream, scan many
+// keys or render at length goes to a worker.
+bool Api::AnswersOnTheLoop(const Request& req, Route route) {
+  switch (route) {
+    case Route::kGet:
+    case Route::kStatus:
+    case Route::kHealthz:
+    case Route::kReadyz:
+      break;
+    default:
+      return false;
+  }
+  return !req.has_param("min_seq") && !req.has_header("X-Mehdb-Min-Seq");
 }
 
 Admission Api::AdmitSet(const Request& req, Response& res,
