@@ -6,7 +6,7 @@
 // one mehdbd accepts (asked from the built binary).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
   KIT_TESTS, KUSTOMIZE_DIR, containerSettings, findKustomize, loadNpm, mehdbdBinary,
@@ -84,11 +84,16 @@ function daemonPort(r) {
   return s ? Number(s.value) : MEHDBD_PORT_DEFAULT;
 }
 
-// Where probes must go: the plain --health-port when set (the main port may
-// speak TLS), else mehdbd's --port.
-function probePort(r) {
-  const health = Number(setting(r, "health-port")?.value ?? 0);
-  return health > 0 ? health : daemonPort(r);
+function healthPort(r) {
+  return Number(setting(r, "health-port")?.value ?? 0);
+}
+
+// Where probes may go: the plain --health-port, or mehdbd's --port unless
+// TLS is on (kubelet's HTTP probes cannot speak it).
+function probePorts(r) {
+  const ports = healthPort(r) > 0 ? [healthPort(r)] : [];
+  if (!setting(r, "tls-cert")) ports.push(daemonPort(r));
+  return ports;
 }
 
 // The files of a kubernetes.io/tls Secret (cert-manager's layout).
@@ -109,6 +114,36 @@ function pods(sts) {
 function assertSelectsAll(sel, sts, what) {
   assert.ok(sel && Object.keys(sel).length, `${what}: selector is not empty`);
   pods(sts).forEach((labels, i) => assert.ok(selectorMatches(sel, labels), `${what}: selects pod ${sts.metadata.name}-${i}`));
+}
+
+// NetworkPolicy ingress semantics: does `np` (in namespace npNs) let a pod
+// with `podLabels` in a namespace `ns` labelled `nsLabels` reach container
+// port `port` of the pods it selects? (ipBlock peers are not modelled.)
+function ingressAdmits(np, npNs, container, { ns, nsLabels = {}, podLabels: labels = {} }, port) {
+  if (!(np.spec.policyTypes ?? ["Ingress"]).includes("Ingress")) return true;
+  const portOk = (rule) => !rule.ports?.length || rule.ports.some((p) => resolvePort(container, p.port) === port);
+  const peerOk = (peer) => {
+    if (!peer.podSelector && !peer.namespaceSelector) return false; // ipBlock
+    const nsOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, nsLabels) : ns === npNs;
+    return nsOk && (!peer.podSelector || selectorMatches(peer.podSelector, labels));
+  };
+  return (np.spec.ingress ?? []).some((rule) => portOk(rule) && (!rule.from?.length || rule.from.some(peerOk)));
+}
+
+// The plain ports a Prometheus scrape config of the render points at: the
+// prometheus.io/port annotation and each PodMonitor endpoint.
+function scrapeTargets(r) {
+  const out = [];
+  const ann = r.sts.spec.template.metadata?.annotations ?? {};
+  if (ann["prometheus.io/scrape"] === "true") {
+    out.push({ what: "prometheus.io/port", port: Number(ann["prometheus.io/port"]), path: ann["prometheus.io/path"] ?? "/metrics", scheme: ann["prometheus.io/scheme"] ?? "http" });
+  }
+  for (const pm of r.objs.filter((o) => o.kind === "PodMonitor")) {
+    for (const ep of pm.spec.podMetricsEndpoints ?? []) {
+      out.push({ what: `PodMonitor ${pm.metadata.name}`, port: resolvePort(r.container, ep.port ?? ep.targetPort), path: ep.path ?? "/metrics", scheme: ep.scheme ?? "http" });
+    }
+  }
+  return out;
 }
 
 // Each check takes a rendered kustomization {yaml, stderr, objs, sts, container}.
@@ -197,13 +232,13 @@ const CHECKS = {
   "probes use mehdbd's endpoints on its port": (r) => {
     const http = (r.container.ports ?? []).find((p) => p.containerPort === daemonPort(r));
     assert.ok(http, `a container port is mehdbd's --port ${daemonPort(r)}`);
-    const port = probePort(r);
-    assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `probe port ${port} is a container port`);
+    const ports = probePorts(r);
+    for (const port of ports) assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `probe port ${port} is a container port`);
     for (const [probe, wanted] of Object.entries(PROBE_PATHS)) {
       const p = r.container[probe];
       assert.ok(p?.httpGet, `${probe} is an HTTP probe`);
       assert.equal(p.httpGet.path, wanted, `${probe} path`);
-      assert.equal(resolvePort(r.container, p.httpGet.port), port, `${probe} port`);
+      assert.ok(ports.includes(resolvePort(r.container, p.httpGet.port)), `${probe} port is one of ${ports} (plain HTTP)`);
       assert.notEqual(p.httpGet.scheme, "HTTPS", `${probe}: the health port is plain HTTP`);
     }
   },
@@ -225,6 +260,49 @@ const CHECKS = {
       // Without `items` a Secret's keys are its files.
       const item = (vol.secret.items ?? [{ key, path: key }]).find((i) => i.path === path.posix.basename(file));
       assert.equal(item?.key, key, `--${opt} reads the Secret's ${key}`);
+    }
+  },
+
+  // The main port may speak TLS (components/tls) and carries the data; the
+  // health port serves /metrics in plain HTTP whatever the main port does.
+  "metrics are scraped from the plain health port": (r) => {
+    for (const t of scrapeTargets(r)) {
+      assert.ok(healthPort(r) > 0, `${t.what}: mehdbd has a --health-port to scrape`);
+      assert.equal(t.port, healthPort(r), `${t.what} scrapes the health port`);
+      assert.equal(t.path, "/metrics", `${t.what} path`);
+      assert.equal(t.scheme, "http", `${t.what}: the health port is plain HTTP`);
+      assert.ok((r.container.ports ?? []).some((p) => p.containerPort === t.port), `${t.what}: port ${t.port} is a container port`);
+    }
+  },
+
+  // components/networkpolicy: peers, opted-in clients (pod or namespace
+  // label) and Prometheus in the namespace `monitoring` get in, on their
+  // ports only; nobody else does.
+  "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else": (r) => {
+    const ns = r.sts.metadata.namespace ?? "default";
+    const http = daemonPort(r);
+    const peer = Number(setting(r, "peer-port")?.value ?? 9877);
+    const health = healthPort(r);
+    for (const np of r.objs.filter((o) => o.kind === "NetworkPolicy")) {
+      const admits = (src, port) => ingressAdmits(np, np.metadata.namespace ?? ns, r.container, src, port);
+      const mehdbPod = { ns, podLabels: podLabels(r.sts, 1) };
+      for (const port of [http, peer]) assert.ok(admits(mehdbPod, port), `mehdb pods reach each other on ${port}`);
+      const stranger = { ns: "other", nsLabels: { "kubernetes.io/metadata.name": "other" }, podLabels: { app: "x" } };
+      const localStranger = { ns, podLabels: { app: "x" } };
+      for (const port of [http, peer, health].filter((p) => p > 0)) {
+        assert.ok(!admits(stranger, port), `an unlabelled pod of another namespace is refused on ${port}`);
+        assert.ok(!admits(localStranger, port), `an unlabelled pod of this namespace is refused on ${port}`);
+      }
+      const localClient = { ns, podLabels: { "mehdb-client": "true" } };
+      const nsClient = { ns: "app", nsLabels: { "kubernetes.io/metadata.name": "app", "mehdb-client": "true" }, podLabels: { app: "web" } };
+      for (const [who, src] of [["a pod labelled mehdb-client=true", localClient], ["a pod of a namespace labelled mehdb-client=true", nsClient]]) {
+        assert.ok(admits(src, http), `${who} reaches the client port`);
+        assert.ok(!admits(src, peer), `${who} is refused on the peer port`);
+      }
+      const prometheus = { ns: "monitoring", nsLabels: { "kubernetes.io/metadata.name": "monitoring" }, podLabels: { "app.kubernetes.io/name": "prometheus" } };
+      for (const t of scrapeTargets(r)) assert.ok(admits(prometheus, t.port), `Prometheus in namespace monitoring reaches ${t.what} port ${t.port}`);
+      if (health > 0) assert.ok(admits(prometheus, health), `Prometheus in namespace monitoring reaches the health port ${health}`);
+      assert.ok(!admits(prometheus, peer) && !admits(prometheus, http), "Prometheus gets only the health port");
     }
   },
 
@@ -306,6 +384,8 @@ function checkOptions(r, known) {
 // clients cannot reach it. Trips when the daemon grows a listener the kit lacks.
 function checkListeners(r, known) {
   const svc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === r.sts.spec.serviceName);
+  const health = Number(setting(r, "health-port")?.value ?? known.get("health-port") ?? 0);
+  if (health > 0) assert.ok((r.container.ports ?? []).some((p) => p.containerPort === health), `--health-port ${health} is a container port`);
   for (const opt of ["port", "peer-port"].filter((o) => known.has(o))) {
     const port = Number(setting(r, opt)?.value ?? known.get(opt));
     assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `--${opt} ${port} is a container port`);
@@ -335,10 +415,14 @@ for (const t of targets) {
       assert.notEqual(container.image, "mehdb", "the overlay sets the image");
       if (want.digest) assert.match(container.image, /@sha256:[0-9a-f]{64}$/, "image pinned by digest");
       if (want.namespaced) {
-        const ns = objs.find((o) => o.kind === "Namespace");
-        assert.ok(ns, "ships its Namespace");
+        // The namespace is its own kustomization beside the overlay, so
+        // `kubectl delete -k` of the overlay keeps it and its volumes.
+        assert.ok(!objs.some((o) => o.kind === "Namespace"), "the overlay does not own its Namespace");
+        const nsObjs = parseAll(npm.yaml, render(kz, path.join(t.dir, "namespace")).yaml);
+        assert.deepEqual(nsObjs.map((o) => o.kind), ["Namespace"], "namespace/ renders just the Namespace");
+        const ns = nsObjs[0];
         assert.equal(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
-        for (const o of objs) if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+        for (const o of objs) assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
       }
       if (want.strictSpread) {
         assert.ok(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, "required anti-affinity");
@@ -417,6 +501,18 @@ const TLS_MUTATIONS = [
     (r) => { r.container.args = r.container.args.map((a) => a.startsWith("--tls-key") ? "--tls-key=/etc/mehdb-tls/key.pem" : a); }],
   ["TLS files from a ConfigMap", "TLS: Secret files mounted read-only, probes off the TLS port",
     (r) => { const v = r.sts.spec.template.spec.volumes.find((x) => x.name === "tls"); delete v.secret; v.configMap = { name: "mehdb-config" }; }],
+  ["TLS on, prometheus.io/port on the TLS port", "metrics are scraped from the plain health port",
+    (r) => { r.sts.spec.template.metadata.annotations["prometheus.io/port"] = "9876"; }],
+  ["TLS on, the PodMonitor scraping the TLS port", "metrics are scraped from the plain health port",
+    (r) => { r.objs.find((o) => o.kind === "PodMonitor").spec.podMetricsEndpoints[0].port = "http"; }],
+  ["NetworkPolicy without the monitoring namespace", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { const np = r.objs.find((o) => o.kind === "NetworkPolicy"); np.spec.ingress = np.spec.ingress.filter((x) => !x.ports.some((p) => p.port === "health")); }],
+  ["NetworkPolicy ignoring labelled namespaces", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { const np = r.objs.find((o) => o.kind === "NetworkPolicy"); np.spec.ingress[0].from = np.spec.ingress[0].from.filter((p) => !p.namespaceSelector); }],
+  ["NetworkPolicy opening the client port to every namespace", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { r.objs.find((o) => o.kind === "NetworkPolicy").spec.ingress[0].from.push({ namespaceSelector: {} }); }],
+  ["NetworkPolicy opening the peer port to scrapers", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { r.objs.find((o) => o.kind === "NetworkPolicy").spec.ingress.find((x) => x.ports.some((p) => p.port === "health")).ports.push({ port: "peer", protocol: "TCP" }); }],
 ];
 
 for (const [bug, check, mutate] of TLS_MUTATIONS) {
@@ -485,9 +581,10 @@ test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, asyn
 
 test("checks catch: options mehdbd does not have, set twice, or a listener the kit lacks", { skip }, () => {
   // A stand-in for `mehdbd --help` (the real one is asked above, when built).
-  const known = new Map(["host", "namespace", "port", "peer-port", "datadir", "config", "durability"].map((o) => [o, null]));
+  const known = new Map(["host", "namespace", "port", "peer-port", "health-port", "datadir", "config", "durability"].map((o) => [o, null]));
   known.set("port", "9876");
   known.set("peer-port", "9877");
+  known.set("health-port", "0");
   assert.doesNotThrow(() => checkOptions(mutated(() => {}), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
@@ -496,4 +593,52 @@ test("checks catch: options mehdbd does not have, set twice, or a listener the k
   assert.throws(() => checkListeners(mutated((r) => {
     r.container.ports = r.container.ports.filter((p) => p.name !== "peer");
   }), known));
+  assert.throws(() => checkListeners(mutated((r) => {
+    r.container.ports = r.container.ports.filter((p) => p.name !== "health");
+  }), known));
+});
+
+// The name `podman build -t NAME` gives an image (docker gives the same for a
+// name with a registry part): a name without a registry lands under
+// localhost/, one without a tag gets :latest.
+function builtImageName(name) {
+  const first = name.split("/")[0];
+  const hasRegistry = name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  const full = hasRegistry ? name : `localhost/${name}`;
+  return /:[^/]+$/.test(full) ? full : `${full}:latest`;
+}
+
+// Every documented image build must make the image the dev overlay runs, or
+// its pods sit in ErrImagePull on kind, minikube and k3d.
+test("overlays/dev: runs the image the documented build command makes", { skip }, () => {
+  const dev = rendered(devTarget);
+  const docs = ["README.md", "kustomize/README.md", "Containerfile"];
+  const builds = docs.flatMap((f) => [...readFileSync(path.join(KUSTOMIZE_DIR, "..", f), "utf8")
+    .matchAll(/(?:podman|docker) build\b[^\n]*?\s-t\s+(\S+)/g)].map((m) => ({ f, tag: m[1] })));
+  assert.ok(builds.some((b) => b.f === "README.md"), "README.md has an image build command");
+  for (const b of builds) assert.equal(builtImageName(b.tag), dev.container.image, `${b.f}: \`build -t ${b.tag}\``);
+  const loads = readFileSync(path.join(KUSTOMIZE_DIR, "README.md"), "utf8");
+  for (const tool of ["kind load", "minikube image load", "k3d image import"]) {
+    assert.ok(loads.includes(`${tool} `), `kustomize/README.md says how to load it with ${tool}`);
+  }
+  assert.equal(builtImageName("mehdb"), "localhost/mehdb:latest", "the name podman gives `-t mehdb`");
+});
+
+// The image's OCI version label defaults to the project's version.
+test("Containerfile: the OCI version label is meson.build's project version", () => {
+  const root = path.join(KUSTOMIZE_DIR, "..");
+  const version = /^\s*version:\s*'([^']+)'/m.exec(readFileSync(path.join(root, "meson.build"), "utf8"))?.[1];
+  const cf = readFileSync(path.join(root, "Containerfile"), "utf8");
+  assert.equal(/^ARG VERSION=(\S+)$/m.exec(cf)?.[1], version, "ARG VERSION");
+  assert.match(cf, /org\.opencontainers\.image\.version="\$\{VERSION\}"/);
+  for (const l of ["revision", "source"]) assert.match(cf, new RegExp(`org\\.opencontainers\\.image\\.${l}="\\$\\{`), `label ${l} from a build arg`);
+});
+
+// EXPOSE documents every port the kit's pods listen on.
+test("Containerfile: EXPOSEs every container port of the kit", { skip }, () => {
+  const cf = readFileSync(path.join(KUSTOMIZE_DIR, "..", "Containerfile"), "utf8");
+  const exposed = cf.split("\n").filter((l) => l.startsWith("EXPOSE")).flatMap((l) => l.trim().split(/\s+/).slice(1)).map((p) => parseInt(p, 10));
+  for (const t of targets) {
+    for (const p of rendered(t).container.ports ?? []) assert.ok(exposed.includes(p.containerPort), `${t.name}: EXPOSE ${p.containerPort} (${p.name})`);
+  }
 });
