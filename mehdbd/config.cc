@@ -91,6 +91,9 @@ constexpr OptionSpec kOptions[] = {
      "with the leader's (default: refuse and stay not ready)",
      "true"},
     {"max-ack-wait", "10s", "longest a write with acks=N waits for followers"},
+    {"forget-followers-after", "60s",
+     "a leader forgets a follower (no longer counts its acks or lists it) "
+     "once it has had no log poll open for this long"},
     {"auth-token-file", nullptr,
      "file holding the bearer token that writes, /backup and the peer port "
      "require (re-read when it changes, e.g. a mounted Secret); followers "

@@ -61,6 +61,7 @@ struct Config {
   std::uint64_t max_lag_records = 1000;
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
+  std::chrono::milliseconds forget_followers_after{60000};
 
   // Authentication (http/auth.h): empty = none.
   std::string auth_token_file;

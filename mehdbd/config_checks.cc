@@ -186,6 +186,8 @@ const std::map<std::string, Checker>& Checkers() {
          return std::nullopt;
        }},
       {"max-ack-wait", Duration(ms(0), ms(60000), &Config::max_ack_wait)},
+      {"forget-followers-after",
+       Duration(ms(100), ms(86400000), &Config::forget_followers_after)},
       {"auth-token-file",
        [](const std::string& t, Config& c) -> Reason {
          if (t.empty()) return std::string("must not be empty");

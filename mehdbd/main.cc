@@ -136,7 +136,7 @@ int Serve(const mehdbd::Config& config) {
   }
   // Peer sync: a leader serves its log on the peer port; a follower pulls
   // its leader's.
-  mehdbd::replication::AckTable acks;
+  mehdbd::replication::AckTable acks(config.forget_followers_after);
   std::unique_ptr<mehdbd::replication::PeerServer> peers;
   std::unique_ptr<mehdbd::replication::Follower> follower;
   if (identity.role == mehdbd::Role::kFollower) {

@@ -76,8 +76,7 @@ class Api {
                  const Target& target, bool read_body);
   void ReadAndWrite(const httplib::Request& req, httplib::Response& res,
                     const Target& target, const WritePlan& plan);
-  void Write(const httplib::Request& req, httplib::Response& res,
-             const Target& target,
+  void Write(httplib::Response& res, const Target& target,
              const WritePlan& plan, std::string_view value);
   void Delete(httplib::Response& res, const Target& target,
               const WritePlan& plan);
@@ -91,11 +90,12 @@ class Api {
   // false when it was answered (400, 307 to the leader, or 503).
   bool AwaitSeq(const httplib::Request& req, httplib::Response& res);
 
-  // replication_handlers.cc: GET /replication, and acks=N on writes (false
-  // when the answer was replaced by an error).
+  // replication_handlers.cc: GET /replication, and acks=N on writes.
   void Replication(httplib::Response& res);
-  bool AwaitAcks(const httplib::Request& req, httplib::Response& res,
-                 mehdb::Seq seq);
+  // acks / ack_timeout of a write, every one checked before anything is
+  // written: nullopt with `error` (a 400) when malformed.
+  std::optional<AckWait> ParseAckWait(const httplib::Request& req, std::string& error) const;
+  void AwaitAcks(const AckWait& acks, httplib::Response& res, mehdb::Seq seq);
 
   // admin_handlers.cc
   void Healthz(httplib::Response& res);

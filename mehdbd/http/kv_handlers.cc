@@ -35,13 +35,16 @@ bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
     RedirectToLeader(res, path);
     return true;
   }
+  // Every parameter is checked before anything is written.
   std::string error;
   const auto pre = ParsePreconditions(req, error);
-  const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
-  if (!plan) {
+  auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+  const auto acks = plan ? ParseAckWait(req, error) : std::nullopt;
+  if (!plan || !acks) {
     AnswerText(res, 400, error);
     return true;
   }
+  plan->acks = *acks;
   if (req.method == "DELETE") {
     Delete(res, target, *plan);
     return true;
@@ -58,7 +61,7 @@ bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
     return true;
   }
   if (!HasBody(req)) {
-    Write(req, res, target, *plan, {});  // no body: an empty value, as before
+    Write(res, target, *plan, {});  // no body: an empty value, as before
     return true;
   }
   if (!read_body) return false;  // Expect: 100-continue: let the body come
@@ -79,7 +82,7 @@ void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
   switch (result) {
     case BodyResult::kOk:
       ctx.body_consumed = true;
-      Write(req, res, target, plan, value);
+      Write(res, target, plan, value);
       return;
     case BodyResult::kTooLarge:
       AnswerText(res, 413,
@@ -95,8 +98,7 @@ void Api::ReadAndWrite(const httplib::Request& req, httplib::Response& res,
   }
 }
 
-void Api::Write(const httplib::Request& req, httplib::Response& res,
-                const Target& target,
+void Api::Write(httplib::Response& res, const Target& target,
                 const WritePlan& plan, std::string_view value) {
   // A conditional write is a batch so the version check and the write
   // commit in one transaction; a plain one takes the shorter path.
@@ -119,7 +121,7 @@ void Api::Write(const httplib::Request& req, httplib::Response& res,
   res.status = 200;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
   res.set_header("ETag", FormatETag(*seq));
-  if (!AwaitAcks(req, res, *seq)) return;
+  AwaitAcks(plan.acks, res, *seq);
   // The original's exact answer.
   res.set_content("WRITE completed", "text/plain; charset=utf-8");
 }
@@ -151,6 +153,7 @@ void Api::Delete(httplib::Response& res, const Target& target,
   }
   res.status = 204;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
+  AwaitAcks(plan.acks, res, *seq);
 }
 
 void Api::GetValue(const httplib::Request& req, httplib::Response& res,

@@ -3,7 +3,7 @@
 // PeerServer: the leader's side of peer sync, on its own listener and
 // thread pool (protocol in replication/protocol.h). Serves change-log
 // long-polls and snapshot streams from the live store, and records each
-// follower's acknowledged seq in an AckTable.
+// follower's acknowledged seq in an AckTable, from accepted polls only.
 //
 // Thread safety: Start/Stop from one thread; requests run on the pool.
 #ifndef MEHDBD_REPLICATION_PEER_SERVER_H_
