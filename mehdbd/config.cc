@@ -91,6 +91,15 @@ constexpr OptionSpec kOptions[] = {
      "with the leader's (default: refuse and stay not ready)",
      "true"},
     {"max-ack-wait", "10s", "longest a write with acks=N waits for followers"},
+    {"restore-from", nullptr,
+     "at start, make this backup file (GET /backup, `mehdb backup`) the "
+     "store of --datadir: same keys, values and history; refused when the "
+     "store already holds data, unless --restore-force"},
+    {"restore-force", "false",
+     "--restore-from replaces a store that holds data", "true"},
+    {"restore-only", "false",
+     "exit after --restore-from instead of serving (for a one-off Job)",
+     "true"},
     {"forget-followers-after", "60s",
      "a leader forgets a follower (no longer counts its acks or lists it) "
      "once it has had no log poll open for this long"},

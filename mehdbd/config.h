@@ -63,6 +63,11 @@ struct Config {
   std::chrono::milliseconds max_ack_wait{10000};
   std::chrono::milliseconds forget_followers_after{60000};
 
+  // Start-up restore (restore.h): empty = none.
+  std::string restore_from;
+  bool restore_force = false;
+  bool restore_only = false;
+
   // Authentication (http/auth.h): empty = none.
   std::string auth_token_file;
   bool auth_reads_need_token = false;  // --auth-reads=token

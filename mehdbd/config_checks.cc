@@ -186,6 +186,21 @@ const std::map<std::string, Checker>& Checkers() {
          return std::nullopt;
        }},
       {"max-ack-wait", Duration(ms(0), ms(60000), &Config::max_ack_wait)},
+      {"restore-from", Text(&Config::restore_from, false)},
+      {"restore-force",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.restore_force = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+      {"restore-only",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.restore_only = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
       {"forget-followers-after",
        Duration(ms(100), ms(86400000), &Config::forget_followers_after)},
       {"auth-token-file",
@@ -292,6 +307,10 @@ std::optional<std::string> ApplyValues(
            "check reads against)";
   }
   if (auto error = CheckTls(sources, config)) return error;
+  if ((config.restore_force || config.restore_only) && config.restore_from.empty()) {
+    return std::string(config.restore_force ? "--restore-force" : "--restore-only") +
+           " needs --restore-from (the backup file to restore)";
+  }
   if (config.health_port != 0 && (config.health_port == config.port ||
                                   config.health_port == config.peer_port)) {
     return "--health-port (" + std::to_string(config.health_port) +

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
+#include "restore.h"
 #include "store_handle.h"
 #include "token_file.h"
 #include "tls/server_context.h"
@@ -108,6 +109,16 @@ int Serve(const mehdbd::Config& config) {
     LogError("cannot open the store in " + config.datadir + ": " +
              stores.status().ToString());
     return 1;
+  }
+  if (!config.restore_from.empty()) {
+    auto restored = mehdbd::RestoreBackup(**stores, config.restore_from,
+                                          config.restore_force);
+    if (!restored.ok()) {
+      LogError("--restore-from: " + restored.status().message());
+      return 1;
+    }
+    LogInfo(*restored);
+    if (config.restore_only) return 0;
   }
 
   std::string error;
