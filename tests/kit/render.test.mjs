@@ -146,6 +146,30 @@ function scrapeTargets(r) {
   return out;
 }
 
+// Pod Security "restricted" (and least privilege) for one pod spec.
+function restrictedPod(spec, what) {
+  const psc = spec.securityContext ?? {};
+  for (const f of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[f], `${what}: ${f} unset`);
+  assert.equal(spec.automountServiceAccountToken, false, `${what}: no service account token`);
+  assert.equal(psc.fsGroupChangePolicy, "OnRootMismatch", `${what}: no recursive chown on each start`);
+  for (const f of ["runAsUser", "runAsGroup", "fsGroup"]) assert.ok(Number.isInteger(psc[f]) && psc[f] > 0, `${what}: pod ${f} is a non-root number`);
+  const allowed = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "name"];
+  for (const v of spec.volumes ?? []) for (const k of Object.keys(v)) assert.ok(allowed.includes(k), `${what}: volume ${v.name}: ${k} not allowed`);
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext ?? {};
+    const eff = (f) => sc[f] ?? psc[f];
+    assert.equal(eff("runAsNonRoot"), true, `${c.name}: runAsNonRoot`);
+    assert.notEqual(eff("runAsUser"), 0, `${c.name}: runAsUser not 0`);
+    assert.ok(["RuntimeDefault", "Localhost"].includes(eff("seccompProfile")?.type), `${c.name}: seccompProfile`);
+    assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation false`);
+    assert.ok(!sc.privileged, `${c.name}: not privileged`);
+    assert.ok(sc.capabilities?.drop?.includes("ALL"), `${c.name}: drops ALL capabilities`);
+    assert.ok((sc.capabilities?.add ?? []).every((x) => x === "NET_BIND_SERVICE"), `${c.name}: adds no capabilities`);
+    assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
+    assert.ok((c.ports ?? []).every((p) => !p.hostPort), `${c.name}: no hostPort`);
+  }
+}
+
 // Each check takes a rendered kustomization {yaml, stderr, objs, sts, container}.
 const CHECKS = {
   "renders without warnings": (r) => {
@@ -307,26 +331,40 @@ const CHECKS = {
   },
 
   'Pod Security "restricted" and least privilege': (r) => {
-    const spec = r.sts.spec.template.spec;
-    const psc = spec.securityContext ?? {};
-    for (const f of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[f], `${f} unset`);
-    assert.equal(spec.automountServiceAccountToken, false, "no service account token");
-    assert.equal(psc.fsGroupChangePolicy, "OnRootMismatch", "no recursive chown on each start");
-    for (const f of ["runAsUser", "runAsGroup", "fsGroup"]) assert.ok(Number.isInteger(psc[f]) && psc[f] > 0, `pod ${f} is a non-root number`);
-    const allowed = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "name"];
-    for (const v of spec.volumes ?? []) for (const k of Object.keys(v)) assert.ok(allowed.includes(k), `volume ${v.name}: ${k} not allowed`);
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-      const sc = c.securityContext ?? {};
-      const eff = (f) => sc[f] ?? psc[f];
-      assert.equal(eff("runAsNonRoot"), true, `${c.name}: runAsNonRoot`);
-      assert.notEqual(eff("runAsUser"), 0, `${c.name}: runAsUser not 0`);
-      assert.ok(["RuntimeDefault", "Localhost"].includes(eff("seccompProfile")?.type), `${c.name}: seccompProfile`);
-      assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation false`);
-      assert.ok(!sc.privileged, `${c.name}: not privileged`);
-      assert.ok(sc.capabilities?.drop?.includes("ALL"), `${c.name}: drops ALL capabilities`);
-      assert.ok((sc.capabilities?.add ?? []).every((x) => x === "NET_BIND_SERVICE"), `${c.name}: adds no capabilities`);
-      assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
-      assert.ok((c.ports ?? []).every((p) => !p.hostPort), `${c.name}: no hostPort`);
+    restrictedPod(r.sts.spec.template.spec, `StatefulSet ${r.sts.metadata.name}`);
+    for (const cj of r.objs.filter((o) => o.kind === "CronJob")) restrictedPod(cj.spec.jobTemplate.spec.template.spec, `CronJob ${cj.metadata.name}`);
+  },
+
+  // components/backup: the CronJob runs the kit's image against the leader
+  // Service, is let in by the NetworkPolicy, is never an endpoint of a
+  // mehdb Service, and writes to the claim components/backup/volume makes.
+  "the backup CronJob reaches the leader and keeps its backups": (r) => {
+    for (const cj of r.objs.filter((o) => o.kind === "CronJob")) {
+      const pod = cj.spec.jobTemplate.spec.template;
+      const c = pod.spec.containers[0];
+      assert.equal(c.image, r.container.image, "the same image as the StatefulSet (it has the mehdb client)");
+      assert.equal(cj.spec.concurrencyPolicy, "Forbid", "one backup at a time");
+      const labels = pod.metadata?.labels ?? {};
+      for (const svc of r.objs.filter((o) => o.kind === "Service")) {
+        assert.ok(!selectorMatches(svc.spec.selector, labels), `Service ${svc.metadata.name} never sends clients to the backup job`);
+      }
+      assert.ok(!selectorMatches(r.sts.spec.selector, labels), "the StatefulSet does not claim the job's pods");
+      for (const pdb of r.objs.filter((o) => o.kind === "PodDisruptionBudget")) assert.ok(!selectorMatches(pdb.spec.selector, labels), "the PDB does not count the job");
+      const script = [...(c.command ?? []), ...(c.args ?? [])].join("\n");
+      const m = /https?:\/\/(mehdb-leader)[.$\w-]*:(\d+)/.exec(script);
+      assert.ok(m, "the script talks to the mehdb-leader Service");
+      const leaderSvc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === m[1]);
+      assert.ok(leaderSvc?.spec.ports.some((p) => p.port === Number(m[2])), `Service ${m[1]} has port ${m[2]}`);
+      const ns = r.sts.metadata.namespace ?? "default";
+      for (const np of r.objs.filter((o) => o.kind === "NetworkPolicy")) {
+        assert.ok(ingressAdmits(np, np.metadata.namespace ?? ns, r.container, { ns, podLabels: labels }, daemonPort(r)),
+          `NetworkPolicy ${np.metadata.name} lets the backup job reach the client port`);
+      }
+      const claim = pod.spec.volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
+      const pvcs = parseAll(npm.yaml, render(kz, path.join(KUSTOMIZE_DIR, "components", "backup", "volume")).yaml);
+      assert.ok(pvcs.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim), `components/backup/volume makes the claim ${claim}`);
+      assert.ok(!r.objs.some((o) => o.kind === "PersistentVolumeClaim"), "the backups' claim is not part of the app (deleting the app keeps it)");
+      for (const v of pod.spec.volumes.filter((x) => x.secret)) assert.equal(v.secret.optional, true, `Secret ${v.secret.secretName} is optional (auth, tls)`);
     }
   },
 
@@ -642,3 +680,76 @@ test("Containerfile: EXPOSEs every container port of the kit", { skip }, () => {
     for (const p of rendered(t).container.ports ?? []) assert.ok(exposed.includes(p.containerPort), `${t.name}: EXPOSE ${p.containerPort} (${p.name})`);
   }
 });
+
+const BACKUP_CHECK = "the backup CronJob reaches the leader and keeps its backups";
+const backupJob = (r) => r.objs.find((o) => o.kind === "CronJob" && o.metadata.name === "mehdb-backup");
+const backupPod = (r) => backupJob(r).spec.jobTemplate.spec.template;
+const BACKUP_MUTATIONS = [
+  ["the backup job labelled like a mehdb pod (the read Service would send clients to it)",
+    (r) => { Object.assign(backupPod(r).metadata.labels, { "app.kubernetes.io/name": "mehdb", "app.kubernetes.io/instance": "mehdb" }); }],
+  ["the backup job without the mehdb-client label (the NetworkPolicy drops it)",
+    (r) => { delete backupPod(r).metadata.labels["mehdb-client"]; }],
+  ["the backup job on another image", (r) => { backupPod(r).spec.containers[0].image = "busybox"; }],
+  ["the backup job writing to a claim nobody makes",
+    (r) => { backupPod(r).spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName = "backups"; }],
+  ["the backups' claim rendered with the app (kubectl delete -k would take it)",
+    (r) => { r.objs.push({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "mehdb-backups" } }); }],
+  ["the backup job needing the auth Secret", (r) => { backupPod(r).spec.volumes.find((v) => v.name === "auth").secret.optional = false; }],
+];
+for (const [bug, mutate] of BACKUP_MUTATIONS) {
+  test(`checks catch: ${bug}`, { skip }, async () => {
+    assert.doesNotThrow(() => CHECKS[BACKUP_CHECK](rendered(authTarget)));
+    await assert.rejects(async () => CHECKS[BACKUP_CHECK](mutated(mutate, authTarget)), assert.AssertionError);
+  });
+}
+test("checks catch: a backup job running as root", { skip }, async () => {
+  await assert.rejects(async () => CHECKS['Pod Security "restricted" and least privilege'](mutated((r) => {
+    backupPod(r).spec.securityContext.runAsUser = 0;
+  }, authTarget)), assert.AssertionError);
+});
+
+// The CronJob's own script, run for real: against a mehdbd on loopback
+// (standing in for the mehdb-leader Service), with the built `mehdb` client,
+// three times with KEEP=2; the newest backup then restores with mehdbd
+// --restore-from to the same keys, seq and history.
+const cli = process.env.MEHDB_CLI && (await import("node:fs")).existsSync(process.env.MEHDB_CLI) ? process.env.MEHDB_CLI : null;
+test("components/backup: the CronJob's script saves backups that mehdbd restores, keeping $KEEP",
+  { skip: skip || ((!binary || !cli) && "mehdbd and mehdb are not built (meson passes MEHDBD and MEHDB_CLI)") }, async () => {
+    const { spawn, spawnSync } = await import("node:child_process");
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const net = await import("node:net");
+    const c = backupPod(rendered(authTarget)).spec.containers[0];
+    assert.deepEqual(c.command, ["/bin/sh", "-c"]);
+    const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+    const [port, peer] = [await freePort(), await freePort()];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-backup-"));
+    const daemon = spawn(binary, [`--datadir=${dir}/data`, "--bind=127.0.0.1", `--port=${port}`, `--peer-port=${peer}`, "--host=mehdb-0"], { stdio: "ignore" });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 50 && !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 20; i++) assert.equal((await fetch(`${base}/set/k${i}`, { method: "PUT", body: `v${i}` })).status, 200);
+      const state = await (await fetch(`${base}/replication`)).json();
+      fs.mkdirSync(`${dir}/backups`);
+      const script = c.args[0].replaceAll("/backups", `${dir}/backups`).replace("http://mehdb-leader:9876", base);
+      const env = { ...process.env, PATH: `${path.dirname(cli)}:${process.env.PATH}`, KEEP: "2", NAMESPACE: "kit" };
+      for (let run = 0; run < 3; run++) {
+        if (run > 0) await new Promise((r) => setTimeout(r, 1100)); // names carry the second
+        const r = spawnSync("/bin/sh", ["-c", script], { env, encoding: "utf8" });
+        assert.equal(r.status, 0, `run ${run}: ${r.stdout}${r.stderr}`);
+      }
+      const kept = fs.readdirSync(`${dir}/backups`).sort();
+      assert.equal(kept.length, 2, `KEEP=2 backups kept: ${kept}`);
+      for (const f of kept) assert.match(f, /^mehdb-\d{8}T\d{6}Z\.mdb$/);
+      const r = spawnSync(binary, [`--datadir=${dir}/restored`, `--restore-from=${dir}/backups/${kept[1]}`, "--restore-only"], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr + r.stdout, new RegExp(`20 keys, seq ${state.last_seq}, history ${state.history}`));
+    } finally {
+      if (daemon.exitCode === null && daemon.signalCode === null) {
+        const exited = new Promise((r) => daemon.once("exit", r));
+        daemon.kill("SIGTERM");
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
