@@ -350,11 +350,11 @@ const CHECKS = {
       }
       assert.ok(!selectorMatches(r.sts.spec.selector, labels), "the StatefulSet does not claim the job's pods");
       for (const pdb of r.objs.filter((o) => o.kind === "PodDisruptionBudget")) assert.ok(!selectorMatches(pdb.spec.selector, labels), "the PDB does not count the job");
-      const script = [...(c.command ?? []), ...(c.args ?? [])].join("\n");
-      const m = /https?:\/\/(mehdb-leader)[.$\w-]*:(\d+)/.exec(script);
-      assert.ok(m, "the script talks to the mehdb-leader Service");
-      const leaderSvc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === m[1]);
-      assert.ok(leaderSvc?.spec.ports.some((p) => p.port === Number(m[2])), `Service ${m[1]} has port ${m[2]}`);
+      const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+      assert.equal(env.SOURCE, "mehdb-leader", "backups come from the leader's Service");
+      assert.match(c.args.join("\n"), /http:\/\/\$SOURCE:\$PORT/, "the script uses SOURCE and PORT");
+      const leaderSvc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === env.SOURCE);
+      assert.ok(leaderSvc?.spec.ports.some((p) => p.port === Number(env.PORT)), `Service ${env.SOURCE} has port ${env.PORT}`);
       const ns = r.sts.metadata.namespace ?? "default";
       for (const np of r.objs.filter((o) => o.kind === "NetworkPolicy")) {
         assert.ok(ingressAdmits(np, np.metadata.namespace ?? ns, r.container, { ns, podLabels: labels }, daemonPort(r)),
@@ -682,6 +682,35 @@ test("Containerfile: EXPOSEs every container port of the kit", { skip }, () => {
 });
 
 const BACKUP_CHECK = "the backup CronJob reaches the leader and keeps its backups";
+const RESTORE_DIR = path.join(KUSTOMIZE_DIR, "components", "backup", "restore");
+
+// The restore Job of the runbooks: a valid, restricted pod that mounts the
+// leader's claim exactly as the StatefulSet does (same subPath, --datadir)
+// and the backups' claim read-only, and restores without serving.
+test("components/backup/restore: the Job restores into mehdb-0's volume as the StatefulSet mounts it", { skip }, async () => {
+  const r = render(kz, RESTORE_DIR);
+  assert.equal(r.stderr.trim(), "");
+  const objs = parseAll(npm.yaml, r.yaml);
+  assert.deepEqual(objs.map((o) => o.kind), ["Job"]);
+  for (const o of objs) assert.deepEqual(await validateObject(o), [], `${o.kind}/${o.metadata.name}`);
+  const pod = objs[0].spec.template.spec;
+  restrictedPod(pod, "restore Job");
+  const { sts, container } = rendered(devTarget);
+  const stsData = container.volumeMounts.find((m) => m.name === sts.spec.volumeClaimTemplates[0].metadata.name);
+  const c = pod.containers[0];
+  const mount = (claim) => {
+    const vol = pod.volumes.find((v) => v.persistentVolumeClaim?.claimName === claim);
+    assert.ok(vol, `a volume for claim ${claim}`);
+    return c.volumeMounts.find((m) => m.name === vol.name);
+  };
+  const data = mount(`${stsData.name}-${sts.metadata.name}-0`);
+  assert.equal(data.mountPath, stsData.mountPath);
+  assert.equal(data.subPath, stsData.subPath);
+  assert.ok(c.args[0].includes(`--datadir=${setting(rendered(devTarget), "datadir").value}`), "the StatefulSet's --datadir");
+  for (const flag of ["--restore-from=", "--restore-force", "--restore-only"]) assert.ok(c.args[0].includes(flag), flag);
+  const backupClaim = backupPod(rendered(authTarget)).spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName;
+  assert.equal(mount(backupClaim).readOnly, true, "the backups are mounted read-only");
+});
 const backupJob = (r) => r.objs.find((o) => o.kind === "CronJob" && o.metadata.name === "mehdb-backup");
 const backupPod = (r) => backupJob(r).spec.jobTemplate.spec.template;
 const BACKUP_MUTATIONS = [
@@ -731,8 +760,9 @@ test("components/backup: the CronJob's script saves backups that mehdbd restores
       for (let i = 0; i < 20; i++) assert.equal((await fetch(`${base}/set/k${i}`, { method: "PUT", body: `v${i}` })).status, 200);
       const state = await (await fetch(`${base}/replication`)).json();
       fs.mkdirSync(`${dir}/backups`);
-      const script = c.args[0].replaceAll("/backups", `${dir}/backups`).replace("http://mehdb-leader:9876", base);
-      const env = { ...process.env, PATH: `${path.dirname(cli)}:${process.env.PATH}`, KEEP: "2", NAMESPACE: "kit" };
+      const script = c.args[0].replaceAll("/backups", `${dir}/backups`);
+      const env = { ...process.env, PATH: `${path.dirname(cli)}:${process.env.PATH}`, KEEP: "2", NAMESPACE: "kit",
+        SOURCE: "127.0.0.1", PORT: String(port) };
       for (let run = 0; run < 3; run++) {
         if (run > 0) await new Promise((r) => setTimeout(r, 1100)); // names carry the second
         const r = spawnSync("/bin/sh", ["-c", script], { env, encoding: "utf8" });
@@ -741,9 +771,16 @@ test("components/backup: the CronJob's script saves backups that mehdbd restores
       const kept = fs.readdirSync(`${dir}/backups`).sort();
       assert.equal(kept.length, 2, `KEEP=2 backups kept: ${kept}`);
       for (const f of kept) assert.match(f, /^mehdb-\d{8}T\d{6}Z\.mdb$/);
-      const r = spawnSync(binary, [`--datadir=${dir}/restored`, `--restore-from=${dir}/backups/${kept[1]}`, "--restore-only"], { encoding: "utf8" });
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stderr + r.stdout, new RegExp(`20 keys, seq ${state.last_seq}, history ${state.history}`));
+      // The restore Job's script, as the runbook runs it, for the newest
+      // backup and for one named; the second replaces the first (forced).
+      const job = parseAll(npm.yaml, render(kz, RESTORE_DIR).yaml)[0].spec.template.spec.containers[0];
+      const restoreScript = job.args[0].replaceAll("/backups", `${dir}/backups`).replaceAll("/var/lib/mehdb", `${dir}/restored`);
+      for (const backup of ["latest", kept[0]]) {
+        const r = spawnSync("/bin/sh", ["-c", restoreScript], { env: { ...env, PATH: `${path.dirname(binary)}:${process.env.PATH}`, BACKUP: backup }, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, new RegExp(`restoring ${dir}/backups/${backup === "latest" ? kept[1] : kept[0]}`));
+        assert.match(r.stderr + r.stdout, new RegExp(`20 keys, seq ${state.last_seq}, history ${state.history}`));
+      }
     } finally {
       if (daemon.exitCode === null && daemon.signalCode === null) {
         const exited = new Promise((r) => daemon.once("exit", r));
