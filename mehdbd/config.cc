@@ -86,6 +86,9 @@ constexpr OptionSpec kOptions[] = {
     {"peer-batch-bytes", "4MiB", "most log bytes a follower asks for at once"},
     {"max-lag-records", "1000",
      "a follower further behind than this is not ready"},
+    {"max-staleness", "5m",
+     "a follower out of contact with its leader stays ready for reads while "
+     "its data is at most this old (covers a leader's restart)"},
     {"resnapshot-on-mismatch", "false",
      "a follower facing a leader with another history replaces its data "
      "with the leader's (default: refuse and stay not ready)",

@@ -59,6 +59,7 @@ struct Config {
   std::chrono::milliseconds poll_wait{5000};
   std::uint64_t peer_batch_bytes = std::uint64_t{4} << 20;
   std::uint64_t max_lag_records = 1000;
+  std::chrono::milliseconds max_staleness{300000};
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
   std::chrono::milliseconds forget_followers_after{60000};

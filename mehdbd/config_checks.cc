@@ -176,6 +176,7 @@ const std::map<std::string, Checker>& Checkers() {
       {"poll-wait", Duration(ms(0), ms(30000), &Config::poll_wait)},
       {"peer-batch-bytes", Size(1024, std::uint64_t{64} << 20,
                                 [](Config& c, auto v) { c.peer_batch_bytes = v; })},
+      {"max-staleness", Duration(ms(0), ms(86400000), &Config::max_staleness)},
       {"max-lag-records",
        Count(0, kMaxU64 >> 1, [](Config& c, auto v) { c.max_lag_records = v; })},
       {"resnapshot-on-mismatch",

@@ -73,6 +73,7 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
   o.max_batch_bytes = config.peer_batch_bytes;
   o.resnapshot_on_mismatch = config.resnapshot_on_mismatch;
   o.max_lag_records = config.max_lag_records;
+  o.max_staleness = config.max_staleness;
   o.tls = {config.tls_ca, config.tls_verify_hostname};
   return o;
 }

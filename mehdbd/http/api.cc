@@ -6,6 +6,8 @@
 // would otherwise be parsed as the next request.
 #include "http/api.h"
 
+#include <cstdio>
+
 #include "http/errors.h"
 #include "http/request_context.h"
 
@@ -120,6 +122,14 @@ void Api::RedirectToLeader(httplib::Response& res,
 
 void Api::SetAppliedSeq(httplib::Response& res, mehdb::Seq seq) {
   res.set_header("X-Mehdb-Applied-Seq", std::to_string(seq));
+  // On a follower: how old this answer's data may be, in seconds (see
+  // FollowerStatus::staleness_seconds); "unknown" before its first catch-up.
+  if (follower_ != nullptr) {
+    const double staleness = follower_->StalenessSeconds();
+    char text[32] = "unknown";
+    if (staleness >= 0) std::snprintf(text, sizeof text, "%.3f", staleness);
+    res.set_header("X-Mehdb-Staleness", text);
+  }
 }
 
 }  // namespace mehdbd::http

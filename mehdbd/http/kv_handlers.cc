@@ -27,6 +27,16 @@ std::string What(std::string_view method, const Target& target) {
 
 bool Api::AnswerSet(const httplib::Request& req, httplib::Response& res,
                     const Target& target, bool read_body) {
+  if (identity_.role == Role::kFollower && follower_ != nullptr &&
+      follower_->LeaderOutOfReach()) {
+    // A 307 would send the client to a leader this follower cannot reach
+    // either (restarting, say): tell it to come back instead.
+    res.set_header("Retry-After", "5");
+    AnswerText(res, 503,
+               "the leader is out of reach; this follower serves reads only: retry the "
+               "write in a few seconds");
+    return true;
+  }
   if (identity_.role == Role::kFollower) {
     // Followers never write client data: the leader's URL for the same
     // path. The key passed the key rule, so it needs no re-encoding.

@@ -50,6 +50,8 @@ void Api::Replication(httplib::Response& res) {
         {"lag_records", s.lag_records},
         {"lag_seconds", s.lag_seconds},
         {"seconds_since_contact", s.seconds_since_contact},
+        {"staleness_seconds", s.staleness_seconds},
+        {"leader_away", s.leader_away},
         {"snapshots", s.snapshots},
         {"partial_resumes", s.partial_resumes},
         {"batches_applied", s.batches_applied},
