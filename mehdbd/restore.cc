@@ -8,7 +8,7 @@ using mehdb::Code;
 using mehdb::Status;
 
 // "N keys, seq S, history H" of a store.
-mehdb::Result<std::string> Describe(const mehdb::Store& store) {
+mehdb::Result<std::string> Summary(const mehdb::Store& store) {
   auto keys = store.Count();
   if (!keys.ok()) return keys.status();
   return std::to_string(*keys) + " keys, seq " + std::to_string(store.LastSeq()) +
@@ -23,7 +23,7 @@ mehdb::Result<std::string> RestoreBackup(StoreHandle& stores, const std::string&
   auto live_keys = live->Count();
   if (!live_keys.ok()) return live_keys.status();
   if ((*live_keys > 0 || live->LastSeq() > 0) && !force) {
-    auto what = Describe(*live);
+    auto what = Summary(*live);
     return Status(Code::kFailedPrecondition,
                   stores.datadir() + " already holds a store (" + (what.ok() ? *what : "") +
                       "): not replacing it with " + file +
@@ -33,7 +33,7 @@ mehdb::Result<std::string> RestoreBackup(StoreHandle& stores, const std::string&
 
   auto fresh = stores.CreateFromDataFile(file);
   if (!fresh.ok()) return fresh.status();
-  auto what = Describe(*fresh->store);
+  auto what = Summary(*fresh->store);
   if (!what.ok()) {
     stores.Discard(std::move(*fresh));
     return Status(what.status().code(), file + ": " + what.status().ToString());
