@@ -34,7 +34,7 @@ const targets = [
 // What each shipped overlay promises beyond the common checks.
 const OVERLAY_EXPECT = {
   dev: { minReplicas: 2 },                      // the tutorial's mehdb-0 and mehdb-1
-  prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true },
+  prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true, backups: true },
 };
 
 function rendered(t) {
@@ -447,21 +447,28 @@ for (const t of targets) {
 
   const want = OVERLAY_EXPECT[t.overlay];
   if (want) {
-    test(`${t.name}: overlay promises`, { skip }, () => {
+    test(`${t.name}: overlay promises`, { skip }, async () => {
       const { objs, sts, container } = rendered(t);
       assert.ok((sts.spec.replicas ?? 1) >= want.minReplicas, `at least ${want.minReplicas} replicas`);
       assert.notEqual(container.image, "mehdb", "the overlay sets the image");
       if (want.digest) assert.match(container.image, /@sha256:[0-9a-f]{64}$/, "image pinned by digest");
       if (want.namespaced) {
-        // The namespace is its own kustomization beside the overlay, so
-        // `kubectl delete -k` of the overlay keeps it and its volumes.
-        assert.ok(!objs.some((o) => o.kind === "Namespace"), "the overlay does not own its Namespace");
-        const nsObjs = parseAll(npm.yaml, render(kz, path.join(t.dir, "namespace")).yaml);
-        assert.deepEqual(nsObjs.map((o) => o.kind), ["Namespace"], "namespace/ renders just the Namespace");
-        const ns = nsObjs[0];
+        // The namespace (and the backups' claim) are their own kustomization
+        // beside the overlay, so `kubectl delete -k` of the overlay keeps them.
+        assert.ok(!objs.some((o) => ["Namespace", "PersistentVolumeClaim"].includes(o.kind)), "the overlay owns no Namespace or PVC");
+        const kept = parseAll(npm.yaml, render(kz, path.join(t.dir, "persistent")).yaml);
+        assert.deepEqual(kept.map((o) => o.kind).sort(), ["Namespace", "PersistentVolumeClaim"], "persistent/ renders the Namespace and the backups' PVC");
+        for (const o of kept) assert.deepEqual(await validateObject(o), [], `${o.kind}/${o.metadata.name}`);
+        const ns = kept.find((o) => o.kind === "Namespace");
         assert.equal(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
-        for (const o of objs) assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+        for (const o of [...objs, ...kept.filter((x) => x !== ns)]) assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+        const cj = objs.find((o) => o.kind === "CronJob");
+        if (cj) {
+          const claim = cj.spec.jobTemplate.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName;
+          assert.ok(kept.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim), `persistent/ makes the backups' claim ${claim}`);
+        }
       }
+      if (want.backups) assert.ok(objs.some((o) => o.kind === "CronJob" && o.metadata.name === "mehdb-backup"), "scheduled backups");
       if (want.strictSpread) {
         assert.ok(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, "required anti-affinity");
       }
