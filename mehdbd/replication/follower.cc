@@ -265,6 +265,8 @@ bool Follower::Bootstrap() {
   }
   int status = 0;
   mehdb::Status fed;
+  // The snapshot is the leader's data as of some moment after this one.
+  const auto asked = Clock::now();
   auto res = client->Get(
       kSnapshotPath, httplib::Headers{{kFollowerHeader, options_.name}},
       [&](const httplib::Response& r) {
@@ -306,6 +308,7 @@ bool Follower::Bootstrap() {
   status_.state = "streaming";
   status_.last_error.clear();
   last_contact_ = Clock::now();
+  last_current_ = asked;
   resumed_ = true;  // streaming on from a snapshot is not a resume
   return true;
 }

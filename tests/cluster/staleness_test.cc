@@ -51,7 +51,7 @@ class Staleness : public ::testing::Test {
 TEST_F(Staleness, AFollowerServesReadsWithinTheBoundWhileTheLeaderIsAway) {
   Pod& leader = AddPod();
   leader.Start();
-  Pod& follower = AddPod({"--max-staleness=4s"});
+  Pod& follower = AddPod({"--max-staleness=6s"});
   follower.Start();
   ASSERT_EQ(leader.Put("k", "v"), 200);
   ASSERT_TRUE(WaitUntil([&] { return follower.Get("k") == "v" && follower.Status("/readyz") == 200; }));
@@ -84,7 +84,7 @@ TEST_F(Staleness, AFollowerServesReadsWithinTheBoundWhileTheLeaderIsAway) {
   EXPECT_NE(write->body.find("leader is out of reach"), std::string::npos) << write->body;
 
   // Past the bound: not ready, and says why.
-  ASSERT_TRUE(WaitUntil([&] { return follower.Status("/readyz") == 503; }, seconds(15)));
+  ASSERT_TRUE(WaitUntil([&] { return follower.Status("/readyz") == 503; }, seconds(30)));
   EXPECT_NE(Follower(follower)["not_ready_reason"].get<std::string>().find("--max-staleness"),
             std::string::npos)
       << follower.ReplicationJson();
