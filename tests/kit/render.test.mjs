@@ -2,8 +2,11 @@
 // with all components) and checks the result: no kustomize warnings, every
 // object valid against the Kubernetes API schemas, and what schemas cannot
 // see — selectors that match the pods, the governing Service, mounts, probes,
-// Pod Security "restricted", and that every option the manifest passes is
-// one mehdbd accepts (asked from the built binary).
+// metrics on the plain health port, who the NetworkPolicy lets in, Pod
+// Security "restricted" for every pod, the backup CronJob and restore Job,
+// the image name the documented build makes, and that every option the
+// manifest passes is one mehdbd accepts (asked from the built binary). The
+// backup component's script is run for real against a mehdbd on loopback.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
