@@ -94,11 +94,26 @@ constexpr OptionSpec kOptions[] = {
     {"peer-batch-bytes", "4MiB", "most log bytes a follower asks for at once"},
     {"max-lag-records", "1000",
      "a follower further behind than this is not ready"},
+    {"max-staleness", "5m",
+     "a follower out of contact with its leader stays ready for reads while "
+     "its data is at most this old (covers a leader's restart)"},
     {"resnapshot-on-mismatch", "false",
      "a follower facing a leader with another history replaces its data "
      "with the leader's (default: refuse and stay not ready)",
      "true"},
     {"max-ack-wait", "10s", "longest a write with acks=N waits for followers"},
+    {"restore-from", nullptr,
+     "at start, make this backup file (GET /backup, `mehdb backup`) the "
+     "store of --datadir: same keys, values and history; refused when the "
+     "store already holds data, unless --restore-force"},
+    {"restore-force", "false",
+     "--restore-from replaces a store that holds data", "true"},
+    {"restore-only", "false",
+     "exit after --restore-from instead of serving (for a one-off Job)",
+     "true"},
+    {"forget-followers-after", "60s",
+     "a leader forgets a follower (no longer counts its acks or lists it) "
+     "once it has had no log poll open for this long"},
     {"auth-token-file", nullptr,
      "file holding the bearer token that writes, /backup and the peer port "
      "require (re-read when it changes, e.g. a mounted Secret); followers "

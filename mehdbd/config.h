@@ -62,8 +62,15 @@ struct Config {
   std::chrono::milliseconds poll_wait{5000};
   std::uint64_t peer_batch_bytes = std::uint64_t{4} << 20;
   std::uint64_t max_lag_records = 1000;
+  std::chrono::milliseconds max_staleness{300000};
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
+  std::chrono::milliseconds forget_followers_after{60000};
+
+  // Start-up restore (restore.h): empty = none.
+  std::string restore_from;
+  bool restore_force = false;
+  bool restore_only = false;
 
   // Authentication (http/auth.h): empty = none.
   std::string auth_token_file;

@@ -183,6 +183,7 @@ const std::map<std::string, Checker>& Checkers() {
       {"poll-wait", Duration(ms(0), ms(30000), &Config::poll_wait)},
       {"peer-batch-bytes", Size(1024, std::uint64_t{64} << 20,
                                 [](Config& c, auto v) { c.peer_batch_bytes = v; })},
+      {"max-staleness", Duration(ms(0), ms(86400000), &Config::max_staleness)},
       {"max-lag-records",
        Count(0, kMaxU64 >> 1, [](Config& c, auto v) { c.max_lag_records = v; })},
       {"resnapshot-on-mismatch",
@@ -193,6 +194,23 @@ const std::map<std::string, Checker>& Checkers() {
          return std::nullopt;
        }},
       {"max-ack-wait", Duration(ms(0), ms(60000), &Config::max_ack_wait)},
+      {"restore-from", Text(&Config::restore_from, false)},
+      {"restore-force",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.restore_force = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+      {"restore-only",
+       [](const std::string& t, Config& c) -> Reason {
+         auto parsed = ParseBool(t);
+         if (auto* e = ErrorOf(parsed)) return *e;
+         c.restore_only = std::get<bool>(parsed);
+         return std::nullopt;
+       }},
+      {"forget-followers-after",
+       Duration(ms(100), ms(86400000), &Config::forget_followers_after)},
       {"auth-token-file",
        [](const std::string& t, Config& c) -> Reason {
          if (t.empty()) return std::string("must not be empty");
@@ -297,6 +315,10 @@ std::optional<std::string> ApplyValues(
            "check reads against)";
   }
   if (auto error = CheckTls(sources, config)) return error;
+  if ((config.restore_force || config.restore_only) && config.restore_from.empty()) {
+    return std::string(config.restore_force ? "--restore-force" : "--restore-only") +
+           " needs --restore-from (the backup file to restore)";
+  }
   if (config.health_port != 0 && (config.health_port == config.port ||
                                   config.health_port == config.peer_port)) {
     return "--health-port (" + std::to_string(config.health_port) +

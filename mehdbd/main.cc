@@ -30,6 +30,7 @@
 #include "log.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
+#include "restore.h"
 #include "store_handle.h"
 #include "token_file.h"
 #include "tls/server_context.h"
@@ -72,6 +73,7 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
   o.max_batch_bytes = config.peer_batch_bytes;
   o.resnapshot_on_mismatch = config.resnapshot_on_mismatch;
   o.max_lag_records = config.max_lag_records;
+  o.max_staleness = config.max_staleness;
   o.tls = {config.tls_ca, config.tls_verify_hostname};
   return o;
 }
@@ -109,6 +111,16 @@ int Serve(const mehdbd::Config& config) {
              stores.status().ToString());
     return 1;
   }
+  if (!config.restore_from.empty()) {
+    auto restored = mehdbd::RestoreBackup(**stores, config.restore_from,
+                                          config.restore_force);
+    if (!restored.ok()) {
+      LogError("--restore-from: " + restored.status().message());
+      return 1;
+    }
+    LogInfo(*restored);
+    if (config.restore_only) return 0;
+  }
 
   std::string error;
   std::shared_ptr<mehdbd::tls::TlsServerContext> tls;
@@ -136,7 +148,7 @@ int Serve(const mehdbd::Config& config) {
   }
   // Peer sync: a leader serves its log on the peer port; a follower pulls
   // its leader's.
-  mehdbd::replication::AckTable acks;
+  mehdbd::replication::AckTable acks(config.forget_followers_after);
   std::unique_ptr<mehdbd::replication::PeerServer> peers;
   std::unique_ptr<mehdbd::replication::Follower> follower;
   if (identity.role == mehdbd::Role::kFollower) {

@@ -71,6 +71,14 @@ mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(const std::string&
     if (number != 0 && n != name) fs::remove_all(entry.path(), ec);
     if (n == std::string(kCurrent) + ".tmp") fs::remove(entry.path(), ec);
   }
+  // A backup dropped straight into the directory (an LMDB data file where
+  // no store lives) would otherwise sit ignored beside a new, empty store.
+  if (name.empty() && fs::exists(fs::path(datadir) / "data.mdb", ec)) {
+    return Status(Code::kFailedPrecondition,
+                  (fs::path(datadir) / "data.mdb").string() +
+                      " is not where mehdbd keeps its store; to restore a backup, move it "
+                      "out of " + datadir + " and start mehdbd --restore-from FILE");
+  }
   if (name.empty()) {
     auto fresh = h->CreateFresh();
     if (!fresh.ok()) return fresh.status();
@@ -116,6 +124,43 @@ mehdb::Result<StoreHandle::Fresh> StoreHandle::CreateFresh() {
   fs::remove_all(fs::path(datadir_) / name, ec);
   auto store = OpenDir(name, /*create=*/true);
   if (!store.ok()) return store.status();
+  return Fresh{name, std::move(*store)};
+}
+
+mehdb::Result<StoreHandle::Fresh> StoreHandle::CreateFromDataFile(const std::string& data_file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(data_file, ec))
+    return Status(Code::kNotFound, data_file + " is not a readable regular file");
+  std::string name;
+  {
+    std::lock_guard lock(mu_);
+    name = StoreName(next_number_++);
+  }
+  const fs::path dir = fs::path(datadir_) / name;
+  fs::remove_all(dir, ec);
+  fs::create_directory(dir, ec);
+  if (ec) return FsError(ec, "creating " + dir.string());
+  const fs::path copy = dir / "data.mdb";
+  fs::copy_file(data_file, copy, ec);
+  if (ec) {
+    fs::remove_all(dir, ec);
+    return FsError(ec, "copying " + data_file + " to " + copy.string());
+  }
+  // On disk before `current` can name it.
+  int fd = ::open(copy.c_str(), O_RDWR);
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!synced) {
+    fs::remove_all(dir, ec);
+    return Status(Code::kInternal, "cannot sync " + copy.string());
+  }
+  SyncDir(dir.string());
+  auto store = OpenDir(name, /*create=*/false);
+  if (!store.ok()) {
+    fs::remove_all(dir, ec);
+    return Status(store.status().code(),
+                  data_file + " does not open as a mehdb store: " + store.status().ToString());
+  }
   return Fresh{name, std::move(*store)};
 }
 

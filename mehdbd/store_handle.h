@@ -40,6 +40,11 @@ class StoreHandle {
     std::shared_ptr<mehdb::Store> store;
   };
   mehdb::Result<Fresh> CreateFresh();
+  // A store in a new directory beside the live one, made from a copy of
+  // `data_file` (one LMDB data file, as GET /backup streams it) placed there
+  // as data.mdb, synced and opened (which checks it is a mehdb store). The
+  // file itself is only read.
+  mehdb::Result<Fresh> CreateFromDataFile(const std::string& data_file);
 
   // Makes `fresh` the live store (see the file comment).
   mehdb::Status Promote(Fresh fresh);

@@ -266,7 +266,8 @@ int Backup(const Endpoint& server, const Args& args) {
   }
   std::cerr
       << "mehdb: backup written to " << file << " (" << done
-      << " bytes; place it as data.mdb in an empty directory to open it)\n";
+      << " bytes; to restore it: mehdbd --datadir DIR --restore-from " << file
+      << " (DIR empty, or add --restore-force))\n";
   return kOk;
 }
 

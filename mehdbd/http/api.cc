@@ -4,6 +4,8 @@
 // (path, then key, then method).
 #include "http/api.h"
 
+#include <cstdio>
+
 #include "http/errors.h"
 
 namespace mehdbd::http {
@@ -76,6 +78,16 @@ bool Api::AnswersOnTheLoop(const Request& req, Route route) {
 
 Admission Api::AdmitSet(const Request& req, Response& res,
                         const Target& target) {
+  if (identity_.role == Role::kFollower && follower_ != nullptr &&
+      follower_->LeaderOutOfReach()) {
+    // A 307 would send the client to a leader this follower cannot reach
+    // either (restarting, say): tell it to come back instead.
+    res.set_header("Retry-After", "5");
+    AnswerText(res, 503,
+               "the leader is out of reach; this follower serves reads only: retry the "
+               "write in a few seconds");
+    return Admission::kAnswered;
+  }
   if (identity_.role == Role::kFollower) {
     // Followers never write client data: the leader's URL for the same
     // path. The key passed the key rule, so it needs no re-encoding.
@@ -84,9 +96,9 @@ Admission Api::AdmitSet(const Request& req, Response& res,
     RedirectToLeader(res, path);
     return Admission::kAnswered;
   }
+  // Every parameter is checked before anything is written (or read).
   std::string error;
-  const auto pre = ParsePreconditions(req, error);
-  const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+  const auto plan = PlanFor(req, error);
   if (!plan) {
     AnswerText(res, 400, error);
     return Admission::kAnswered;
@@ -106,19 +118,27 @@ Admission Api::AdmitSet(const Request& req, Response& res,
   return Admission::kReadBody;
 }
 
+std::optional<WritePlan> Api::PlanFor(const Request& req, std::string& error) const {
+  const auto pre = ParsePreconditions(req, error);
+  auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+  const auto acks = plan ? ParseAckWait(req, error) : std::nullopt;
+  if (!plan || !acks) return std::nullopt;
+  plan->acks = *acks;
+  return plan;
+}
+
 void Api::Handle(Request& req, Response& res) {
   const Target target = ParseTarget(req.target, options_.key_rule);
   switch (target.route) {
     case Route::kSet: {
       std::string error;
-      const auto pre = ParsePreconditions(req, error);
-      const auto plan = pre ? PlanWrite(*pre, error) : std::nullopt;
+      const auto plan = PlanFor(req, error);
       if (!plan) {  // Admit checked it; kept for a direct caller
         AnswerText(res, 400, error);
         return;
       }
       if (req.method == "DELETE") return Delete(res, target, *plan);
-      return Write(req, res, target, *plan, req.body);
+      return Write(res, target, *plan, req.body);
     }
     case Route::kGet:
       return GetValue(req, res, target);
@@ -150,6 +170,14 @@ void Api::RedirectToLeader(Response& res, const std::string& path_and_query) {
 
 void Api::SetAppliedSeq(Response& res, mehdb::Seq seq) {
   res.set_header("X-Mehdb-Applied-Seq", std::to_string(seq));
+  // On a follower: how old this answer's data may be, in seconds (see
+  // FollowerStatus::staleness_seconds); "unknown" before its first catch-up.
+  if (follower_ != nullptr) {
+    const double staleness = follower_->StalenessSeconds();
+    char text[32] = "unknown";
+    if (staleness >= 0) std::snprintf(text, sizeof text, "%.3f", staleness);
+    res.set_header("X-Mehdb-Staleness", text);
+  }
 }
 
 }  // namespace mehdbd::http

@@ -76,9 +76,11 @@ class Api {
   net::Service::Admission AdmitSet(const Request& req, Response& res,
                                    const Target& target);
   static bool AnswersOnTheLoop(const Request& req, Route route);
+  // Preconditions and acks of a write, all checked: nullopt with `error`.
+  std::optional<WritePlan> PlanFor(const Request& req, std::string& error) const;
 
   // kv_handlers.cc
-  void Write(const Request& req, Response& res, const Target& target,
+  void Write(Response& res, const Target& target,
              const WritePlan& plan, std::string_view value);
   void Delete(Response& res, const Target& target, const WritePlan& plan);
   void GetValue(const Request& req, Response& res, const Target& target);
@@ -90,11 +92,12 @@ class Api {
   // false when it was answered (400, 307 to the leader, or 503).
   bool AwaitSeq(const Request& req, Response& res);
 
-  // replication_handlers.cc: GET /replication, and acks=N on writes (false
-  // when the answer was replaced by an error).
+  // replication_handlers.cc: GET /replication, and acks=N on writes.
   void Replication(Response& res);
-  bool AwaitAcks(const Request& req, Response& res,
-                 mehdb::Seq seq);
+  // acks / ack_timeout of a write, every one checked before anything is
+  // written: nullopt with `error` (a 400) when malformed.
+  std::optional<AckWait> ParseAckWait(const Request& req, std::string& error) const;
+  void AwaitAcks(const AckWait& acks, Response& res, mehdb::Seq seq);
 
   // admin_handlers.cc
   void Healthz(Response& res);

@@ -17,6 +17,7 @@
 #include "net/message.h"
 #include <mehdb/store.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,11 +47,21 @@ struct Preconditions {
 std::optional<Preconditions> ParsePreconditions(const net::Request& req,
                                                 std::string& error);
 
-// What a write must check, decided from its preconditions.
+// acks=N&ack_timeout=D on a write (Api::ParseAckWait): once committed, the
+// write waits until N followers applied it, for at most `timeout`.
+struct AckWait {
+  bool requested = false;  // acks was given (acks=0 too)
+  std::size_t wanted = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
+// What a write must check, decided from its preconditions, and what it
+// waits for afterwards.
 struct WritePlan {
   bool conditional = false;  // use Batch::Expect(key, expect)
   mehdb::Seq expect = 0;     // a version, Batch::kPresent or Batch::kAbsent
   bool never = false;        // the condition cannot hold: answer 412 at once
+  AckWait acks;              // set by Api::AnswerSet from the query
 };
 // Sets `error` (a 400) and answers nullopt for conditions that Expect
 // cannot express (several tags, If-None-Match with a tag, both headers).

@@ -23,8 +23,7 @@ std::string What(std::string_view method, const Target& target) {
 
 }  // namespace
 
-void Api::Write(const Request& req, Response& res,
-                const Target& target,
+void Api::Write(Response& res, const Target& target,
                 const WritePlan& plan, std::string_view value) {
   // A conditional write is a batch so the version check and the write
   // commit in one transaction; a plain one takes the shorter path.
@@ -47,7 +46,7 @@ void Api::Write(const Request& req, Response& res,
   res.status = 200;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
   res.set_header("ETag", FormatETag(*seq));
-  if (!AwaitAcks(req, res, *seq)) return;
+  AwaitAcks(plan.acks, res, *seq);
   // The original's exact answer.
   res.set_content("WRITE completed", "text/plain; charset=utf-8");
 }
@@ -79,6 +78,7 @@ void Api::Delete(Response& res, const Target& target,
   }
   res.status = 204;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
+  AwaitAcks(plan.acks, res, *seq);
 }
 
 void Api::GetValue(const Request& req, Response& res,

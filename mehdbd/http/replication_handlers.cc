@@ -3,7 +3,10 @@
 // The client-facing side of peer sync: GET /replication (state as JSON, in
 // the spirit of Redis's INFO replication) and acks=N on writes (Redis WAIT:
 // the write is committed before the wait and never rolled back).
-#include <charconv>
+#include <time.h>
+
+#include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "http/api.h"
@@ -11,6 +14,22 @@
 #include "units.h"
 
 namespace mehdbd::http {
+namespace {
+
+// "2026-11-30T18:20:01.123Z"
+std::string FormatUtc(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm utc {};
+  gmtime_r(&secs, &utc);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &utc);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms % 1000));
+  return std::string(date) + millis;
+}
+
+}  // namespace
 
 void Api::Replication(net::Response& res) {
   auto store = this->store();
@@ -31,6 +50,8 @@ void Api::Replication(net::Response& res) {
         {"lag_records", s.lag_records},
         {"lag_seconds", s.lag_seconds},
         {"seconds_since_contact", s.seconds_since_contact},
+        {"staleness_seconds", s.staleness_seconds},
+        {"leader_away", s.leader_away},
         {"snapshots", s.snapshots},
         {"partial_resumes", s.partial_resumes},
         {"batches_applied", s.batches_applied},
@@ -48,35 +69,61 @@ void Api::Replication(net::Response& res) {
     for (const auto& e : acks_->Snapshot())
       followers.push_back({{"name", e.name},
                            {"acked_seq", e.acked},
+                           {"last_seen", FormatUtc(e.last_seen_wall)},
                            {"seconds_since_seen",
-                            std::chrono::duration<double>(now - e.last_seen).count()}});
-    doc["leader"] = {{"followers", followers}};
+                            std::chrono::duration<double>(now - e.last_seen).count()},
+                           {"polling", e.polls_open > 0}});
+    doc["leader"] = {
+        {"followers", followers},
+        {"forget_followers_after_seconds",
+         std::chrono::duration<double>(acks_->forget_after()).count()}};
   }
   res.set_content(doc.dump() + "\n", "application/json");
 }
 
-bool Api::AwaitAcks(const net::Request& req, net::Response& res, mehdb::Seq seq) {
-  if (!req.has_param("acks")) return true;
-  const std::string text = req.get_param_value("acks");
-  std::size_t wanted = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), wanted);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    // The write has happened; say so, and what was wrong with the question.
-    res.set_header("X-Mehdb-Acks", "0");
-    AnswerText(res, 400, "acks: expected a number of followers (the write was committed)");
-    return false;
+std::optional<AckWait> Api::ParseAckWait(const net::Request& req, std::string& error) const {
+  AckWait out;
+  for (const char* name : {"acks", "ack_timeout"}) {
+    if (req.get_param_value_count(name) > 1) {
+      error = std::string(name) + " is given more than once; nothing was written";
+      return std::nullopt;
+    }
   }
-  std::chrono::milliseconds timeout = options_.max_ack_wait;
+  if (req.has_param("acks")) {
+    // No more followers than a leader can know of (AckTable's bound).
+    auto wanted = ParseCount(req.get_param_value("acks"), 0,
+                             replication::AckTable::kMaxFollowers);
+    if (const auto* e = std::get_if<std::string>(&wanted)) {
+      error = "acks: " + *e + " (followers that must apply the write); nothing was written";
+      return std::nullopt;
+    }
+    out.requested = true;
+    out.wanted = static_cast<std::size_t>(std::get<std::uint64_t>(wanted));
+    out.timeout = options_.max_ack_wait;
+  }
   if (req.has_param("ack_timeout")) {
-    auto parsed = ParseDuration(req.get_param_value("ack_timeout"));
-    if (const auto* d = std::get_if<std::chrono::milliseconds>(&parsed))
-      timeout = std::min(*d, options_.max_ack_wait);
+    if (!out.requested) {
+      error = "ack_timeout needs acks=N; nothing was written";
+      return std::nullopt;
+    }
+    auto timeout = ParseDuration(req.get_param_value("ack_timeout"));
+    if (const auto* e = std::get_if<std::string>(&timeout)) {
+      error = "ack_timeout: " + *e + "; nothing was written";
+      return std::nullopt;
+    }
+    // Longer waits are cut to --max-ack-wait (documented), not refused.
+    out.timeout = std::min(std::get<std::chrono::milliseconds>(timeout), options_.max_ack_wait);
   }
-  const std::size_t got = acks_ == nullptr ? 0 : acks_->WaitFor(seq, wanted, timeout);
+  return out;
+}
+
+void Api::AwaitAcks(const AckWait& acks, net::Response& res, mehdb::Seq seq) {
+  if (!acks.requested) return;
+  const std::size_t got =
+      acks_ == nullptr ? 0 : acks_->WaitFor(seq, acks.wanted, acks.timeout);
   res.set_header("X-Mehdb-Acks", std::to_string(got));
   // Fewer followers than asked for in time: 202, the write stands.
-  if (got < wanted) res.status = 202;
-  return true;
+  if (got < acks.wanted) res.status = 202;
 }
 
 }  // namespace mehdbd::http

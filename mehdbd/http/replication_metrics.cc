@@ -29,6 +29,15 @@ void RenderFollowerMetrics(const replication::FollowerStatus& s, std::string& ou
   Family(out, "follower_lag_seconds", "gauge",
          "Age of the leader's commit of the oldest record not yet applied here (0 when caught up).");
   Sample(out, "follower_lag_seconds", "", s.lag_seconds);
+  if (s.staleness_seconds >= 0) {
+    Family(out, "follower_staleness_seconds", "gauge",
+           "Seconds since this follower last knew it held all the leader had: "
+           "how stale its reads may be.");
+    Sample(out, "follower_staleness_seconds", "", s.staleness_seconds);
+  }
+  Family(out, "follower_leader_away", "gauge",
+         "1 when out of contact with the leader and serving reads within --max-staleness.");
+  Sample(out, "follower_leader_away", "", std::uint64_t{s.leader_away ? 1u : 0u});
   if (s.seconds_since_contact >= 0) {
     Family(out, "follower_seconds_since_contact", "gauge",
            "Seconds since the last answer from the leader.");

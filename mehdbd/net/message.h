@@ -68,6 +68,9 @@ struct Request {
   bool has_param(const std::string& name) const {
     return params.find(name) != params.end();
   }
+  std::size_t get_param_value_count(const std::string& name) const {
+    return params.count(name);
+  }
   std::string get_param_value(const std::string& name) const {
     auto it = params.find(name);
     return it == params.end() ? std::string() : it->second;

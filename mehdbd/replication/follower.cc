@@ -150,7 +150,9 @@ Follower::Outcome Follower::Poll() {
   const std::string path = std::string(kLogPath) + "?from=" + std::to_string(applied + 1) +
                            "&history=" + history.ToHex() +
                            "&max_bytes=" + std::to_string(options_.max_batch_bytes) +
-                           "&wait_ms=" + std::to_string(options_.poll_wait.count());
+                           // The first poll of a connection answers at once, so a
+                           // (re)started follower is ready as soon as it caught up.
+                           "&wait_ms=" + std::to_string(resumed_ ? options_.poll_wait.count() : 0);
   auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
   if (stop_.load()) return Outcome::kIdle;
   if (!res) {
@@ -221,7 +223,11 @@ Follower::Outcome Follower::Poll() {
   }
   resumed_ = true;
   SetState("streaming");
-  if (records->empty()) return Outcome::kIdle;
+  if (records->empty()) {
+    std::lock_guard lock(status_mu_);
+    if (applied >= status_.leader_last_seq) last_current_ = last_contact_;
+    return Outcome::kIdle;
+  }
 
   auto done = store->Apply(*leader_history, *records);
   if (!done.ok()) {
@@ -235,6 +241,7 @@ Follower::Outcome Follower::Poll() {
   status_.records_applied += records->size();
   status_.last_error.clear();
   last_applied_commit_ns_ = records->back().commit_time_ns;
+  if (*done >= status_.leader_last_seq) last_current_ = last_contact_;
   return Outcome::kApplied;
 }
 
@@ -258,6 +265,8 @@ bool Follower::Bootstrap() {
   }
   int status = 0;
   mehdb::Status fed;
+  // The snapshot is the leader's data as of some moment after this one.
+  const auto asked = Clock::now();
   auto res = client->Get(
       kSnapshotPath, httplib::Headers{{kFollowerHeader, options_.name}},
       [&](const httplib::Response& r) {
@@ -299,8 +308,22 @@ bool Follower::Bootstrap() {
   status_.state = "streaming";
   status_.last_error.clear();
   last_contact_ = Clock::now();
+  last_current_ = asked;
   resumed_ = true;  // streaming on from a snapshot is not a resume
   return true;
+}
+
+double Follower::StalenessSeconds() const {
+  std::lock_guard lock(status_mu_);
+  if (last_current_ == Clock::time_point{}) return -1;
+  return std::chrono::duration<double>(Clock::now() - last_current_).count();
+}
+
+bool Follower::LeaderOutOfReach() const {
+  std::lock_guard lock(status_mu_);
+  if (status_.state == "leader-unreachable") return true;
+  return last_contact_ != Clock::time_point{} &&
+         Clock::now() - last_contact_ > options_.max_contact_age;
 }
 
 FollowerStatus Follower::Status() const {
@@ -317,10 +340,24 @@ FollowerStatus Follower::Status() const {
   if (last_contact_ != Clock::time_point{})
     s.seconds_since_contact =
         std::chrono::duration<double>(Clock::now() - last_contact_).count();
-  if (s.state != "streaming") {
+  if (last_current_ != Clock::time_point{})
+    s.staleness_seconds = std::chrono::duration<double>(Clock::now() - last_current_).count();
+  const bool in_contact =
+      s.seconds_since_contact >= 0 &&
+      s.seconds_since_contact * 1000 <= static_cast<double>(options_.max_contact_age.count());
+  const bool away = s.state == "leader-unreachable" || (s.state == "streaming" && !in_contact);
+  const bool fresh_enough =
+      s.staleness_seconds >= 0 &&
+      s.staleness_seconds * 1000 <= static_cast<double>(options_.max_staleness.count());
+  if (away && fresh_enough) {
+    s.leader_away = true;  // ready: reads are at most max_staleness old
+  } else if (away && s.staleness_seconds >= 0) {
+    s.not_ready_reason = "out of contact with the leader and the data may be " +
+                         std::to_string(static_cast<long long>(s.staleness_seconds)) +
+                         " s old, beyond --max-staleness";
+  } else if (s.state != "streaming") {
     s.not_ready_reason = "peer sync is " + s.state;
-  } else if (s.seconds_since_contact < 0 ||
-             s.seconds_since_contact * 1000 > static_cast<double>(options_.max_contact_age.count())) {
+  } else if (!in_contact) {
     s.not_ready_reason = "no contact with the leader recently";
   } else if (s.lag_records > options_.max_lag_records) {
     s.not_ready_reason = std::to_string(s.lag_records) + " records behind the leader";

@@ -50,6 +50,10 @@ struct FollowerOptions {
   // behind the leader's last seq.
   std::uint64_t max_lag_records = 1000;
   std::chrono::milliseconds max_contact_age{15000};
+  // Out of contact (the leader restarting, say), still ready for reads
+  // while its data is at most this old: the time since it last knew it held
+  // everything the leader had (--max-staleness).
+  std::chrono::milliseconds max_staleness{300000};
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
   // Sent as "Authorization: Bearer" on every peer request when set (the
@@ -69,6 +73,11 @@ struct FollowerStatus {
   std::uint64_t lag_records = 0;
   double lag_seconds = 0;
   double seconds_since_contact = -1;  // -1: never in contact
+  // Seconds since this follower last knew it held everything the leader had
+  // (a poll answer it was caught up after): how stale its reads may be. -1:
+  // not since it started.
+  double staleness_seconds = -1;
+  bool leader_away = false;  // out of contact, serving reads within max_staleness
   std::uint64_t snapshots = 0;         // full syncs
   std::uint64_t partial_resumes = 0;   // (re)connections that streamed on from our seq
   std::uint64_t batches_applied = 0;
@@ -87,6 +96,11 @@ class Follower {
   void Start();
   void Stop();
   FollowerStatus Status() const;
+  // Cheap parts of Status() for every request: staleness_seconds, and
+  // whether the leader is out of reach (unreachable, or no answer within
+  // max_contact_age).
+  double StalenessSeconds() const;
+  bool LeaderOutOfReach() const;
 
  private:
   enum class Outcome { kApplied, kIdle, kNeedSnapshot, kMismatch, kError };
@@ -117,6 +131,7 @@ class Follower {
   mutable std::mutex status_mu_;
   FollowerStatus status_;
   std::chrono::steady_clock::time_point last_contact_{};
+  std::chrono::steady_clock::time_point last_current_{};  // see staleness_seconds
   std::uint64_t last_applied_commit_ns_ = 0;
 };
 

@@ -2,6 +2,7 @@
 #include "replication/peer_server.h"
 
 #include <charconv>
+#include <optional>
 
 #include "log.h"
 #include "replication/protocol.h"
@@ -131,8 +132,19 @@ void PeerServer::Log(const net::Request& req, net::Response& res) {
     return Refuse(res, 409, kReasonHistory,
                   "history mismatch: the leader's history is " + mine.ToHex());
   }
+  // A follower past our last seq holds writes we do not have (we lost them,
+  // or were restored): refused before anything of its claim is believed.
+  if (const mehdb::Seq last = store->LastSeq(); from - 1 > last) {
+    PositionHeaders(res, mine, 0, last);
+    return Refuse(res, 409, kReasonAhead,
+                  "the follower is ahead of the leader (" + std::to_string(from - 1) + " > " +
+                      std::to_string(last) + ")");
+  }
+  // Accepted (authenticated before routing, same history, not ahead): only
+  // now does from=S count as the follower's ack of S-1 (acks=N on writes).
   const std::string follower = req.get_header_value(kFollowerHeader);
-  if (!follower.empty()) acks_.Record(follower, from - 1);
+  std::optional<PollScope> poll;
+  if (!follower.empty()) poll.emplace(acks_, follower, from - 1);
 
   // Long-poll: nothing new yet, so wait (bounded) for the next commit.
   if (from == store->LastSeq() + 1 && wait.count() > 0 && !stopping_.load())
@@ -142,10 +154,6 @@ void PeerServer::Log(const net::Request& req, net::Response& res) {
   if (!chunk.ok()) {
     const mehdb::Seq last = store->LastSeq();
     PositionHeaders(res, mine, 0, last);
-    if (from - 1 > last)
-      return Refuse(res, 409, kReasonAhead,
-                    "the follower is ahead of the leader (" + std::to_string(from - 1) + " > " +
-                        std::to_string(last) + ")");
     if (chunk.status().code() == mehdb::Code::kOutOfRange)
       return Refuse(res, 410, kReasonTrimmed, chunk.status().message());
     LogError("reading the log for " + follower + ": " + chunk.status().ToString());

@@ -4,7 +4,8 @@
 // same event-driven front end as the client port, net/front_end.h, with
 // its own worker pool; protocol in replication/protocol.h). Serves
 // change-log long-polls and snapshot streams from the live store, and
-// records each follower's acknowledged seq in an AckTable. Every request
+// records each follower's acknowledged seq in an AckTable, from accepted
+// polls only. Every request
 // is authenticated (when auth is on) before anything else; a slow or idle
 // connection holds no worker.
 //

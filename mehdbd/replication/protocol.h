@@ -7,7 +7,9 @@
 //       header X-Mehdb-Follower: <pod name>
 //     200  body = framed log records S.. (mehdb/replication.h), possibly
 //          empty after waiting up to W ms for something new. `from=S` also
-//          acknowledges S-1 for that follower.
+//          acknowledges S-1 for that follower, counted for acks=N only
+//          when the poll is accepted (same history, S-1 <= the leader's
+//          last seq, and the token where auth is on).
 //     410  S is older than the retained log: load a snapshot.
 //     409  H is not the leader's history, or S-1 is past the leader's last
 //          seq (the follower is ahead: the leader lost data or was restored).

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -52,8 +53,12 @@ void Pod::Start() {
                                    "--port=" + std::to_string(ports_.client),
                                    "--peer-port=" + std::to_string(ports_.peer),
                                    "--datadir=" + datadir_,
-                                   "--leader-url=" + leader,
-                                   "--poll-wait=2s"};
+                                   "--leader-url=" + leader};
+  // Short polls by default; a test may pass its own --poll-wait.
+  const bool own_poll_wait = std::any_of(extra_args_.begin(), extra_args_.end(), [](const std::string& a) {
+    return a.rfind("--poll-wait", 0) == 0;
+  });
+  if (!own_poll_wait) args.push_back("--poll-wait=2s");
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {

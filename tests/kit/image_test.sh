@@ -49,6 +49,29 @@ else
   debootstrap --variant=minbase bookworm "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -20 "$work/debootstrap.log"; not_ok "debootstrap"; echo "image: $passed passed, $failed failed"; exit 1; }
   rm -rf "$work/base/var/cache/apt/archives/"*.deb "$work/base/var/lib/apt/lists/"*
+  # What makes the real image "slim": dpkg skips documentation, manuals and
+  # translations, and apt keeps no binary caches (Debian's docker configs).
+  cat >"$work/base/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
+  cat >"$work/base/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+  find "$work/base/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+  rm -rf "$work/base/usr/share/man/"* "$work/base/usr/share/groff/"* "$work/base/usr/share/info/"* \
+    "$work/base/usr/share/lintian/"* "$work/base/usr/share/linda/"* "$work/base/var/cache/apt/"*.bin
+  find "$work/base/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
   tar -C "$work/base" -c . |
     podman import --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change 'CMD ["bash"]' - "$BASE" >/dev/null 2>&1
@@ -56,7 +79,11 @@ else
 fi
 
 echo "== build (podman build --isolation=chroot --pull=never)"
-if podman build --isolation=chroot --pull=never -t "$IMAGE" -f Containerfile . >"$work/build.log" 2>&1; then
+version=$(sed -n "s/^  version: '\(.*\)',$/\1/p" meson.build | head -n1)
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+source_url=$(git remote get-url origin 2>/dev/null || echo "file://$PWD")
+if podman build --isolation=chroot --pull=never -t "$IMAGE" -f Containerfile \
+     --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" . >"$work/build.log" 2>&1; then
   ok "Containerfile builds"
   grep -E '^runtime packages:' "$work/build.log" || true
 else
@@ -70,10 +97,19 @@ echo "== image metadata"
 inspect() { podman image inspect --format "$1" "$IMAGE"; }
 user=$(inspect '{{.Config.User}}')
 check "runs as a numeric non-root user ($user)" grep -Eq '^[1-9][0-9]*(:[0-9]+)?$' <<<"$user"
-check "exposes 9876/tcp" grep -q '9876/tcp' <<<"$(inspect '{{json .Config.ExposedPorts}}')"
+exposed=$(inspect '{{json .Config.ExposedPorts}}')
+for port in 9876 9877 9878; do # client, peer sync, plain health (the kit's --health-port)
+  check "exposes $port/tcp" grep -q "\"$port/tcp\"" <<<"$exposed"
+done
+label() { inspect "{{index .Config.Labels \"org.opencontainers.image.$1\"}}"; }
+check "OCI label version = meson.build's $version ($(label version))" test "$(label version)" = "$version"
+check "OCI label revision = the built commit ($(label revision))" test "$(label revision)" = "$revision"
+check "OCI label source = $source_url" test "$(label source)" = "$source_url"
 check "declares the data volume /var/lib/mehdb" grep -q '/var/lib/mehdb' <<<"$(inspect '{{json .Config.Volumes}}')"
 check "entrypoint is mehdbd" grep -q 'mehdbd' <<<"$(inspect '{{json .Config.Entrypoint}}')"
-echo "size: $(inspect '{{.Size}}') bytes"
+size=$(inspect '{{.Size}}')
+echo "size: $size bytes"
+check "image is at most 140 MB ($((size / 1000000)) MB)" test "$size" -le 140000000
 
 echo "== run the image's mehdbd from its filesystem (chroot)"
 ctr=$(podman create "$IMAGE")
@@ -82,6 +118,8 @@ podman export "$ctr" | tar -C "$work/root" -x
 root=$work/root
 check "ships mehdbd and the mehdb client" test -x "$root/usr/local/bin/mehdbd" -a -x "$root/usr/local/bin/mehdb"
 check "no build tools in the runtime image" test ! -e "$root/usr/bin/g++" -a ! -e "$root/usr/include/lmdb.h"
+check "no apt lists or caches in the image" sh -c "! find '$root/var/lib/apt/lists' '$root/var/cache/apt' -type f 2>/dev/null | grep -Eq '[.]bin\$|Packages|_dists_'"
+du -sh "$root/var/cache" "$root/var/lib/apt" "$root/usr/share/doc" 2>/dev/null || true
 check "data directory belongs to the image user" test "$(stat -c %u "$root/var/lib/mehdb")" = "${user%%:*}"
 uid=${user%%:*} gid=${user#*:}
 [ "$gid" = "$user" ] && gid=$uid

@@ -2,11 +2,14 @@
 // with all components) and checks the result: no kustomize warnings, every
 // object valid against the Kubernetes API schemas, and what schemas cannot
 // see — selectors that match the pods, the governing Service, mounts, probes,
-// Pod Security "restricted", and that every option the manifest passes is
-// one mehdbd accepts (asked from the built binary).
+// metrics on the plain health port, who the NetworkPolicy lets in, Pod
+// Security "restricted" for every pod, the backup CronJob and restore Job,
+// the image name the documented build makes, and that every option the
+// manifest passes is one mehdbd accepts (asked from the built binary). The
+// backup component's script is run for real against a mehdbd on loopback.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
   KIT_TESTS, KUSTOMIZE_DIR, containerSettings, findKustomize, loadNpm, mehdbdBinary,
@@ -34,7 +37,7 @@ const targets = [
 // What each shipped overlay promises beyond the common checks.
 const OVERLAY_EXPECT = {
   dev: { minReplicas: 2 },                      // the tutorial's mehdb-0 and mehdb-1
-  prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true },
+  prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true, backups: true },
 };
 
 function rendered(t) {
@@ -84,11 +87,16 @@ function daemonPort(r) {
   return s ? Number(s.value) : MEHDBD_PORT_DEFAULT;
 }
 
-// Where probes must go: the plain --health-port when set (the main port may
-// speak TLS), else mehdbd's --port.
-function probePort(r) {
-  const health = Number(setting(r, "health-port")?.value ?? 0);
-  return health > 0 ? health : daemonPort(r);
+function healthPort(r) {
+  return Number(setting(r, "health-port")?.value ?? 0);
+}
+
+// Where probes may go: the plain --health-port, or mehdbd's --port unless
+// TLS is on (kubelet's HTTP probes cannot speak it).
+function probePorts(r) {
+  const ports = healthPort(r) > 0 ? [healthPort(r)] : [];
+  if (!setting(r, "tls-cert")) ports.push(daemonPort(r));
+  return ports;
 }
 
 // The files of a kubernetes.io/tls Secret (cert-manager's layout).
@@ -109,6 +117,60 @@ function pods(sts) {
 function assertSelectsAll(sel, sts, what) {
   assert.ok(sel && Object.keys(sel).length, `${what}: selector is not empty`);
   pods(sts).forEach((labels, i) => assert.ok(selectorMatches(sel, labels), `${what}: selects pod ${sts.metadata.name}-${i}`));
+}
+
+// NetworkPolicy ingress semantics: does `np` (in namespace npNs) let a pod
+// with `podLabels` in a namespace `ns` labelled `nsLabels` reach container
+// port `port` of the pods it selects? (ipBlock peers are not modelled.)
+function ingressAdmits(np, npNs, container, { ns, nsLabels = {}, podLabels: labels = {} }, port) {
+  if (!(np.spec.policyTypes ?? ["Ingress"]).includes("Ingress")) return true;
+  const portOk = (rule) => !rule.ports?.length || rule.ports.some((p) => resolvePort(container, p.port) === port);
+  const peerOk = (peer) => {
+    if (!peer.podSelector && !peer.namespaceSelector) return false; // ipBlock
+    const nsOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, nsLabels) : ns === npNs;
+    return nsOk && (!peer.podSelector || selectorMatches(peer.podSelector, labels));
+  };
+  return (np.spec.ingress ?? []).some((rule) => portOk(rule) && (!rule.from?.length || rule.from.some(peerOk)));
+}
+
+// The plain ports a Prometheus scrape config of the render points at: the
+// prometheus.io/port annotation and each PodMonitor endpoint.
+function scrapeTargets(r) {
+  const out = [];
+  const ann = r.sts.spec.template.metadata?.annotations ?? {};
+  if (ann["prometheus.io/scrape"] === "true") {
+    out.push({ what: "prometheus.io/port", port: Number(ann["prometheus.io/port"]), path: ann["prometheus.io/path"] ?? "/metrics", scheme: ann["prometheus.io/scheme"] ?? "http" });
+  }
+  for (const pm of r.objs.filter((o) => o.kind === "PodMonitor")) {
+    for (const ep of pm.spec.podMetricsEndpoints ?? []) {
+      out.push({ what: `PodMonitor ${pm.metadata.name}`, port: resolvePort(r.container, ep.port ?? ep.targetPort), path: ep.path ?? "/metrics", scheme: ep.scheme ?? "http" });
+    }
+  }
+  return out;
+}
+
+// Pod Security "restricted" (and least privilege) for one pod spec.
+function restrictedPod(spec, what) {
+  const psc = spec.securityContext ?? {};
+  for (const f of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[f], `${what}: ${f} unset`);
+  assert.equal(spec.automountServiceAccountToken, false, `${what}: no service account token`);
+  assert.equal(psc.fsGroupChangePolicy, "OnRootMismatch", `${what}: no recursive chown on each start`);
+  for (const f of ["runAsUser", "runAsGroup", "fsGroup"]) assert.ok(Number.isInteger(psc[f]) && psc[f] > 0, `${what}: pod ${f} is a non-root number`);
+  const allowed = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "name"];
+  for (const v of spec.volumes ?? []) for (const k of Object.keys(v)) assert.ok(allowed.includes(k), `${what}: volume ${v.name}: ${k} not allowed`);
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext ?? {};
+    const eff = (f) => sc[f] ?? psc[f];
+    assert.equal(eff("runAsNonRoot"), true, `${c.name}: runAsNonRoot`);
+    assert.notEqual(eff("runAsUser"), 0, `${c.name}: runAsUser not 0`);
+    assert.ok(["RuntimeDefault", "Localhost"].includes(eff("seccompProfile")?.type), `${c.name}: seccompProfile`);
+    assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation false`);
+    assert.ok(!sc.privileged, `${c.name}: not privileged`);
+    assert.ok(sc.capabilities?.drop?.includes("ALL"), `${c.name}: drops ALL capabilities`);
+    assert.ok((sc.capabilities?.add ?? []).every((x) => x === "NET_BIND_SERVICE"), `${c.name}: adds no capabilities`);
+    assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
+    assert.ok((c.ports ?? []).every((p) => !p.hostPort), `${c.name}: no hostPort`);
+  }
 }
 
 // Each check takes a rendered kustomization {yaml, stderr, objs, sts, container}.
@@ -197,13 +259,13 @@ const CHECKS = {
   "probes use mehdbd's endpoints on its port": (r) => {
     const http = (r.container.ports ?? []).find((p) => p.containerPort === daemonPort(r));
     assert.ok(http, `a container port is mehdbd's --port ${daemonPort(r)}`);
-    const port = probePort(r);
-    assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `probe port ${port} is a container port`);
+    const ports = probePorts(r);
+    for (const port of ports) assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `probe port ${port} is a container port`);
     for (const [probe, wanted] of Object.entries(PROBE_PATHS)) {
       const p = r.container[probe];
       assert.ok(p?.httpGet, `${probe} is an HTTP probe`);
       assert.equal(p.httpGet.path, wanted, `${probe} path`);
-      assert.equal(resolvePort(r.container, p.httpGet.port), port, `${probe} port`);
+      assert.ok(ports.includes(resolvePort(r.container, p.httpGet.port)), `${probe} port is one of ${ports} (plain HTTP)`);
       assert.notEqual(p.httpGet.scheme, "HTTPS", `${probe}: the health port is plain HTTP`);
     }
   },
@@ -228,27 +290,84 @@ const CHECKS = {
     }
   },
 
+  // The main port may speak TLS (components/tls) and carries the data; the
+  // health port serves /metrics in plain HTTP whatever the main port does.
+  "metrics are scraped from the plain health port": (r) => {
+    for (const t of scrapeTargets(r)) {
+      assert.ok(healthPort(r) > 0, `${t.what}: mehdbd has a --health-port to scrape`);
+      assert.equal(t.port, healthPort(r), `${t.what} scrapes the health port`);
+      assert.equal(t.path, "/metrics", `${t.what} path`);
+      assert.equal(t.scheme, "http", `${t.what}: the health port is plain HTTP`);
+      assert.ok((r.container.ports ?? []).some((p) => p.containerPort === t.port), `${t.what}: port ${t.port} is a container port`);
+    }
+  },
+
+  // components/networkpolicy: peers, opted-in clients (pod or namespace
+  // label) and Prometheus in the namespace `monitoring` get in, on their
+  // ports only; nobody else does.
+  "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else": (r) => {
+    const ns = r.sts.metadata.namespace ?? "default";
+    const http = daemonPort(r);
+    const peer = Number(setting(r, "peer-port")?.value ?? 9877);
+    const health = healthPort(r);
+    for (const np of r.objs.filter((o) => o.kind === "NetworkPolicy")) {
+      const admits = (src, port) => ingressAdmits(np, np.metadata.namespace ?? ns, r.container, src, port);
+      const mehdbPod = { ns, podLabels: podLabels(r.sts, 1) };
+      for (const port of [http, peer]) assert.ok(admits(mehdbPod, port), `mehdb pods reach each other on ${port}`);
+      const stranger = { ns: "other", nsLabels: { "kubernetes.io/metadata.name": "other" }, podLabels: { app: "x" } };
+      const localStranger = { ns, podLabels: { app: "x" } };
+      for (const port of [http, peer, health].filter((p) => p > 0)) {
+        assert.ok(!admits(stranger, port), `an unlabelled pod of another namespace is refused on ${port}`);
+        assert.ok(!admits(localStranger, port), `an unlabelled pod of this namespace is refused on ${port}`);
+      }
+      const localClient = { ns, podLabels: { "mehdb-client": "true" } };
+      const nsClient = { ns: "app", nsLabels: { "kubernetes.io/metadata.name": "app", "mehdb-client": "true" }, podLabels: { app: "web" } };
+      for (const [who, src] of [["a pod labelled mehdb-client=true", localClient], ["a pod of a namespace labelled mehdb-client=true", nsClient]]) {
+        assert.ok(admits(src, http), `${who} reaches the client port`);
+        assert.ok(!admits(src, peer), `${who} is refused on the peer port`);
+      }
+      const prometheus = { ns: "monitoring", nsLabels: { "kubernetes.io/metadata.name": "monitoring" }, podLabels: { "app.kubernetes.io/name": "prometheus" } };
+      for (const t of scrapeTargets(r)) assert.ok(admits(prometheus, t.port), `Prometheus in namespace monitoring reaches ${t.what} port ${t.port}`);
+      if (health > 0) assert.ok(admits(prometheus, health), `Prometheus in namespace monitoring reaches the health port ${health}`);
+      assert.ok(!admits(prometheus, peer) && !admits(prometheus, http), "Prometheus gets only the health port");
+    }
+  },
+
   'Pod Security "restricted" and least privilege': (r) => {
-    const spec = r.sts.spec.template.spec;
-    const psc = spec.securityContext ?? {};
-    for (const f of ["hostNetwork", "hostPID", "hostIPC"]) assert.ok(!spec[f], `${f} unset`);
-    assert.equal(spec.automountServiceAccountToken, false, "no service account token");
-    assert.equal(psc.fsGroupChangePolicy, "OnRootMismatch", "no recursive chown on each start");
-    for (const f of ["runAsUser", "runAsGroup", "fsGroup"]) assert.ok(Number.isInteger(psc[f]) && psc[f] > 0, `pod ${f} is a non-root number`);
-    const allowed = ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "name"];
-    for (const v of spec.volumes ?? []) for (const k of Object.keys(v)) assert.ok(allowed.includes(k), `volume ${v.name}: ${k} not allowed`);
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-      const sc = c.securityContext ?? {};
-      const eff = (f) => sc[f] ?? psc[f];
-      assert.equal(eff("runAsNonRoot"), true, `${c.name}: runAsNonRoot`);
-      assert.notEqual(eff("runAsUser"), 0, `${c.name}: runAsUser not 0`);
-      assert.ok(["RuntimeDefault", "Localhost"].includes(eff("seccompProfile")?.type), `${c.name}: seccompProfile`);
-      assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation false`);
-      assert.ok(!sc.privileged, `${c.name}: not privileged`);
-      assert.ok(sc.capabilities?.drop?.includes("ALL"), `${c.name}: drops ALL capabilities`);
-      assert.ok((sc.capabilities?.add ?? []).every((x) => x === "NET_BIND_SERVICE"), `${c.name}: adds no capabilities`);
-      assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
-      assert.ok((c.ports ?? []).every((p) => !p.hostPort), `${c.name}: no hostPort`);
+    restrictedPod(r.sts.spec.template.spec, `StatefulSet ${r.sts.metadata.name}`);
+    for (const cj of r.objs.filter((o) => o.kind === "CronJob")) restrictedPod(cj.spec.jobTemplate.spec.template.spec, `CronJob ${cj.metadata.name}`);
+  },
+
+  // components/backup: the CronJob runs the kit's image against the leader
+  // Service, is let in by the NetworkPolicy, is never an endpoint of a
+  // mehdb Service, and writes to the claim components/backup/volume makes.
+  "the backup CronJob reaches the leader and keeps its backups": (r) => {
+    for (const cj of r.objs.filter((o) => o.kind === "CronJob")) {
+      const pod = cj.spec.jobTemplate.spec.template;
+      const c = pod.spec.containers[0];
+      assert.equal(c.image, r.container.image, "the same image as the StatefulSet (it has the mehdb client)");
+      assert.equal(cj.spec.concurrencyPolicy, "Forbid", "one backup at a time");
+      const labels = pod.metadata?.labels ?? {};
+      for (const svc of r.objs.filter((o) => o.kind === "Service")) {
+        assert.ok(!selectorMatches(svc.spec.selector, labels), `Service ${svc.metadata.name} never sends clients to the backup job`);
+      }
+      assert.ok(!selectorMatches(r.sts.spec.selector, labels), "the StatefulSet does not claim the job's pods");
+      for (const pdb of r.objs.filter((o) => o.kind === "PodDisruptionBudget")) assert.ok(!selectorMatches(pdb.spec.selector, labels), "the PDB does not count the job");
+      const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+      assert.equal(env.SOURCE, "mehdb-leader", "backups come from the leader's Service");
+      assert.match(c.args.join("\n"), /http:\/\/\$SOURCE:\$PORT/, "the script uses SOURCE and PORT");
+      const leaderSvc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === env.SOURCE);
+      assert.ok(leaderSvc?.spec.ports.some((p) => p.port === Number(env.PORT)), `Service ${env.SOURCE} has port ${env.PORT}`);
+      const ns = r.sts.metadata.namespace ?? "default";
+      for (const np of r.objs.filter((o) => o.kind === "NetworkPolicy")) {
+        assert.ok(ingressAdmits(np, np.metadata.namespace ?? ns, r.container, { ns, podLabels: labels }, daemonPort(r)),
+          `NetworkPolicy ${np.metadata.name} lets the backup job reach the client port`);
+      }
+      const claim = pod.spec.volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim.claimName;
+      const pvcs = parseAll(npm.yaml, render(kz, path.join(KUSTOMIZE_DIR, "components", "backup", "volume")).yaml);
+      assert.ok(pvcs.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim), `components/backup/volume makes the claim ${claim}`);
+      assert.ok(!r.objs.some((o) => o.kind === "PersistentVolumeClaim"), "the backups' claim is not part of the app (deleting the app keeps it)");
+      for (const v of pod.spec.volumes.filter((x) => x.secret)) assert.equal(v.secret.optional, true, `Secret ${v.secret.secretName} is optional (auth, tls)`);
     }
   },
 
@@ -306,6 +425,8 @@ function checkOptions(r, known) {
 // clients cannot reach it. Trips when the daemon grows a listener the kit lacks.
 function checkListeners(r, known) {
   const svc = r.objs.find((o) => o.kind === "Service" && o.metadata.name === r.sts.spec.serviceName);
+  const health = Number(setting(r, "health-port")?.value ?? known.get("health-port") ?? 0);
+  if (health > 0) assert.ok((r.container.ports ?? []).some((p) => p.containerPort === health), `--health-port ${health} is a container port`);
   for (const opt of ["port", "peer-port"].filter((o) => known.has(o))) {
     const port = Number(setting(r, opt)?.value ?? known.get(opt));
     assert.ok((r.container.ports ?? []).some((p) => p.containerPort === port), `--${opt} ${port} is a container port`);
@@ -329,17 +450,28 @@ for (const t of targets) {
 
   const want = OVERLAY_EXPECT[t.overlay];
   if (want) {
-    test(`${t.name}: overlay promises`, { skip }, () => {
+    test(`${t.name}: overlay promises`, { skip }, async () => {
       const { objs, sts, container } = rendered(t);
       assert.ok((sts.spec.replicas ?? 1) >= want.minReplicas, `at least ${want.minReplicas} replicas`);
       assert.notEqual(container.image, "mehdb", "the overlay sets the image");
       if (want.digest) assert.match(container.image, /@sha256:[0-9a-f]{64}$/, "image pinned by digest");
       if (want.namespaced) {
-        const ns = objs.find((o) => o.kind === "Namespace");
-        assert.ok(ns, "ships its Namespace");
+        // The namespace (and the backups' claim) are their own kustomization
+        // beside the overlay, so `kubectl delete -k` of the overlay keeps them.
+        assert.ok(!objs.some((o) => ["Namespace", "PersistentVolumeClaim"].includes(o.kind)), "the overlay owns no Namespace or PVC");
+        const kept = parseAll(npm.yaml, render(kz, path.join(t.dir, "persistent")).yaml);
+        assert.deepEqual(kept.map((o) => o.kind).sort(), ["Namespace", "PersistentVolumeClaim"], "persistent/ renders the Namespace and the backups' PVC");
+        for (const o of kept) assert.deepEqual(await validateObject(o), [], `${o.kind}/${o.metadata.name}`);
+        const ns = kept.find((o) => o.kind === "Namespace");
         assert.equal(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
-        for (const o of objs) if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+        for (const o of [...objs, ...kept.filter((x) => x !== ns)]) assert.equal(o.metadata.namespace, ns.metadata.name, `${o.kind}/${o.metadata.name} in it`);
+        const cj = objs.find((o) => o.kind === "CronJob");
+        if (cj) {
+          const claim = cj.spec.jobTemplate.spec.template.spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName;
+          assert.ok(kept.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim), `persistent/ makes the backups' claim ${claim}`);
+        }
       }
+      if (want.backups) assert.ok(objs.some((o) => o.kind === "CronJob" && o.metadata.name === "mehdb-backup"), "scheduled backups");
       if (want.strictSpread) {
         assert.ok(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, "required anti-affinity");
       }
@@ -417,6 +549,18 @@ const TLS_MUTATIONS = [
     (r) => { r.container.args = r.container.args.map((a) => a.startsWith("--tls-key") ? "--tls-key=/etc/mehdb-tls/key.pem" : a); }],
   ["TLS files from a ConfigMap", "TLS: Secret files mounted read-only, probes off the TLS port",
     (r) => { const v = r.sts.spec.template.spec.volumes.find((x) => x.name === "tls"); delete v.secret; v.configMap = { name: "mehdb-config" }; }],
+  ["TLS on, prometheus.io/port on the TLS port", "metrics are scraped from the plain health port",
+    (r) => { r.sts.spec.template.metadata.annotations["prometheus.io/port"] = "9876"; }],
+  ["TLS on, the PodMonitor scraping the TLS port", "metrics are scraped from the plain health port",
+    (r) => { r.objs.find((o) => o.kind === "PodMonitor").spec.podMetricsEndpoints[0].port = "http"; }],
+  ["NetworkPolicy without the monitoring namespace", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { const np = r.objs.find((o) => o.kind === "NetworkPolicy"); np.spec.ingress = np.spec.ingress.filter((x) => !x.ports.some((p) => p.port === "health")); }],
+  ["NetworkPolicy ignoring labelled namespaces", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { const np = r.objs.find((o) => o.kind === "NetworkPolicy"); np.spec.ingress[0].from = np.spec.ingress[0].from.filter((p) => !p.namespaceSelector); }],
+  ["NetworkPolicy opening the client port to every namespace", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { r.objs.find((o) => o.kind === "NetworkPolicy").spec.ingress[0].from.push({ namespaceSelector: {} }); }],
+  ["NetworkPolicy opening the peer port to scrapers", "the NetworkPolicy admits peers, opted-in clients and scrapers, and no one else",
+    (r) => { r.objs.find((o) => o.kind === "NetworkPolicy").spec.ingress.find((x) => x.ports.some((p) => p.port === "health")).ports.push({ port: "peer", protocol: "TCP" }); }],
 ];
 
 for (const [bug, check, mutate] of TLS_MUTATIONS) {
@@ -485,9 +629,10 @@ test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, asyn
 
 test("checks catch: options mehdbd does not have, set twice, or a listener the kit lacks", { skip }, () => {
   // A stand-in for `mehdbd --help` (the real one is asked above, when built).
-  const known = new Map(["host", "namespace", "port", "peer-port", "datadir", "config", "durability"].map((o) => [o, null]));
+  const known = new Map(["host", "namespace", "port", "peer-port", "health-port", "datadir", "config", "durability"].map((o) => [o, null]));
   known.set("port", "9876");
   known.set("peer-port", "9877");
+  known.set("health-port", "0");
   assert.doesNotThrow(() => checkOptions(mutated(() => {}), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.env.push({ name: "MEHDB_NO_SUCH_OPTION", value: "1" })), known));
   assert.throws(() => checkOptions(mutated((r) => r.container.args.push("--no-such-option=1")), known));
@@ -496,4 +641,162 @@ test("checks catch: options mehdbd does not have, set twice, or a listener the k
   assert.throws(() => checkListeners(mutated((r) => {
     r.container.ports = r.container.ports.filter((p) => p.name !== "peer");
   }), known));
+  assert.throws(() => checkListeners(mutated((r) => {
+    r.container.ports = r.container.ports.filter((p) => p.name !== "health");
+  }), known));
 });
+
+// The name `podman build -t NAME` gives an image (docker gives the same for a
+// name with a registry part): a name without a registry lands under
+// localhost/, one without a tag gets :latest.
+function builtImageName(name) {
+  const first = name.split("/")[0];
+  const hasRegistry = name.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  const full = hasRegistry ? name : `localhost/${name}`;
+  return /:[^/]+$/.test(full) ? full : `${full}:latest`;
+}
+
+// Every documented image build must make the image the dev overlay runs, or
+// its pods sit in ErrImagePull on kind, minikube and k3d.
+test("overlays/dev: runs the image the documented build command makes", { skip }, () => {
+  const dev = rendered(devTarget);
+  const docs = ["README.md", "kustomize/README.md", "Containerfile"];
+  const builds = docs.flatMap((f) => [...readFileSync(path.join(KUSTOMIZE_DIR, "..", f), "utf8")
+    .matchAll(/(?:podman|docker) build\b[^\n]*?\s-t\s+(\S+)/g)].map((m) => ({ f, tag: m[1] })));
+  assert.ok(builds.some((b) => b.f === "README.md"), "README.md has an image build command");
+  for (const b of builds) assert.equal(builtImageName(b.tag), dev.container.image, `${b.f}: \`build -t ${b.tag}\``);
+  const loads = readFileSync(path.join(KUSTOMIZE_DIR, "README.md"), "utf8");
+  for (const tool of ["kind load", "minikube image load", "k3d image import"]) {
+    assert.ok(loads.includes(`${tool} `), `kustomize/README.md says how to load it with ${tool}`);
+  }
+  assert.equal(builtImageName("mehdb"), "localhost/mehdb:latest", "the name podman gives `-t mehdb`");
+});
+
+// The image's OCI version label defaults to the project's version.
+test("Containerfile: the OCI version label is meson.build's project version", () => {
+  const root = path.join(KUSTOMIZE_DIR, "..");
+  const version = /^\s*version:\s*'([^']+)'/m.exec(readFileSync(path.join(root, "meson.build"), "utf8"))?.[1];
+  const cf = readFileSync(path.join(root, "Containerfile"), "utf8");
+  assert.equal(/^ARG VERSION=(\S+)$/m.exec(cf)?.[1], version, "ARG VERSION");
+  assert.match(cf, /org\.opencontainers\.image\.version="\$\{VERSION\}"/);
+  for (const l of ["revision", "source"]) assert.match(cf, new RegExp(`org\\.opencontainers\\.image\\.${l}="\\$\\{`), `label ${l} from a build arg`);
+});
+
+// EXPOSE documents every port the kit's pods listen on.
+test("Containerfile: EXPOSEs every container port of the kit", { skip }, () => {
+  const cf = readFileSync(path.join(KUSTOMIZE_DIR, "..", "Containerfile"), "utf8");
+  const exposed = cf.split("\n").filter((l) => l.startsWith("EXPOSE")).flatMap((l) => l.trim().split(/\s+/).slice(1)).map((p) => parseInt(p, 10));
+  for (const t of targets) {
+    for (const p of rendered(t).container.ports ?? []) assert.ok(exposed.includes(p.containerPort), `${t.name}: EXPOSE ${p.containerPort} (${p.name})`);
+  }
+});
+
+const BACKUP_CHECK = "the backup CronJob reaches the leader and keeps its backups";
+const RESTORE_DIR = path.join(KUSTOMIZE_DIR, "components", "backup", "restore");
+
+// The restore Job of the runbooks: a valid, restricted pod that mounts the
+// leader's claim exactly as the StatefulSet does (same subPath, --datadir)
+// and the backups' claim read-only, and restores without serving.
+test("components/backup/restore: the Job restores into mehdb-0's volume as the StatefulSet mounts it", { skip }, async () => {
+  const r = render(kz, RESTORE_DIR);
+  assert.equal(r.stderr.trim(), "");
+  const objs = parseAll(npm.yaml, r.yaml);
+  assert.deepEqual(objs.map((o) => o.kind), ["Job"]);
+  for (const o of objs) assert.deepEqual(await validateObject(o), [], `${o.kind}/${o.metadata.name}`);
+  const pod = objs[0].spec.template.spec;
+  restrictedPod(pod, "restore Job");
+  const { sts, container } = rendered(devTarget);
+  const stsData = container.volumeMounts.find((m) => m.name === sts.spec.volumeClaimTemplates[0].metadata.name);
+  const c = pod.containers[0];
+  const mount = (claim) => {
+    const vol = pod.volumes.find((v) => v.persistentVolumeClaim?.claimName === claim);
+    assert.ok(vol, `a volume for claim ${claim}`);
+    return c.volumeMounts.find((m) => m.name === vol.name);
+  };
+  const data = mount(`${stsData.name}-${sts.metadata.name}-0`);
+  assert.equal(data.mountPath, stsData.mountPath);
+  assert.equal(data.subPath, stsData.subPath);
+  assert.ok(c.args[0].includes(`--datadir=${setting(rendered(devTarget), "datadir").value}`), "the StatefulSet's --datadir");
+  for (const flag of ["--restore-from=", "--restore-force", "--restore-only"]) assert.ok(c.args[0].includes(flag), flag);
+  const backupClaim = backupPod(rendered(authTarget)).spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName;
+  assert.equal(mount(backupClaim).readOnly, true, "the backups are mounted read-only");
+});
+const backupJob = (r) => r.objs.find((o) => o.kind === "CronJob" && o.metadata.name === "mehdb-backup");
+const backupPod = (r) => backupJob(r).spec.jobTemplate.spec.template;
+const BACKUP_MUTATIONS = [
+  ["the backup job labelled like a mehdb pod (the read Service would send clients to it)",
+    (r) => { Object.assign(backupPod(r).metadata.labels, { "app.kubernetes.io/name": "mehdb", "app.kubernetes.io/instance": "mehdb" }); }],
+  ["the backup job without the mehdb-client label (the NetworkPolicy drops it)",
+    (r) => { delete backupPod(r).metadata.labels["mehdb-client"]; }],
+  ["the backup job on another image", (r) => { backupPod(r).spec.containers[0].image = "busybox"; }],
+  ["the backup job writing to a claim nobody makes",
+    (r) => { backupPod(r).spec.volumes.find((v) => v.persistentVolumeClaim).persistentVolumeClaim.claimName = "backups"; }],
+  ["the backups' claim rendered with the app (kubectl delete -k would take it)",
+    (r) => { r.objs.push({ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "mehdb-backups" } }); }],
+  ["the backup job needing the auth Secret", (r) => { backupPod(r).spec.volumes.find((v) => v.name === "auth").secret.optional = false; }],
+];
+for (const [bug, mutate] of BACKUP_MUTATIONS) {
+  test(`checks catch: ${bug}`, { skip }, async () => {
+    assert.doesNotThrow(() => CHECKS[BACKUP_CHECK](rendered(authTarget)));
+    await assert.rejects(async () => CHECKS[BACKUP_CHECK](mutated(mutate, authTarget)), assert.AssertionError);
+  });
+}
+test("checks catch: a backup job running as root", { skip }, async () => {
+  await assert.rejects(async () => CHECKS['Pod Security "restricted" and least privilege'](mutated((r) => {
+    backupPod(r).spec.securityContext.runAsUser = 0;
+  }, authTarget)), assert.AssertionError);
+});
+
+// The CronJob's own script, run for real: against a mehdbd on loopback
+// (standing in for the mehdb-leader Service), with the built `mehdb` client,
+// three times with KEEP=2; the newest backup then restores with mehdbd
+// --restore-from to the same keys, seq and history.
+const cli = process.env.MEHDB_CLI && (await import("node:fs")).existsSync(process.env.MEHDB_CLI) ? process.env.MEHDB_CLI : null;
+test("components/backup: the CronJob's script saves backups that mehdbd restores, keeping $KEEP",
+  { skip: skip || ((!binary || !cli) && "mehdbd and mehdb are not built (meson passes MEHDBD and MEHDB_CLI)") }, async () => {
+    const { spawn, spawnSync } = await import("node:child_process");
+    const fs = await import("node:fs");
+    const os = await import("node:os");
+    const net = await import("node:net");
+    const c = backupPod(rendered(authTarget)).spec.containers[0];
+    assert.deepEqual(c.command, ["/bin/sh", "-c"]);
+    const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+    const [port, peer] = [await freePort(), await freePort()];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-backup-"));
+    const daemon = spawn(binary, [`--datadir=${dir}/data`, "--bind=127.0.0.1", `--port=${port}`, `--peer-port=${peer}`, "--host=mehdb-0"], { stdio: "ignore" });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 50 && !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 20; i++) assert.equal((await fetch(`${base}/set/k${i}`, { method: "PUT", body: `v${i}` })).status, 200);
+      const state = await (await fetch(`${base}/replication`)).json();
+      fs.mkdirSync(`${dir}/backups`);
+      const script = c.args[0].replaceAll("/backups", `${dir}/backups`);
+      const env = { ...process.env, PATH: `${path.dirname(cli)}:${process.env.PATH}`, KEEP: "2", NAMESPACE: "kit",
+        SOURCE: "127.0.0.1", PORT: String(port) };
+      for (let run = 0; run < 3; run++) {
+        if (run > 0) await new Promise((r) => setTimeout(r, 1100)); // names carry the second
+        const r = spawnSync("/bin/sh", ["-c", script], { env, encoding: "utf8" });
+        assert.equal(r.status, 0, `run ${run}: ${r.stdout}${r.stderr}`);
+      }
+      const kept = fs.readdirSync(`${dir}/backups`).sort();
+      assert.equal(kept.length, 2, `KEEP=2 backups kept: ${kept}`);
+      for (const f of kept) assert.match(f, /^mehdb-\d{8}T\d{6}Z\.mdb$/);
+      // The restore Job's script, as the runbook runs it, for the newest
+      // backup and for one named; the second replaces the first (forced).
+      const job = parseAll(npm.yaml, render(kz, RESTORE_DIR).yaml)[0].spec.template.spec.containers[0];
+      const restoreScript = job.args[0].replaceAll("/backups", `${dir}/backups`).replaceAll("/var/lib/mehdb", `${dir}/restored`);
+      for (const backup of ["latest", kept[0]]) {
+        const r = spawnSync("/bin/sh", ["-c", restoreScript], { env: { ...env, PATH: `${path.dirname(binary)}:${process.env.PATH}`, BACKUP: backup }, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, new RegExp(`restoring ${dir}/backups/${backup === "latest" ? kept[1] : kept[0]}`));
+        assert.match(r.stderr + r.stdout, new RegExp(`20 keys, seq ${state.last_seq}, history ${state.history}`));
+      }
+    } finally {
+      if (daemon.exitCode === null && daemon.signalCode === null) {
+        const exited = new Promise((r) => daemon.once("exit", r));
+        daemon.kill("SIGTERM");
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
