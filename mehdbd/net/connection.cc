@@ -167,7 +167,7 @@ class Connection final : public ConnectionBase {
       pos_ = 0;
     }
     if (in_.empty()) {
-      // Between requests: the idle deadline, and sheddable. An idle
+      // Between requests: the idle deadline, and sheddable. An idle plain
       // connection keeps no buffer: it waits for readability with none and
       // gets its read buffer once bytes are there (10,000 idle connections
       // then cost kilobytes each, not a read buffer each).
@@ -178,11 +178,11 @@ class Connection final : public ConnectionBase {
       fe_.MarkIdle(this);
       ExpireAfter(limits_.idle_timeout);
       if constexpr (std::is_same_v<Stream, TlsStream>) {
-        // Bytes OpenSSL already decrypted would never wake the socket.
-        if (SSL_pending(stream_.native_handle()) > 0) {
-          ReadMore([this](std::size_t) { TryHead(); });
-          return;
-        }
+        // Asio's TLS stream keeps encrypted bytes it has read (the first
+        // request often comes with the handshake's last flight) in its own
+        // buffer, where the socket's readability cannot show them: read.
+        ReadMore([this](std::size_t) { TryHead(); });
+        return;
       }
       Socket().async_wait(asio::socket_base::wait_read,
                           [self = Self()](boost::system::error_code ec) {
