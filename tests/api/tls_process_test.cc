@@ -148,7 +148,9 @@ TEST_F(TlsOptions, DaemonServesTlsAndTheClientVerifiesIt) {
   // Probes in plain HTTP on the health port.
   ASSERT_TRUE(WaitForHttp(health, "/healthz")) << child.Stderr();
   ASSERT_TRUE(WaitForHttp(health, "/readyz"));
-  EXPECT_NE(child.Stderr().find("over TLS"), std::string::npos)
+  // The start-up line names the TLS listener's scheme.
+  EXPECT_NE(child.Stderr().find("api https://127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
       << child.Stderr();
 
   const std::string url = "https://127.0.0.1:" + std::to_string(port);
