@@ -20,12 +20,13 @@
 
 #include <atomic>
 #include <cstdio>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "config.h"
 #include "http/auth.h"
