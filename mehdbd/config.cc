@@ -18,6 +18,7 @@
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -44,7 +45,7 @@ struct OptionSpec {
 constexpr OptionSpec kOptions[] = {
     {"host", nullptr,
      "identity: <set>-<ordinal> decides the role (default: this machine's "
-     "hostname)"},
+     "hostname, whose ordinal counts only in a Kubernetes pod)"},
     {"port", "9876", "TCP port to listen on"},
     {"bind", "0.0.0.0", "address to listen on"},
     {"datadir", "./data", "data directory (created if missing)"},
@@ -85,6 +86,12 @@ constexpr OptionSpec kOptions[] = {
      "network event-loop threads (0: one per core, at most 4)"},
     {"max-seq-wait", "1s", "longest a read with min_seq waits"},
     {"access-log", "false", "one line per request on stdout", "true"},
+    {"log-level", "info",
+     "least level of diagnostics on stderr: info, warning or error (SIGHUP "
+     "re-reads it)"},
+    {"log-format", "text",
+     "diagnostics as text lines or json (one object per line; SIGHUP "
+     "re-reads it)"},
     {"peer-port", "9877",
      "TCP port of the peer-sync listener (a leader serves its change log "
      "there; a follower reaches its leader's)"},
@@ -171,22 +178,76 @@ po::options_description Describe(bool with_commands) {
   return desc;
 }
 
+// Edit distance between two short names (for "did you mean").
+std::size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Kubernetes' service links for a Service named mehdb or mehdb-*
+// (MEHDB_SERVICE_HOST, MEHDB_PORT_9876_TCP_ADDR, ...).
+bool LooksLikeServiceLink(const std::string& name) {
+  return name.find("_SERVICE_") != std::string::npos ||
+         name.find("_PORT_") != std::string::npos;
+}
+
+// A MEHDB_* variable that names no option, most likely a typo
+// (MEHDB_PORTT): the note suggests the closest name.
+std::string UnknownVariableNote(const std::string& name,
+                                const std::map<std::string, std::string>& by_env) {
+  std::string note = "ignoring " + name + ": mehdbd has no such option";
+  std::string best;
+  std::size_t best_distance = 3;  // suggest only close names
+  for (const auto& [env, option] : by_env) {
+    const std::size_t d = Distance(name, env);
+    if (d < best_distance) {
+      best = env;
+      best_distance = d;
+    }
+  }
+  return best.empty() ? note : note + " (did you mean " + best + "?)";
+}
+
 // The environment as program_options entries: only MEHDB_* variables that
 // name an option, never empty ones (a manifest's `value: ""` means unset).
+// Other MEHDB_* variables are noted.
 po::parsed_options ParseEnvironment(const po::options_description& desc,
                                     const std::vector<std::string>& env,
                                     std::vector<std::string>& notes) {
   std::map<std::string, std::string> by_env;
   for (const OptionSpec& spec : kOptions)
     by_env[EnvName(spec.name)] = spec.name;
+  // The mehdb client's variables, often set in the same shell.
+  static const std::set<std::string> kClientVariables = {
+      "MEHDB_URL", "MEHDB_TOKEN_FILE", "MEHDB_CA_FILE"};
   po::parsed_options parsed(&desc);
+  std::vector<std::string> service_links;
   for (const std::string& entry : env) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos || entry.compare(0, 6, "MEHDB_") != 0) continue;
     const std::string name = entry.substr(0, eq);
     const std::string value = entry.substr(eq + 1);
     auto it = by_env.find(name);
-    if (it == by_env.end() || value.empty()) continue;
+    if (it == by_env.end()) {
+      if (LooksLikeServiceLink(name)) {
+        service_links.push_back(name);
+      } else if (!kClientVariables.count(name)) {
+        notes.push_back(UnknownVariableNote(name, by_env));
+      }
+      continue;
+    }
+    if (value.empty()) continue;
     if (name == "MEHDB_PORT" && value.rfind("tcp://", 0) == 0) {
       notes.push_back("ignoring MEHDB_PORT=" + value +
                       ": a Kubernetes service link for a Service named "
@@ -198,6 +259,14 @@ po::parsed_options ParseEnvironment(const po::options_description& desc,
     option.value.push_back(value);
     option.original_tokens.push_back(entry);
     parsed.options.push_back(std::move(option));
+  }
+  if (!service_links.empty()) {
+    std::string names;
+    for (const std::string& n : service_links)
+      names += (names.empty() ? "" : ", ") + n;
+    notes.push_back("ignoring " + names +
+                    ": Kubernetes service links, no mehdbd options (set "
+                    "enableServiceLinks: false)");
   }
   return parsed;
 }
@@ -268,9 +337,11 @@ std::string HelpText(const po::options_description& desc) {
   std::ostringstream out;
   out << "Usage: mehdbd [options]\n\n"
          "mehdb daemon: the mehdb HTTP API over a crash-safe LMDB store.\n"
-         "Role from the host name <set>-<ordinal>: ordinal 0 leads, others "
-         "follow\nhttp://<set>-0.<service>.<namespace>.svc.<cluster-domain>:"
-         "<port>; no ordinal: standalone.\n\n"
+         "Role from the host name <set>-<ordinal> (--host, or this machine's "
+         "name in a\nKubernetes pod): ordinal 0 leads, others follow\n"
+         "http://<set>-0.<service>.<namespace>.svc.<cluster-domain>:<port>; "
+         "no ordinal, or\nthe machine's own name outside Kubernetes: "
+         "standalone.\n\n"
       << desc
       << "\nSizes take K/M/G/T or KiB/MiB/GiB/TiB (powers of 1024); "
          "durations take ms/s/m/h.\n";
@@ -305,8 +376,13 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv,
   for (const std::string& entry : environment)
     inputs_have_percent = inputs_have_percent || HasPercent(entry);
   try {
+    // No guessing from prefixes: --dat must not be taken for --datadir.
     po::parsed_options cmdline =
-        po::command_line_parser(argc, argv).options(desc).run();
+        po::command_line_parser(argc, argv)
+            .options(desc)
+            .style(po::command_line_style::default_style &
+                   ~po::command_line_style::allow_guessing)
+            .run();
     for (const po::option& o : cmdline.options) {
       if (o.position_key >= 0 || o.string_key.empty()) {
         return fail(
@@ -358,6 +434,10 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv,
   }
   if (auto error = ApplyValues(values, sources, out.config)) {
     return fail(*error);
+  }
+  for (const std::string& entry : environment) {
+    if (entry.rfind("KUBERNETES_SERVICE_HOST=", 0) == 0 && entry.size() > 24)
+      out.config.in_kubernetes = true;
   }
   return out;
 }

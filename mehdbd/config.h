@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "http/key_rule.h"
+#include "log.h"
 
 namespace mehdbd {
 
@@ -34,6 +35,9 @@ struct Config {
   std::string cluster_domain = "cluster.local";
   std::string leader_url;  // empty = derived from the host name
   std::string local;       // non-empty = follower of http://localhost:9999
+  // KUBERNETES_SERVICE_HOST is set, as the kubelet does in every pod: only
+  // then (or with --host) does the host name's ordinal pick the role.
+  bool in_kubernetes = false;
 
   // Listening.
   std::string bind = "0.0.0.0";
@@ -55,6 +59,10 @@ struct Config {
   unsigned event_loops = 0;  // 0: one per core, at most 4
   std::chrono::milliseconds max_seq_wait{1000};
   bool access_log = false;
+
+  // Diagnostics (log.h).
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
 
   // Peer sync (replication/).
   int peer_port = 9877;

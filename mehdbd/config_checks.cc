@@ -243,6 +243,20 @@ const std::map<std::string, Checker>& Checkers() {
        }},
       {"health-port",
        Count(0, 65535, [](Config& c, auto v) { c.health_port = int(v); })},
+      {"log-level",
+       [](const std::string& t, Config& c) -> Reason {
+         auto level = LogLevelFromName(t);
+         if (!level) return std::string("expected info, warning or error");
+         c.log_level = *level;
+         return std::nullopt;
+       }},
+      {"log-format",
+       [](const std::string& t, Config& c) -> Reason {
+         auto format = LogFormatFromName(t);
+         if (!format) return std::string("expected text or json");
+         c.log_format = *format;
+         return std::nullopt;
+       }},
       {"access-log",
        [](const std::string& t, Config& c) -> Reason {
          auto parsed = ParseBool(t);

@@ -46,10 +46,13 @@ std::string MachineHostName() {
   return buf;
 }
 
-Identity DeriveIdentity(const Config& config) {
+Identity DeriveIdentity(const Config& config, const std::string& machine_host) {
   Identity id;
-  id.host = config.host.empty() ? MachineHostName() : config.host;
-  if (auto parts = SplitHostName(id.host)) {
+  id.host = config.host.empty() ? machine_host : config.host;
+  // A machine's own name counts as a pod name only in a pod: outside
+  // Kubernetes "buildbox-2" is just a name, not the third pod of a set.
+  const bool pod_name = !config.host.empty() || config.in_kubernetes;
+  if (auto parts = SplitHostName(id.host); parts && pod_name) {
     id.set = parts->set;
     id.ordinal = parts->ordinal;
   }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
 // Who this daemon is and whom it follows, decided once at start-up from the
-// host name the way a StatefulSet names its pods: "<set>-<ordinal>".
+// host name the way a StatefulSet names its pods: "<set>-<ordinal>". The
+// host name is --host (MEHDB_HOST; the kit sets it from the pod's name), or
+// else this machine's name -- which counts only inside a Kubernetes pod
+// (KUBERNETES_SERVICE_HOST set): elsewhere a machine named "buildbox-2" is
+// standalone, so the quick start never turns into a follower by accident.
 //
 //   ordinal 0            -> leader (takes writes)
 //   ordinal N > 0        -> follower of
@@ -52,12 +56,13 @@ struct SetOrdinal {
 };
 std::optional<SetOrdinal> SplitHostName(std::string_view host);
 
-// Decides the identity from the configuration. `host` empty in `config`
-// means this machine's host name.
-Identity DeriveIdentity(const Config& config);
-
 // This machine's host name ("localhost" if it cannot be read).
 std::string MachineHostName();
+
+// Decides the identity from the configuration. `host` empty in `config`
+// means `machine_host`, this machine's host name.
+Identity DeriveIdentity(const Config& config,
+                        const std::string& machine_host = MachineHostName());
 
 }  // namespace mehdbd
 

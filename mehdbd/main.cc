@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // mehdbd's start-up and shutdown sequence. Exit codes: 0 after a clean
-// shutdown (SIGTERM or SIGINT) or for --help/--version; 2 for a bad option
+// shutdown (SIGTERM or SIGINT; SIGHUP reloads, see reload.h) or for
+// --help/--version; 2 for a bad option
 // (one line on stderr naming it); 1 when the daemon cannot start (data
 // directory, store or listening socket).
 //
@@ -15,19 +16,24 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <mehdb/version.h>
+
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "config.h"
 #include "http/auth.h"
 #include "http/server.h"
 #include "identity.h"
 #include "log.h"
+#include "reload.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
 #include "restore.h"
@@ -78,7 +84,9 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
   return o;
 }
 
-int Serve(const mehdbd::Config& config) {
+// `on_hangup` runs on SIGHUP (reload.h).
+int Serve(const mehdbd::Config& config,
+          const std::function<void()>& on_hangup) {
   const mehdbd::Identity identity = mehdbd::DeriveIdentity(config);
 
   // Authentication: the same token guards this pod's listeners and is sent
@@ -137,14 +145,24 @@ int Serve(const mehdbd::Config& config) {
   auto server =
       std::make_unique<mehdbd::http::Server>(**stores, identity, options);
   server->api().SetAuth(auth.get());
-  if (server->Bind(config.bind, config.port, error) < 0) {
+  // Every listener, for the start-up line.
+  const std::string scheme = tls ? "https://" : "http://";
+  std::string listeners;
+  const int api_port = server->Bind(config.bind, config.port, error);
+  if (api_port < 0) {
     LogError(error);
     return 1;
   }
-  if (config.health_port != 0 &&
-      server->BindHealth(config.bind, config.health_port, error) < 0) {
-    LogError(error);
-    return 1;
+  listeners += "api " + scheme + config.bind + ":" + std::to_string(api_port);
+  if (config.health_port != 0) {
+    const int health_port =
+        server->BindHealth(config.bind, config.health_port, error);
+    if (health_port < 0) {
+      LogError(error);
+      return 1;
+    }
+    listeners += ", health http://" + config.bind + ":" +
+                 std::to_string(health_port);
   }
   // Peer sync: a leader serves its log on the peer port; a follower pulls
   // its leader's.
@@ -163,32 +181,37 @@ int Serve(const mehdbd::Config& config) {
     peers = std::make_unique<mehdbd::replication::PeerServer>(
         **stores, acks, peer_options);
     peers->SetAuth(auth.get());
-    if (peers->Bind(config.bind, config.peer_port, error) < 0) {
+    const int peer_port = peers->Bind(config.bind, config.peer_port, error);
+    if (peer_port < 0) {
       LogError(error);
       return 1;
     }
+    listeners += ", peer " + scheme + config.bind + ":" + std::to_string(peer_port);
     server->api().SetReplication(nullptr, &acks);
   }
-  LogInfo("serving " + config.datadir + " on " + config.bind + ":" +
-          std::to_string(config.port) + (tls ? " over TLS" : "") + " (" +
-          Describe(identity) + ")" +
-          (auth ? std::string(", bearer token required for writes") +
+  LogInfo(std::string("mehdbd ") + MEHDB_VERSION + " serving " +
+          config.datadir + " (" + Describe(identity) + "); listening: " +
+          listeners +
+          (auth ? std::string("; bearer token required for writes") +
                       (config.auth_reads_need_token ? " and reads" : "")
-                : std::string()) +
-          (config.health_port != 0
-               ? ", probes on port " + std::to_string(config.health_port)
-               : ""));
+                : std::string()));
 
-  // The signal thread: SIGTERM/SIGINT start the graceful shutdown.
+  // The signal thread: SIGTERM/SIGINT start the graceful shutdown; SIGHUP
+  // reloads what can be reloaded and is never fatal.
   std::atomic<bool> exiting{false};
   std::thread signals([&] {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
       if (exiting.load()) return;  // woken by main to finish
+      if (sig == SIGHUP) {
+        on_hangup();
+        continue;
+      }
       LogInfo(std::string("received ") +
               (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": finishing in-flight requests");
@@ -253,8 +276,14 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  mehdbd::SetLogLevel(outcome.config.log_level);
+  mehdbd::SetLogFormat(outcome.config.log_format);
   for (const std::string& note : outcome.notes) mehdbd::LogWarning(note);
   RaiseFileLimit();
-  return Serve(outcome.config);
+  const std::vector<std::string> environment = mehdbd::ProcessEnvironment();
+  return Serve(outcome.config, [&] {
+    mehdbd::ReloadOnHangup(argc, argv, environment);
+  });
 }

@@ -10,13 +10,15 @@
 //  3. CPU used by an idle follower over 10 s.
 // Targets: p99 lag <= 50 ms; bootstrap <= 3 s; idle CPU <= 1 %.
 //
-//   MEHDBD=build/mehdbd/mehdbd build/bench/replication/replication_bench [--seconds N]
+//   build/bench/replication/replication_bench [--seconds N]
+// runs the mehdbd of the same build; MEHDBD=path runs another.
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -121,6 +123,7 @@ double CpuSeconds(pid_t pid) {
 int main(int argc, char** argv) {
   // Line-buffered even into a pipe or file, so a slow phase shows where it is.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  setenv("MEHDBD", MEHDB_BUILT_MEHDBD, /*overwrite=*/0);  // the Pods read it
   int seconds = 30;
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = std::atoi(argv[++i]);

@@ -1,126 +1,113 @@
 // SPDX-License-Identifier: MIT
 //
-// `mehdb`, the command-line client for mehdbd:
-//
-//   mehdb [--url URL] get KEY [-o FILE]
-//   mehdb [--url URL] put KEY [VALUE | -f FILE | -]
-//   mehdb [--url URL] delete KEY
-//   mehdb [--url URL] keys [--prefix P] [--limit N]
-//   mehdb [--url URL] status [--full]
-//   mehdb [--url URL] backup FILE
+// `mehdb`, the command-line client for mehdbd: `mehdb --help` lists the
+// commands, `mehdb COMMAND --help` describes one, `mehdb manual` prints the
+// man page; all of it comes from the tables in options.h.
 //
 // The URL defaults to $MEHDB_URL, then http://localhost:9876; https:// URLs
 // are verified against --ca-file / $MEHDB_CA_FILE (else the system's CAs).
 // With --token-file (or $MEHDB_TOKEN_FILE) every request carries the file's
 // token as "Authorization: Bearer", for a daemon run with --auth-token-file.
-// Exit codes: 0 ok, 1 not found, 2 error.
+// Exit codes: commands.h.
 #include <mehdb/version.h>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <string>
+#include <variant>
 
 #include "auth_token.h"
 #include "cli/commands.h"
+#include "cli/docs.h"
+#include "cli/options.h"
 #include "cli/transport.h"
+#include "units.h"
 
 namespace {
 
-constexpr const char* kHelp =
-    "Usage: mehdb [--url URL] [--token-file PATH] COMMAND [ARGS]\n"
-    "\n"
-    "Commands:\n"
-    "  get KEY [-o FILE]                 print a value (or write it to FILE)\n"
-    "  put KEY [VALUE | -f FILE | -]     store a value (no VALUE or '-': "
-    "stdin)\n"
-    "  delete KEY                        remove a key\n"
-    "  keys [--prefix P] [--limit N]     list keys, one per line\n"
-    "  status [--full]                   role (leader/follower) or key count\n"
-    "  backup FILE                       save a consistent copy of the store\n"
-    "\n"
-    "Options:\n"
-    "  --url URL          the daemon (default: $MEHDB_URL, else "
-    "http://localhost:9876)\n"
-    "  --token-file PATH  send the token in PATH as \"Authorization: Bearer\"\n"
-    "                     (default: $MEHDB_TOKEN_FILE, else no token)\n"
-    "  --ca-file F        PEM CA certificates trusted for https:// (default:\n"
-    "                     $MEHDB_CA_FILE, else the system's)\n"
-    "  -h, --help         this help\n"
-    "  --version          print the version\n"
-    "\n"
-    "Writes sent to a follower are redirected (307) to the leader and sent\n"
-    "again there. Exit status: 0 ok, 1 not found, 2 error.\n";
+std::string FromEnv(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
 
-}  // namespace
+int UsageError(const std::string& message, const mehdb_cli::CommandSpec* c) {
+  std::cerr << "mehdb: " << message << " (see mehdb "
+            << (c != nullptr ? std::string(c->name) + " " : "") << "--help)\n";
+  return mehdb_cli::kUsage;
+}
 
-int main(int argc, char** argv) {
-  const char* env_url = std::getenv("MEHDB_URL");
-  std::string url = env_url && *env_url ? env_url : "http://localhost:9876";
-  const char* env_token = std::getenv("MEHDB_TOKEN_FILE");
-  std::string token_file = env_token ? env_token : "";
-  const char* env_ca = std::getenv("MEHDB_CA_FILE");
-  std::string ca_file = env_ca ? env_ca : "";
-  int i = 1;
-  for (; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kHelp;
-      return 0;
-    }
-    if (arg == "--version") {
-      std::cout << "mehdb " << MEHDB_VERSION << "\n";
-      return 0;
-    }
-    if (arg == "--url" && i + 1 < argc) {
-      url = argv[++i];
-    } else if (arg.rfind("--url=", 0) == 0) {
-      url = arg.substr(6);
-    } else if (arg == "--token-file" && i + 1 < argc) {
-      token_file = argv[++i];
-    } else if (arg.rfind("--token-file=", 0) == 0) {
-      token_file = arg.substr(13);
-    } else if (arg == "--ca-file" && i + 1 < argc) {
-      ca_file = argv[++i];
-    } else if (arg.rfind("--ca-file=", 0) == 0) {
-      ca_file = arg.substr(10);
-    } else {
-      break;
-    }
+// The options every command shares: output format, timeout, server.
+int SetUp(const mehdb_cli::Invocation& line, mehdb_cli::Endpoint& server) {
+  const std::string format = line.Value("write-out", "text");
+  if (format != "text" && format != "json")
+    return UsageError("-w/--write-out: expected text or json, got '" + format + "'",
+                      line.command);
+  server.url = line.Value("url", FromEnv("MEHDB_URL", "http://localhost:9876"));
+  if (line.Has("timeout")) {
+    auto parsed = mehdbd::ParseDuration(line.Value("timeout"));
+    const auto* d = std::get_if<std::chrono::milliseconds>(&parsed);
+    if (d == nullptr || d->count() <= 0)
+      return UsageError("--timeout '" + line.Value("timeout") + "': " +
+                            (d == nullptr ? std::get<std::string>(parsed)
+                                          : "must be more than 0"),
+                        line.command);
+    server.timeout = *d;
   }
-  if (i >= argc) {
-    std::cerr << kHelp;
-    return mehdb_cli::kError;
-  }
-  mehdb_cli::Endpoint server{url, ""};
+  const std::string token_file =
+      line.Value("token-file", FromEnv("MEHDB_TOKEN_FILE", ""));
   if (!token_file.empty()) {
     mehdbd::TokenRead read = mehdbd::ReadTokenFile(token_file);
     if (!read.error.empty()) {
       std::cerr << "mehdb: --token-file: " << read.error << "\n";
-      return mehdb_cli::kError;
+      return mehdb_cli::kLocalError;
     }
     server.token = std::move(read.token);
   }
+  const std::string ca_file = line.Value("ca-file", FromEnv("MEHDB_CA_FILE", ""));
   if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
     std::cerr << "mehdb: cannot read --ca-file '" << ca_file << "'\n";
-    return mehdb_cli::kError;
+    return mehdb_cli::kLocalError;
   }
   mehdb_cli::SetCaFile(ca_file);
-  const std::string command = argv[i];
-  const mehdb_cli::Args args(argv + i + 1, argv + argc);
-  using Command = int (*)(const mehdb_cli::Endpoint&, const mehdb_cli::Args&);
-  static const std::map<std::string, Command> kCommands = {
-      {"get", mehdb_cli::Get},       {"put", mehdb_cli::Put},
-      {"delete", mehdb_cli::Delete}, {"keys", mehdb_cli::Keys},
-      {"status", mehdb_cli::Status}, {"backup", mehdb_cli::Backup},
-  };
-  auto it = kCommands.find(command);
-  if (it == kCommands.end()) {
-    std::cerr << "mehdb: unknown command '" << command
-              << "' (see mehdb --help)\n";
-    return mehdb_cli::kError;
+  return mehdb_cli::kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mehdb_cli::Invocation line;
+  try {
+    line = mehdb_cli::Parse(argc, argv);
+  } catch (const mehdb_cli::UsageError& e) {
+    return UsageError(e.what(), e.command());
   }
-  return it->second(server, args);
+  if (line.Has("version")) {
+    std::cout << "mehdb " << MEHDB_VERSION << "\n";
+    return mehdb_cli::kOk;
+  }
+  if (line.Has("help")) {
+    std::cout << (line.command != nullptr ? mehdb_cli::CommandHelp(*line.command)
+                                          : mehdb_cli::OverallHelp());
+    return mehdb_cli::kOk;
+  }
+  const std::string name = line.command->name;
+  if (name == "manual") {
+    std::cout << mehdb_cli::ManPage();
+    return mehdb_cli::kOk;
+  }
+  if (name == "completion") {
+    const std::string script = mehdb_cli::CompletionScript(line.operands[0]);
+    if (script.empty())
+      return UsageError("completion: no script for '" + line.operands[0] +
+                            "' (bash or zsh)",
+                        line.command);
+    std::cout << script;
+    return mehdb_cli::kOk;
+  }
+  mehdb_cli::Endpoint server;
+  if (const int code = SetUp(line, server); code != mehdb_cli::kOk) return code;
+  return mehdb_cli::CommandFor(name)(server, line);
 }

@@ -3,6 +3,8 @@
 // Implementation of transport.h over httplib::Client.
 #include "cli/transport.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vector>
@@ -21,17 +23,86 @@ bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 307 || status == 308;
 }
 
-Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
+// The host of "scheme://host[:port]" ("[::1]" loses its brackets).
+std::string HostOf(const std::string& origin) {
+  std::string rest = origin.substr(origin.find("://") + 3);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+// cpp-httplib reports a name that does not resolve and a refused
+// connection alike (Error::Connection): resolve first to tell them apart.
+bool Resolves(const std::string& host, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (found != nullptr) ::freeaddrinfo(found);
+  if (rc == 0) return true;
+  error = "cannot resolve host name '" + host + "': " + ::gai_strerror(rc);
+  return false;
+}
+
+void SetFailure(Reply& reply, const httplib::Client& cli, httplib::Error error,
+                std::chrono::steady_clock::duration waited,
+                std::chrono::milliseconds timeout) {
+  using httplib::Error;
+  switch (error) {
+    case Error::Connection:
+      reply.failure = Failure::kUnreachable;
+      reply.error = "cannot connect: connection refused or host unreachable";
+      return;
+    case Error::ConnectionTimeout:
+      reply.failure = Failure::kTimeout;
+      reply.error = "no connection within --timeout " +
+                    std::to_string(timeout.count()) + "ms";
+      return;
+    case Error::SSLConnection:
+    case Error::SSLLoadingCerts:
+    case Error::SSLServerVerification:
+      reply.failure = Failure::kTls;
+      reply.error = "TLS: " + mehdbd::tls::DescribeError(cli, error);
+      return;
+    case Error::Read:
+    case Error::Write:
+      // cpp-httplib says "Read" for a timeout and for a cut connection
+      // alike; a read that failed only after the whole timeout is the former.
+      if (waited >= timeout * 9 / 10) {
+        reply.failure = Failure::kTimeout;
+        reply.error = "no answer within --timeout " +
+                      std::to_string(timeout.count()) + "ms";
+        return;
+      }
+      reply.failure = Failure::kBroken;
+      reply.error = "the connection broke off (" + httplib::to_string(error) + ")";
+      return;
+    default:
+      reply.failure = Failure::kBroken;
+      reply.error = mehdbd::tls::DescribeError(cli, error);
+  }
+}
+
+Reply Once(const Url& url, const Endpoint& endpoint, const Exchange& ex) {
+  const std::string& token = endpoint.token;
   Reply reply;
   reply.url = url.origin + url.path;
   httplib::Client cli(url.origin);
   if (!cli.is_valid()) {
+    reply.failure = Failure::kBadUrl;
     reply.error = "unsupported URL " + url.origin;
     return reply;
   }
-  cli.set_connection_timeout(5, 0);
-  cli.set_read_timeout(120, 0);  // a backup of a big store takes a while
-  cli.set_write_timeout(120, 0);
+  if (!Resolves(HostOf(url.origin), reply.error)) {
+    reply.failure = Failure::kDns;
+    return reply;
+  }
+  const auto timeout = endpoint.timeout;
+  const auto seconds = static_cast<time_t>(timeout.count() / 1000);
+  const auto micros = static_cast<time_t>(timeout.count() % 1000 * 1000);
+  cli.set_connection_timeout(seconds, micros);
+  cli.set_read_timeout(seconds, micros);
+  cli.set_write_timeout(seconds, micros);
   cli.set_follow_location(false);
   cli.set_keep_alive(false);
   // A PUT goes out as headers, then body: without TCP_NODELAY the body waits
@@ -42,13 +113,22 @@ Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
   mehdbd::tls::ConfigureClient(cli, {CaFile(), /*verify_hostname=*/true});
 
   int status = 0;
+  // The read timeout bounds each wait for bytes: measured from the last
+  // bytes seen, to tell a timeout from a cut connection afterwards.
+  auto last_bytes = std::chrono::steady_clock::now();
   auto on_response = [&](const httplib::Response& res) {
+    last_bytes = std::chrono::steady_clock::now();
     status = res.status;
     if (status == 200 && ex.on_headers) ex.on_headers(res);
     return true;
   };
   auto on_data = [&](const char* data, std::size_t n) {
-    if (status == 200 && ex.sink) return ex.sink(data, n);
+    last_bytes = std::chrono::steady_clock::now();
+    if (status == 200 && ex.sink) {
+      if (ex.sink(data, n)) return true;
+      reply.sink_failed = true;
+      return false;
+    }
     reply.body.append(data, n);
     return true;
   };
@@ -88,7 +168,8 @@ Reply Once(const Url& url, const std::string& token, const Exchange& ex) {
     return reply;
   }
   if (!res) {
-    reply.error = mehdbd::tls::DescribeError(cli, res.error());
+    SetFailure(reply, cli, res.error(),
+               std::chrono::steady_clock::now() - last_bytes, timeout);
     return reply;
   }
   reply.status = res->status;
@@ -121,12 +202,13 @@ Reply Perform(const Endpoint& endpoint, const Exchange& exchange) {
   auto base = ParseUrl(base_url);
   if (!base) {
     Reply r;
+    r.failure = Failure::kBadUrl;
     r.error = "bad URL '" + base_url + "' (expected http://host:port)";
     return r;
   }
   Url url{base->origin, base->path + exchange.path};
   for (int hop = 0;; ++hop) {
-    Reply reply = Once(url, endpoint.token, exchange);
+    Reply reply = Once(url, endpoint, exchange);
     if (!IsRedirect(reply.status)) return reply;
     // Headers is a case-insensitive map.
     const auto it = reply.headers.find("Location");

@@ -9,6 +9,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -48,12 +49,27 @@ struct Exchange {
   Progress* progress = nullptr;  // download or upload progress
 };
 
+// Why no answer came, when none did: each is its own exit code and
+// message, since each has another fix (a typo in the host name is not a
+// stopped daemon is not an untrusted certificate).
+enum class Failure {
+  kNone,
+  kBadUrl,       // not http(s)://host[:port][/path]
+  kDns,          // the host name does not resolve
+  kUnreachable,  // connection refused, or no route
+  kTls,          // handshake or certificate verification failed
+  kTimeout,      // connecting or waiting for bytes took longer than --timeout
+  kBroken,       // the connection failed midway (reset, cut short)
+};
+
 struct Reply {
   int status = 0;  // 0 when the transfer itself failed
   httplib::Headers headers;
   std::string body;   // unless it went to the sink
-  std::string error;  // transport failure, when status == 0
+  Failure failure = Failure::kNone;  // when status == 0
+  std::string error;  // what failed, when status == 0
   std::string url;    // the URL that answered
+  bool sink_failed = false;  // the sink refused bytes (a full disk, ...)
 };
 
 // The daemon to talk to: its base URL, and the bearer token to send (empty:
@@ -62,6 +78,9 @@ struct Reply {
 struct Endpoint {
   std::string url;
   std::string token;
+  // Bound on connecting and on each wait for bytes (not on the whole
+  // transfer: a large backup streams for as long as it streams).
+  std::chrono::milliseconds timeout{30000};
 };
 
 Reply Perform(const Endpoint& endpoint, const Exchange& exchange);

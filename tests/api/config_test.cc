@@ -2,17 +2,22 @@
 //
 // Configuration and identity, without starting anything: value syntaxes,
 // the flag > env > file > default priority, Kubernetes' MEHDB_PORT service
-// link, one-line errors naming the option, and role derivation.
+// link, unknown MEHDB_* variables, no prefix guessing, one-line errors naming
+// the option, role derivation, and the log line formats.
 #include "config.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "harness.h"
 #include "identity.h"
+#include "log.h"
 #include "units.h"
 
 namespace mehdb_test {
@@ -123,7 +128,7 @@ TEST(Config, EveryOptionHasItsEnvironmentVariable) {
   EXPECT_TRUE(c.access_log);
 }
 
-TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnored) {
+TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnoredWithANote) {
   const ConfigOutcome out = Parse(
       {}, {"MEHDB_PORT=tcp://10.0.0.1:9876",
            "MEHDB_PORT_9876_TCP=tcp://10.0.0.1:9876",
@@ -134,9 +139,15 @@ TEST(Config, UnknownMehdbVariablesAndServiceLinksAreIgnored) {
   EXPECT_EQ(out.config.port, 9876);
   EXPECT_EQ(out.config.service, "mehdb");
   EXPECT_EQ(out.config.datadir, "./data");  // empty means unset
-  ASSERT_EQ(out.notes.size(), 1u);
+  ASSERT_EQ(out.notes.size(), 5u);
   EXPECT_NE(out.notes[0].find("MEHDB_PORT=tcp://10.0.0.1:9876"),
             std::string::npos);
+  // One line for all service links, one per other unknown name.
+  EXPECT_EQ(out.notes[4],
+            "ignoring MEHDB_PORT_9876_TCP, MEHDB_PORT_9876_TCP_ADDR, "
+            "MEHDB_SERVICE_HOST, MEHDB_SERVICE_PORT: Kubernetes service links, "
+            "no mehdbd options (set enableServiceLinks: false)");
+  EXPECT_NE(out.notes[1].find("ignoring MEHDB_SOMETHING"), std::string::npos);
 }
 
 TEST(Config, BadValuesAreOneLineNamingTheOption) {
@@ -360,6 +371,112 @@ TEST(Identity, LeaderUrlAndLocalOverride) {
   id = IdentityFor({"--host=mehdb-0", "--local"});
   EXPECT_EQ(id.role, mehdbd::Role::kFollower);
   EXPECT_EQ(id.leader_url, "http://localhost:9999");
+}
+
+TEST(Identity, AMachineNamedLikeAPodIsStandaloneOutsideKubernetes) {
+  const ConfigOutcome out = Parse({});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  for (const char* machine : {"buildbox-2", "buildbox-0", "laptop"}) {
+    const auto id = mehdbd::DeriveIdentity(out.config, machine);
+    EXPECT_EQ(id.role, mehdbd::Role::kStandalone) << machine;
+    EXPECT_EQ(id.host, machine);
+    EXPECT_EQ(id.leader_url, "");
+  }
+  // In a pod (the kubelet sets KUBERNETES_SERVICE_HOST), the machine's
+  // name is the pod's name and its ordinal counts.
+  const ConfigOutcome pod = Parse({}, {"KUBERNETES_SERVICE_HOST=10.96.0.1"});
+  ASSERT_EQ(pod.action, ConfigOutcome::Action::kRun) << pod.text;
+  EXPECT_TRUE(pod.config.in_kubernetes);
+  auto id = mehdbd::DeriveIdentity(pod.config, "mehdb-2");
+  EXPECT_EQ(id.role, mehdbd::Role::kFollower);
+  EXPECT_EQ(id.leader_url, "http://mehdb-0.mehdb.default.svc.cluster.local:9876");
+  EXPECT_EQ(mehdbd::DeriveIdentity(pod.config, "mehdb-0").role,
+            mehdbd::Role::kLeader);
+  // An explicit --host counts anywhere, and --leader-url makes a follower.
+  EXPECT_EQ(mehdbd::DeriveIdentity(Parse({"--host=buildbox-2"}).config, "x").role,
+            mehdbd::Role::kFollower);
+  EXPECT_EQ(mehdbd::DeriveIdentity(
+                Parse({"--leader-url=http://127.0.0.1:1"}).config, "buildbox-2")
+                .role,
+            mehdbd::Role::kFollower);
+}
+
+TEST(Config, OptionNamesAreNeverGuessedFromAPrefix) {
+  for (const char* prefix : {"--dat=x", "--data=x", "--por=1", "--log-lev=info"}) {
+    const ConfigOutcome out = Parse({prefix});
+    EXPECT_EQ(out.action, ConfigOutcome::Action::kError) << prefix;
+    EXPECT_NE(out.text.find("unrecognised option"), std::string::npos)
+        << out.text;
+  }
+  EXPECT_EQ(Parse({"--datadir=x"}).config.datadir, "x");
+}
+
+TEST(Config, UnknownMehdbVariablesAreNoted) {
+  const ConfigOutcome out = Parse(
+      {}, {"MEHDB_PORTT=1", "MEHDB_DATADRI=/x", "MEHDB_URL=http://x",
+           "MEHDB_TOKEN_FILE=t", "MEHDB_LEADER_SERVICE_HOST=10.0.0.2",
+           "MEHDB_ZZZZZZZZ=1", "MEHDB_PORT=7000", "OTHER_PORTT=1"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.port, 7000);
+  std::string notes;
+  for (const auto& n : out.notes) notes += n + "\n";
+  EXPECT_EQ(out.notes.size(), 4u) << notes;
+  EXPECT_NE(notes.find("ignoring MEHDB_PORTT: mehdbd has no such option (did "
+                       "you mean MEHDB_PORT?)"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("MEHDB_DATADRI: mehdbd has no such option (did you "
+                       "mean MEHDB_DATADIR?)"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("ignoring MEHDB_LEADER_SERVICE_HOST: Kubernetes "
+                       "service links"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("ignoring MEHDB_ZZZZZZZZ: mehdbd has no such option\n"),
+            std::string::npos)
+      << notes;
+  EXPECT_EQ(notes.find("MEHDB_URL"), std::string::npos) << notes;  // the client's
+}
+
+TEST(Config, LogLevelAndFormat) {
+  ConfigOutcome out = Parse({"--log-level=warning"}, {"MEHDB_LOG_FORMAT=json"});
+  ASSERT_EQ(out.action, ConfigOutcome::Action::kRun) << out.text;
+  EXPECT_EQ(out.config.log_level, mehdbd::LogLevel::kWarning);
+  EXPECT_EQ(out.config.log_format, mehdbd::LogFormat::kJson);
+  out = Parse({});
+  EXPECT_EQ(out.config.log_level, mehdbd::LogLevel::kInfo);
+  EXPECT_EQ(out.config.log_format, mehdbd::LogFormat::kText);
+  out = Parse({"--log-level=debug"});
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(out.text.find("--log-level"), std::string::npos) << out.text;
+  out = Parse({"--log-format=yaml"});
+  EXPECT_EQ(out.action, ConfigOutcome::Action::kError);
+  EXPECT_NE(out.text.find("expected text or json"), std::string::npos) << out.text;
+}
+
+TEST(Log, LinesCarryATimestampAndALevel) {
+  using namespace std::chrono;
+  // 2026-11-30T18:04:05.123Z
+  const system_clock::time_point when{milliseconds(1796061845123)};
+  EXPECT_EQ(mehdbd::FormatLogLine(mehdbd::LogFormat::kText, when,
+                                  mehdbd::LogLevel::kWarning, "disk is slow"),
+            "2026-11-30T18:04:05.123Z mehdbd: warning: disk is slow\n");
+  const std::string json =
+      mehdbd::FormatLogLine(mehdbd::LogFormat::kJson, when,
+                            mehdbd::LogLevel::kError, "bad \"peer\"\n\xff");
+  ASSERT_EQ(json.back(), '\n');
+  EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);  // one line
+  const auto doc = nlohmann::json::parse(json);
+  EXPECT_EQ(doc["time"], "2026-11-30T18:04:05.123Z");
+  EXPECT_EQ(doc["level"], "error");
+  EXPECT_EQ(doc["logger"], "mehdbd");
+  EXPECT_EQ(doc["msg"], "bad \"peer\"\n\xef\xbf\xbd");  // U+FFFD for the bad byte
+  const std::string now = mehdbd::FormatLogLine(
+      mehdbd::LogFormat::kText, system_clock::now(), mehdbd::LogLevel::kInfo, "x");
+  EXPECT_TRUE(std::regex_match(
+      now, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z mehdbd: info: x\n)")))
+      << now;
 }
 
 }  // namespace

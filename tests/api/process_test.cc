@@ -3,13 +3,20 @@
 // The built mehdbd binary, started the way the original's README starts it
 // (environment variables only), always bound to 127.0.0.1: roles, the
 // follower's 307, curl following it, graceful SIGTERM with a request in
-// flight, and start-up failures with their exit codes.
+// flight, start-up failures with their exit codes, the start-up line, log
+// lines in both formats, and SIGHUP (never fatal: it reloads the log
+// settings).
 #include <gtest/gtest.h>
+#include <mehdb/version.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 
@@ -313,6 +320,89 @@ TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
   EXPECT_NE(child.Stderr().find("ignoring MEHDB_PORT=tcp://10.0.0.1:9876"),
             std::string::npos)
       << child.Stderr();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Polls the child's stderr until `needle` shows up (or 20 s pass).
+bool StderrShows(Child& child, const std::string& needle) {
+  for (int i = 0; i < 200; ++i) {
+    if (child.Stderr().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST(Process, StartUpLineLogLinesAndSighup) {
+  TempDir config_dir;
+  const std::string config = config_dir.Sub("mehdb.conf");
+  WriteFile(config, "log-level = info\n");
+  const int peer_port = FreePort();
+  Daemon daemon(Env{{"MEHDB_HOST", "box"}, {"MEHDB_PORTT", "1"}},
+                {"--config=" + config, "--peer-port=" + std::to_string(peer_port)});
+  ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
+  // Version, role and every listener in one line.
+  const std::string start = daemon.child().Stderr();
+  EXPECT_NE(start.find(std::string("mehdbd ") + MEHDB_VERSION + " serving"),
+            std::string::npos)
+      << start;
+  EXPECT_NE(start.find("role standalone"), std::string::npos) << start;
+  EXPECT_NE(start.find("api http://127.0.0.1:" + std::to_string(daemon.port())),
+            std::string::npos)
+      << start;
+  EXPECT_NE(start.find("peer http://127.0.0.1:" + std::to_string(peer_port)),
+            std::string::npos)
+      << start;
+  EXPECT_NE(start.find("ignoring MEHDB_PORTT"), std::string::npos) << start;
+  const std::regex text_line(
+      R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z mehdbd: (info|warning|error): .+)");
+  for (const std::string& line : Lines(start))
+    EXPECT_TRUE(std::regex_match(line, text_line)) << line;
+
+  // SIGHUP with JSON logs in the file: applied, and the daemon lives on.
+  WriteFile(config, "log-level = info\nlog-format = json\n");
+  daemon.child().Signal(SIGHUP);
+  ASSERT_TRUE(StderrShows(daemon.child(), "\"msg\":\"SIGHUP: log level info, log format json"))
+      << daemon.child().Stderr();
+  EXPECT_EQ(daemon.Client()->Get("/healthz")->status, 200);
+  // A file that no longer parses is reported, and changes nothing.
+  WriteFile(config, "log-level = loud\n");
+  daemon.child().Signal(SIGHUP);
+  ASSERT_TRUE(StderrShows(daemon.child(), "keeping the running one"))
+      << daemon.child().Stderr();
+  EXPECT_EQ(daemon.Client()->Get("/healthz")->status, 200);
+
+  daemon.child().Signal(SIGTERM);
+  EXPECT_EQ(daemon.child().Wait(std::chrono::seconds(20)), 0)
+      << daemon.child().Stderr();
+  // From the first SIGHUP on, every line is one JSON object.
+  const auto lines = Lines(daemon.child().Stderr());
+  auto first_json = std::find_if(lines.begin(), lines.end(), [](const auto& l) {
+    return !l.empty() && l[0] == '{';
+  });
+  ASSERT_NE(first_json, lines.end());
+  std::string levels;
+  for (auto it = first_json; it != lines.end(); ++it) {
+    const auto doc = nlohmann::json::parse(*it, nullptr, false);
+    ASSERT_TRUE(doc.is_object()) << *it;
+    EXPECT_TRUE(doc["time"].is_string()) << *it;
+    levels += doc["level"].get<std::string>() + " ";
+  }
+  EXPECT_EQ(levels, "warning warning info info ") << daemon.child().Stderr();
+}
+
+TEST(Process, LogLevelWarningDropsInfoLines) {
+  Daemon daemon(Env{{"MEHDB_HOST", "box"}, {"MEHDB_LOG_LEVEL", "warning"}},
+                {"--peer-port=" + std::to_string(FreePort())});
+  ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
+  daemon.child().Signal(SIGTERM);
+  EXPECT_EQ(daemon.child().Wait(std::chrono::seconds(20)), 0);
+  EXPECT_EQ(daemon.child().Stderr(), "");  // "serving" and "stopped" are info
 }
 
 }  // namespace

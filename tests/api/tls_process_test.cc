@@ -148,7 +148,9 @@ TEST_F(TlsOptions, DaemonServesTlsAndTheClientVerifiesIt) {
   // Probes in plain HTTP on the health port.
   ASSERT_TRUE(WaitForHttp(health, "/healthz")) << child.Stderr();
   ASSERT_TRUE(WaitForHttp(health, "/readyz"));
-  EXPECT_NE(child.Stderr().find("over TLS"), std::string::npos)
+  // The start-up line names the TLS listener's scheme.
+  EXPECT_NE(child.Stderr().find("api https://127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
       << child.Stderr();
 
   const std::string url = "https://127.0.0.1:" + std::to_string(port);
@@ -168,10 +170,10 @@ TEST_F(TlsOptions, DaemonServesTlsAndTheClientVerifiesIt) {
   EXPECT_EQ(r.out, "v1");
   // Without the CA the system's store does not know ours: refused.
   r = cli({"get", "k"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 8);  // a TLS failure (cli/commands.h)
   EXPECT_NE(r.err.find("verification"), std::string::npos) << r.err;
   r = cli({"--ca-file=" + dir_.Sub("nope.pem"), "get", "k"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 10);  // a local file
   EXPECT_NE(r.err.find("nope.pem"), std::string::npos) << r.err;
   // Plain HTTP to the TLS port gets no answer; the daemon carries on.
   httplib::Client plain("127.0.0.1", port);

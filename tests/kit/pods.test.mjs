@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KUSTOMIZE_DIR, findKustomize, loadNpm, mehdbdBinary, parseAll, render } from "./lib/kit.mjs";
+import { KUSTOMIZE_DIR, findKustomize, loadNpm, mehdbdBinary, parseAll, render, skipUnlessCI } from "./lib/kit.mjs";
 import { Cluster } from "./lib/kubelet.mjs";
 
 // Flip to true once followers copy the leader's data (the peer sync issue).
@@ -35,7 +35,7 @@ function prerequisites(kz, npm, binary) {
 const kz = findKustomize();
 const npm = await loadNpm();
 const binary = mehdbdBinary();
-const skip = prerequisites(kz, npm, binary);
+const skip = skipUnlessCI(test, prerequisites(kz, npm, binary));
 
 const roots = [];
 function newCluster(overlay) {

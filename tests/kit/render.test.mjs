@@ -13,13 +13,13 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import {
   KIT_TESTS, KUSTOMIZE_DIR, containerSettings, findKustomize, loadNpm, mehdbdBinary,
-  mehdbdOptions, parseAll, podLabels, render, selectorMatches, validateObject,
+  mehdbdOptions, parseAll, podLabels, render, selectorMatches, skipUnlessCI, validateObject,
 } from "./lib/kit.mjs";
 
 const kz = findKustomize();
 const npm = await loadNpm();
-const skip = kz.skip || npm.skip || false;
 const binary = mehdbdBinary();
+const skip = skipUnlessCI(test, kz.skip || npm.skip) || false;
 
 const MEHDBD_PORT_DEFAULT = 9876;
 const MEHDBD_SERVICE_DEFAULT = "mehdb";

@@ -3,9 +3,12 @@
 // File: mehdb/status.h
 //
 // Errors as values. Every libmehdb call that can fail returns a `Status` or a
-// `Result<T>`; no exception crosses the library boundary. Codes follow Abseil's
-// canonical set, narrowed to what a key-value store needs, so that a caller
-// (for example mehdbd's HTTP layer) maps each code to one answer in one table.
+// `Result<T>`; no exception crosses the library boundary. The codes are
+// modelled on Abseil's canonical ones in name and meaning (not in number:
+// the numbering below is ours, and kValueTooLarge, kNoSpace and kReadOnly
+// have no Abseil counterpart), narrowed to what a key-value store needs, so
+// that a caller (for example mehdbd's HTTP layer) maps each code to one
+// answer in one table.
 //
 //   mehdb::Result<std::optional<mehdb::Value>> r = store->Get("answer");
 //   if (!r.ok()) { log(r.status().ToString()); return; }
@@ -55,8 +58,9 @@ enum class Code : int {
   kReadOnly = 9,
   // The on-disk data is damaged, or a record's checksum did not match.
   kDataLoss = 10,
-  // The store is closed or shutting down, or a resource (reader slots) is
-  // momentarily exhausted. Retrying the same call later may work.
+  // LMDB is momentarily busy: every reader slot is taken
+  // (Options::max_readers), another process resized the map, or the lock
+  // file is held (EAGAIN/EBUSY). Retrying the same call later may work.
   kUnavailable = 11,
   // A bug or an unexpected LMDB/system error; the message has the cause.
   kInternal = 12,

@@ -194,27 +194,39 @@ class MEHDB_EXPORT Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Reads. Not-found is std::nullopt, not an error.
+  // Reads. Not-found is std::nullopt, not an error. Every read starts an
+  // LMDB read transaction, which fails with kUnavailable when all reader
+  // slots are taken (or kInternal on an unexpected LMDB error).
+  // Errors: kInvalidArgument (key not 1..511 bytes), kUnavailable, kDataLoss
+  // (a stored value without its header), kInternal.
   Result<std::optional<Value>> Get(std::string_view key) const;
-  // Number of keys, O(1).
+  // Number of keys, O(1). Errors: kUnavailable, kInternal.
   Result<std::uint64_t> Count() const;
+  // A page of keys and values. Errors: as ForEach.
   Result<ScanPage> Scan(const ScanOptions& options) const;
   // Calls fn(key, value, version) -> bool for each matching key in order,
   // inside one read transaction (views are valid only during the call); stop
   // early by returning false. A template so the call inlines (see Scanner).
+  // Errors: as NewScanner and Scanner::Next.
   template <typename Visitor>
   Status ForEach(const ScanOptions& options, Visitor&& fn) const;
   // The scan ForEach runs, for callers that want to pull keys themselves.
+  // Errors: kUnavailable, kInternal.
   Result<Scanner> NewScanner(const ScanOptions& options) const;
+  // Errors: kUnavailable, kInternal.
   Result<Stats> GetStats() const;
 
   // Writes. Each returns the seq of the write once it is committed (and on
-  // disk with Durability::kSync). Errors: kInvalidArgument (key),
-  // kValueTooLarge, kAborted (Expect failed), kResourceExhausted (map
-  // ceiling), kNoSpace, kReadOnly, kUnavailable (closing), kInternal.
+  // disk with Durability::kSync). Errors: kInvalidArgument (key not 1..511
+  // bytes), kValueTooLarge, kResourceExhausted (map ceiling), kNoSpace,
+  // kReadOnly, kDataLoss (the disk failed a write: EIO), kUnavailable (LMDB
+  // busy), kInternal.
   Result<Seq> Put(std::string_view key, std::string_view value);
   // Erasing a missing key is not an error: it still commits a (no-op) write.
+  // Errors: as Put (less kValueTooLarge).
   Result<Seq> Erase(std::string_view key);
+  // Errors: as Put, and kInvalidArgument for an empty batch, kAborted when
+  // an Expect() did not hold (nothing of the batch is written).
   Result<Seq> Write(const Batch& batch);
 
   // Blocks until last_seq >= seq or the timeout passes; answers last_seq.
@@ -224,29 +236,37 @@ class MEHDB_EXPORT Store {
 
   // A consistent copy of the whole store (compacted) into `dir`, which must
   // not exist or be empty; safe while writers run. The copy opens as a normal
-  // store with the same history and seq.
+  // store with the same history and seq. Errors: kFailedPrecondition (`dir`
+  // is not empty), kReadOnly, kNoSpace, kNotFound, kDataLoss (EIO),
+  // kUnavailable, kInternal.
   Status Backup(std::string_view dir) const;
   // The same consistent copy written as one LMDB data file to `fd` (a file,
   // pipe or socket; written sequentially, not closed). Placed as data.mdb in
-  // an empty directory it opens as a store.
+  // an empty directory it opens as a store. Errors: kNoSpace, kReadOnly,
+  // kDataLoss (EIO), kInvalidArgument (a bad fd), kUnavailable, kInternal
+  // (a closed pipe or socket: EPIPE and the like).
   Status BackupToFd(int fd) const;
 
   // The change log after `after` (records after+1, ...), at most `max_bytes`
   // of frames but always at least one record if any exists. Errors:
   // kOutOfRange when after+1 is older than the retained log (the reader must
-  // load a snapshot) or after > last_seq.
+  // load a snapshot) or after > last_seq; kDataLoss when a record in range
+  // is missing or damaged; kUnavailable, kInternal.
   Result<LogChunk> ReadLog(Seq after, std::size_t max_bytes) const;
 
   // Follower side: applies `records` in one transaction together with the
   // new applied seq and `history`. The first record must be last_seq+1 and
   // the rest consecutive; `history` must equal this store's history, unless
   // the store is pristine (seq 0, no keys), which then adopts it. Otherwise
-  // kFailedPrecondition and nothing is written.
+  // kFailedPrecondition and nothing is written. Errors: that,
+  // kInvalidArgument (no records, a zero history, records not consecutive,
+  // a key not 1..511 bytes), and the write errors of Put.
   Result<Seq> Apply(const HistoryId& history,
                     std::span<const LogRecord> records);
 
   // Streams a consistent snapshot (one read transaction) to `sink` in chunks
-  // of about chunk_bytes. A sink returning false cancels (kAborted).
+  // of about chunk_bytes. Errors: kAborted (the sink returned false),
+  // kDataLoss (a stored value without its header), kUnavailable, kInternal.
   Status ExportSnapshot(const std::function<bool(std::string_view)>& sink,
                         std::size_t chunk_bytes = 1 << 20) const;
 
@@ -278,13 +298,15 @@ Status Store::ForEach(const ScanOptions& options, Visitor&& fn) const {
 // Not thread-safe: one loader, one thread.
 class MEHDB_EXPORT SnapshotLoader {
  public:
-  // kFailedPrecondition if the store is not pristine.
+  // Errors: kFailedPrecondition (the store is not pristine), and Count()'s.
   static Result<std::unique_ptr<SnapshotLoader>> Begin(Store& store);
   ~SnapshotLoader();
-  // Errors: kDataLoss on a bad frame or checksum; writes' errors.
+  // Errors: kDataLoss on a bad magic, format, frame or checksum; the write
+  // errors of Store::Put.
   Status Feed(std::string_view bytes);
-  // Checks the trailer and commits the history and seq. kDataLoss when the
-  // stream ended early.
+  // Checks the trailer and commits the history and seq. Errors: kDataLoss
+  // (the stream ended early, or bytes follow the trailer); the write errors
+  // of Store::Put.
   Result<SnapshotHeader> Finish();
 
  private:
