@@ -225,6 +225,8 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
   if (!options.create_if_missing &&
       !std::filesystem::exists(std::filesystem::path(impl->dir) / "data.mdb"))
     return Status(Code::kNotFound, "no store at " + impl->dir);
+  // Before LMDB sees the directory: a second opener must not touch it.
+  if (Status s = impl->lock.Acquire(impl->dir); !s.ok()) return s;
 
   int rc = mdb_env_create(&impl->env);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "creating the environment");

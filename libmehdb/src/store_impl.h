@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "dir_lock.h"
 #include "lmdb_env.h"
 #include "resize_gate.h"
 
@@ -62,6 +63,8 @@ struct PendingWrite {
 struct Store::Impl {
   std::string dir;
   Options options;
+  // Declared before env so it is released after the environment is closed.
+  internal::DirLock lock;
   MDB_env* env = nullptr;
   MDB_dbi kv = 0;
   MDB_dbi log = 0;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -293,6 +294,31 @@ TEST(Process, PortInUseExitsOne) {
                            "--datadir=" + dir.Sub("data")});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot listen"), std::string::npos) << r.err;
+}
+
+// One process per store: a second daemon on a live data directory exits 2
+// with one line naming the first one's pid, and the first keeps serving
+// writes.
+TEST(Process, SecondDaemonOnTheSameDataDirectoryExitsTwo) {
+  Daemon first(Env{{"MEHDB_HOST", "x"}});
+  ASSERT_TRUE(first.up()) << first.child().Stderr();
+  ASSERT_EQ(first.Client()->Put("/set/before", "1", "text/plain")->status, 200);
+  ProcessResult r = Start({"--port=" + std::to_string(FreePort()),
+                           "--datadir=" + first.dir().Sub("data")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("in use by process " + std::to_string(first.child().pid())),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(first.Client()
+                  ->Put(("/set/after" + std::to_string(i)).c_str(), "2", "text/plain")
+                  ->status,
+              200);
+  auto got = first.Client()->Get("/get/before");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "1");
 }
 
 TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {

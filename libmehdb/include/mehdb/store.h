@@ -20,8 +20,9 @@
 // Caveats (read these):
 //  * Keys are 1..511 bytes (LMDB's key limit); anything else is
 //    kInvalidArgument.
-//  * Open a directory at most once per process, and never on a network
-//    filesystem (LMDB's locking needs a local one).
+//  * One open Store per directory: a second Store::Open of it, from this or
+//    any other process, fails with kUnavailable until the first is destroyed.
+//    Never on a network filesystem (LMDB's locking needs a local one).
 //  * Visitor callbacks (ForEach, ExportSnapshot) and Scanners run inside a
 //    read transaction: keep them short, since a long-lived reader stops LMDB
 //    from reusing pages and the file grows.
@@ -187,7 +188,8 @@ class MEHDB_EXPORT Store {
   // Errors: kInvalidArgument (bad options), kNotFound (no store and
   // !create_if_missing), kReadOnly (not writable), kNoSpace, kDataLoss (not a
   // mehdb store, a newer format, or an interrupted snapshot load),
-  // kUnavailable (another process holds it in an incompatible way), kInternal.
+  // kUnavailable (another Store, in this process or another, has it open: the
+  // message names the holder's pid; see DIR/mehdb.lock), kInternal.
   static Result<std::unique_ptr<Store>> Open(std::string_view dir,
                                              const Options& options = {});
   virtual ~Store();
