@@ -4,6 +4,7 @@
 // transaction plumbing (pooled readers, map growth) the other parts share.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -104,6 +105,10 @@ Status Store::Impl::GrowMap() {
   gate.DrainCached();  // no transaction of ours may be open across a resize
   if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS)
     return LmdbStatus(rc, "growing the map");
+  // LMDB mapped the file anew, likely elsewhere.
+  mdb_filehandle_t fd;
+  mdb_env_get_fd(env, &fd);
+  if (Status s = bounds.Locate(fd, bounds.file()); !s.ok()) return s;
   map_growths.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -127,6 +132,21 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
     }
     return internal::WriteFailureStatus(rc, what, dir);
   }
+}
+
+Status Store::Impl::CheckStored(std::string_view key, const MDB_val& d) const {
+  const char* why = nullptr;
+  if (!bounds.Contains(d.mv_data, d.mv_size))
+    why = "lies outside the data file (a damaged size or page)";
+  else if (d.mv_size < internal::kValueHeaderBytes)
+    why = "is shorter than its header";
+  else if (!internal::StoredValueIntact(key, ToView(d)))
+    why = "does not match its checksum";
+  if (why == nullptr) [[likely]]
+    return Status::Ok();
+  return Status(Code::kDataLoss, std::string("a stored value of ") +
+                                     std::to_string(key.size()) + "-byte key " + why + ": " +
+                                     bounds.file() + " is damaged");
 }
 
 // ---- Open ------------------------------------------------------------------
@@ -153,6 +173,27 @@ Status PrepareDir(const std::string& dir, bool create) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return internal::LmdbStatus(ec.value(), "creating " + dir);
   return Status::Ok();
+}
+
+// A data file shorter than the pages its meta page says are in use was cut
+// short (truncated, or copied in part): the first read of a missing page
+// would be SIGBUS. Checked before any transaction touches a page.
+Status CheckFileLength(MDB_env* env, const std::string& data_file) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env, &info);
+  mdb_env_stat(env, &st);
+  mdb_filehandle_t fd;
+  mdb_env_get_fd(env, &fd);
+  struct stat file;
+  if (::fstat(fd, &file) != 0)
+    return Status(Code::kInternal, "cannot stat " + data_file, errno);
+  const std::uint64_t needed = (std::uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
+  if (static_cast<std::uint64_t>(file.st_size) >= needed) return Status::Ok();
+  return Status(Code::kDataLoss, data_file + " is " + std::to_string(file.st_size) +
+                                     " bytes but its meta page says the store uses " +
+                                     std::to_string(needed) +
+                                     ": the file was cut short (truncated or copied in part)");
 }
 
 // Opens the DBIs and creates or checks the meta records, in one write txn.
@@ -190,7 +231,8 @@ int Store::Impl::InitMeta(MDB_txn* txn, Status& verdict) {
     return rc;
   }
   const std::uint64_t format = internal::GetMetaU64(txn, impl.meta, internal::kMetaFormat);
-  if (format != internal::kFormatVersion) {
+  impl.format_on_disk = format;
+  if (format != internal::kFormatVersion && format != internal::kFormatNoChecksum) {
     verdict = Status(Code::kDataLoss,
                      "unsupported store format " + std::to_string(format));
     return MDB_INCOMPATIBLE;
@@ -239,8 +281,21 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
   // daemon serves requests from a thread pool. MDB_NOSYNC only when asked.
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  const std::string data_file = impl->dir + "/data.mdb";
+  // LMDB takes an empty data file for a new environment and would start an
+  // empty store over it; a store's file is never empty once created.
+  std::error_code size_ec;
+  if (std::filesystem::exists(data_file, size_ec) &&
+      std::filesystem::file_size(data_file, size_ec) == 0 && !size_ec)
+    return Status(Code::kDataLoss,
+                  data_file + " is empty: the store's data is lost (if it never finished "
+                              "its first open, remove the directory)");
   rc = mdb_env_open(impl->env, impl->dir.c_str(), flags, 0640);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + impl->dir);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + data_file);
+  if (Status s = CheckFileLength(impl->env, data_file); !s.ok()) return s;
+  mdb_filehandle_t fd;
+  mdb_env_get_fd(impl->env, &fd);
+  if (Status s = impl->bounds.Locate(fd, data_file); !s.ok()) return s;
   // Clear reader slots left by crashed processes; they would pin old pages.
   int dead = 0;
   mdb_reader_check(impl->env, &dead);
@@ -251,6 +306,8 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
       "initialising the store in " + impl->dir);
   if (!verdict.ok()) return verdict;
   if (!s.ok()) return s;
+  if (impl->format_on_disk != internal::kFormatVersion)
+    if (Status m = impl->Migrate(); !m.ok()) return m;
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -265,9 +322,8 @@ Result<std::optional<Value>> Store::Get(std::string_view key) const {
   int rc = mdb_get(txn->get(), impl_->kv, &k, &d);
   if (rc == MDB_NOTFOUND) return std::optional<Value>();
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "reading a key");
+  if (Status s = impl_->CheckStored(key, d); !s.ok()) return s;
   std::string_view raw = ToView(d);
-  if (raw.size() < internal::kValueHeaderBytes)
-    return Status(Code::kDataLoss, "stored value shorter than its header");
   return std::optional<Value>(Value{std::string(raw.substr(internal::kValueHeaderBytes)),
                                     internal::LoadU64(raw.data())});
 }

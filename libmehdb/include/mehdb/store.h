@@ -90,11 +90,17 @@ struct ScanOptions {
 
 // One key of a scan: views into the store's memory-mapped pages, valid until
 // the Scanner that produced it is destroyed. The value and its version are
-// decoded when asked for, so a scan that only wants keys reads nothing else.
+// decoded when asked for, so a scan that only wants keys reads nothing else,
+// and that includes the value's checksum: call Verify() before trusting
+// value() or version() (ForEach and Scan do).
 class ScanEntry {
  public:
   std::string_view key() const { return key_; }
-  std::string_view value() const { return stored_.substr(kVersionBytes); }
+  std::string_view value() const { return stored_.substr(kHeaderBytes); }
+  // Checks the entry against the CRC-32C stored with it: kDataLoss when the
+  // data file is damaged. The Scanner already checked that the entry lies
+  // inside the file, so reading it is safe either way.
+  MEHDB_EXPORT Status Verify() const;
   // The seq of the write that last set this key (stored big-endian in front
   // of the value).
   Seq version() const {
@@ -107,8 +113,9 @@ class ScanEntry {
  private:
   friend class Scanner;
   static constexpr std::size_t kVersionBytes = 8;
+  static constexpr std::size_t kHeaderBytes = 12;  // version | crc32c
   std::string_view key_;
-  std::string_view stored_;  // version | value, at least kVersionBytes long
+  std::string_view stored_;  // version | crc32c | value, at least kHeaderBytes long
 };
 
 class Store;
@@ -129,7 +136,8 @@ class MEHDB_EXPORT Scanner {
   ~Scanner();
 
   // The next keys in order, up to 64; an empty span when the scan is done.
-  // Errors: kDataLoss (a stored value without its header), kInternal.
+  // Errors: kDataLoss (a stored value outside the data file or without its
+  // header; checksums are checked by ScanEntry::Verify), kInternal.
   Result<std::span<const ScanEntry>> Next();
 
  private:
@@ -268,8 +276,10 @@ Status Store::ForEach(const ScanOptions& options, Visitor&& fn) const {
     Result<std::span<const ScanEntry>> batch = scanner->Next();
     if (!batch.ok()) return batch.status();
     if (batch->empty()) return Status::Ok();
-    for (const ScanEntry& e : *batch)
+    for (const ScanEntry& e : *batch) {
+      if (Status s = e.Verify(); !s.ok()) return s;
       if (!fn(e.key(), e.value(), e.version())) return Status::Ok();
+    }
   }
 }
 
