@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "../unit/lmdb_damage.h"
 #include "harness.h"
 
 namespace mehdb_test {
@@ -319,6 +320,47 @@ TEST(Process, SecondDaemonOnTheSameDataDirectoryExitsTwo) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 200);
   EXPECT_EQ(got->body, "1");
+}
+
+// A damaged data file: a flipped byte in one value and an out-of-range size
+// on another. Each read of them answers 500 with a log line naming the data
+// file; the daemon stays up and serves the rest.
+TEST(Process, DamagedValuesAnswer500AndTheDaemonStaysUp) {
+  TempDir data;
+  const Env env{{"MEHDB_HOST", "x"}, {"MEHDB_DATADIR", data.Sub("data")}};
+  const std::string flipped(1000, 'F'), sized(1000, 'S');
+  {
+    Daemon first(env);
+    ASSERT_TRUE(first.up()) << first.child().Stderr();
+    auto cli = first.Client();
+    ASSERT_EQ(cli->Put("/set/flipped", flipped, "text/plain")->status, 200);
+    ASSERT_EQ(cli->Put("/set/sized", sized, "text/plain")->status, 200);
+    ASSERT_EQ(cli->Put("/set/intact", "fine", "text/plain")->status, 200);
+    first.child().Signal(SIGTERM);
+    ASSERT_EQ(first.child().Wait(std::chrono::seconds(20)), 0);
+  }
+  // Stored values are u64 version | u32 crc32c | bytes.
+  const std::string file = data.Sub("data/current/data.mdb");
+  ASSERT_GE(mehdb::testing::FlipDataByte(file, "flipped", 12 + 1000, 12 + 500), 1);
+  ASSERT_GE(mehdb::testing::SetValueSize(file, "sized", 12 + 1000, 0x80000000u), 1);
+
+  Daemon second(env);
+  ASSERT_TRUE(second.up()) << second.child().Stderr();
+  auto cli = second.Client();
+  for (const char* path : {"/get/flipped", "/get/sized"}) {
+    auto res = cli->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 500) << path << ": " << res->body;
+  }
+  auto intact = cli->Get("/get/intact");
+  ASSERT_TRUE(intact);
+  EXPECT_EQ(intact->status, 200);
+  EXPECT_EQ(intact->body, "fine");
+  EXPECT_EQ(cli->Get("/healthz")->status, 200);
+  const std::string err = second.child().Stderr();
+  EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
+  EXPECT_NE(err.find("lies outside the data file"), std::string::npos) << err;
+  EXPECT_NE(err.find("data.mdb is damaged"), std::string::npos) << err;
 }
 
 TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
