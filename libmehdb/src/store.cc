@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "codec.h"
+#include "file_length.h"
 #include "store_impl.h"
 
 namespace mehdb {
@@ -175,27 +176,6 @@ Status PrepareDir(const std::string& dir, bool create) {
   return Status::Ok();
 }
 
-// A data file shorter than the pages its meta page says are in use was cut
-// short (truncated, or copied in part): the first read of a missing page
-// would be SIGBUS. Checked before any transaction touches a page.
-Status CheckFileLength(MDB_env* env, const std::string& data_file) {
-  MDB_envinfo info;
-  MDB_stat st;
-  mdb_env_info(env, &info);
-  mdb_env_stat(env, &st);
-  mdb_filehandle_t fd;
-  mdb_env_get_fd(env, &fd);
-  struct stat file;
-  if (::fstat(fd, &file) != 0)
-    return Status(Code::kInternal, "cannot stat " + data_file, errno);
-  const std::uint64_t needed = (std::uint64_t{info.me_last_pgno} + 1) * st.ms_psize;
-  if (static_cast<std::uint64_t>(file.st_size) >= needed) return Status::Ok();
-  return Status(Code::kDataLoss, data_file + " is " + std::to_string(file.st_size) +
-                                     " bytes but its meta page says the store uses " +
-                                     std::to_string(needed) +
-                                     ": the file was cut short (truncated or copied in part)");
-}
-
 // Opens the DBIs and creates or checks the meta records, in one write txn.
 // A store we must refuse sets `verdict` and aborts the txn with
 // MDB_INCOMPATIBLE, so nothing is written into a foreign environment.
@@ -292,7 +272,7 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
                               "its first open, remove the directory)");
   rc = mdb_env_open(impl->env, impl->dir.c_str(), flags, 0640);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + data_file);
-  if (Status s = CheckFileLength(impl->env, data_file); !s.ok()) return s;
+  if (Status s = internal::CheckFileLength(impl->env, data_file); !s.ok()) return s;
   mdb_filehandle_t fd;
   mdb_env_get_fd(impl->env, &fd);
   if (Status s = impl->bounds.Locate(fd, data_file); !s.ok()) return s;
