@@ -148,7 +148,9 @@ TEST(Damage, FlippedByteIsDataLossOnEveryReadPath) {
     auto store = OpenOrDie(path);
     ASSERT_TRUE(store);
     ExpectDataLoss(store->Get(kVictim).status(), "checksum");
-    ExpectDataLoss(store->Scan({.prefix = "vic"}).status(), "checksum");
+    ScanOptions victim_only;
+    victim_only.prefix = "vic";
+    ExpectDataLoss(store->Scan(victim_only).status(), "checksum");
     ExpectDataLoss(store->ExportSnapshot([](std::string_view) { return true; }), "checksum");
     // A compare-and-set on the damaged key neither applies nor passes for a
     // mismatch.
@@ -157,7 +159,7 @@ TEST(Damage, FlippedByteIsDataLossOnEveryReadPath) {
     ExpectDataLoss(store->Write(cas).status(), "checksum");
     // A Scanner hands the entry out (its bytes lie inside the file) and
     // Verify tells it is damaged.
-    auto scanner = store->NewScanner({.prefix = "vic"});
+    auto scanner = store->NewScanner(victim_only);
     ASSERT_TRUE(scanner.ok());
     auto batch = scanner->Next();
     ASSERT_TRUE(batch.ok());
