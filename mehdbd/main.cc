@@ -2,9 +2,9 @@
 //
 // mehdbd's start-up and shutdown sequence. Exit codes: 0 after a clean
 // shutdown (SIGTERM or SIGINT; SIGHUP reloads, see reload.h) or for
-// --help/--version; 2 for a bad option
-// (one line on stderr naming it); 1 when the daemon cannot start (data
-// directory, store or listening socket).
+// --help/--version; 2 for a bad option (one line on stderr naming it) or a
+// store another process holds (one line naming its pid); 1 when the daemon
+// cannot start (data directory, store or listening socket).
 //
 // Signals are taken synchronously by one thread with sigwait(): they are
 // blocked before any other thread exists, so no handler ever runs inside the
@@ -117,7 +117,9 @@ int Serve(const mehdbd::Config& config,
   if (!stores.ok()) {
     LogError("cannot open the store in " + config.datadir + ": " +
              stores.status().ToString());
-    return 1;
+    // Another process holds the store (see mehdb.lock): like a bad option,
+    // retrying will not help until the operator stops one of them.
+    return stores.status().code() == mehdb::Code::kUnavailable ? 2 : 1;
   }
   if (!config.restore_from.empty()) {
     auto restored = mehdbd::RestoreBackup(**stores, config.restore_from,

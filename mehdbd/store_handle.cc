@@ -63,6 +63,15 @@ mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(const std::string&
   const fs::path link = fs::path(datadir) / kCurrent;
   std::string name;
   if (fs::is_symlink(link, ec)) name = fs::read_symlink(link, ec).string();
+  // Open the live store first: it is locked to one process (kUnavailable
+  // if another daemon runs here), and that daemon's snapshot being loaded
+  // beside it must not be taken for a leftover and removed.
+  if (!name.empty()) {
+    auto store = h->OpenDir(name, /*create=*/false);
+    if (!store.ok()) return store.status();
+    h->current_ = std::move(*store);
+    h->current_name_ = name;
+  }
   // Leftovers of an interrupted load or swap: anything not `current`.
   for (const auto& entry : fs::directory_iterator(datadir, ec)) {
     const std::string n = entry.path().filename().string();
@@ -83,12 +92,7 @@ mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(const std::string&
     auto fresh = h->CreateFresh();
     if (!fresh.ok()) return fresh.status();
     if (Status s = h->Promote(std::move(*fresh)); !s.ok()) return s;
-    return h;
   }
-  auto store = h->OpenDir(name, /*create=*/false);
-  if (!store.ok()) return store.status();
-  h->current_ = std::move(*store);
-  h->current_name_ = name;
   return h;
 }
 

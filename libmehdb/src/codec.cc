@@ -72,18 +72,25 @@ FrameResult NextFrame(std::string_view data, std::string_view& payload,
   return FrameResult::kOk;
 }
 
-void EncodeValueInto(std::string& out, std::uint64_t version,
-                     std::string_view data) {
-  out.clear();
-  out.reserve(kValueHeaderBytes + data.size());
-  PutU64(out, version);
-  out.append(data);
+std::uint32_t StoredValueCrc(std::string_view key, std::string_view version_bytes,
+                             std::string_view value) {
+  return Crc32c(value, Crc32c(version_bytes, Crc32c(key)));
 }
 
-std::string EncodeValue(std::uint64_t version, std::string_view data) {
-  std::string out;
-  EncodeValueInto(out, version, data);
-  return out;
+void WriteStoredValue(char* dst, std::string_view key, std::uint64_t version,
+                      std::string_view value) {
+  std::string header;
+  header.reserve(kValueHeaderBytes);
+  PutU64(header, version);
+  PutU32(header, StoredValueCrc(key, header, value));
+  std::memcpy(dst, header.data(), kValueHeaderBytes);
+  if (!value.empty()) std::memcpy(dst + kValueHeaderBytes, value.data(), value.size());
+}
+
+bool StoredValueIntact(std::string_view key, std::string_view stored) {
+  return LoadU32(stored.data() + kVersionBytes) ==
+         StoredValueCrc(key, stored.substr(0, kVersionBytes),
+                        stored.substr(kValueHeaderBytes));
 }
 
 std::string SeqKey(std::uint64_t seq) {

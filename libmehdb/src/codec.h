@@ -3,7 +3,7 @@
 // Byte-level encoding shared by the store and the replication codecs:
 // big-endian integers (so LMDB's byte order of log keys is seq order on any
 // host), the frame layout (u32 len | u32 crc32c | payload) and the stored
-// value layout (u64 version | bytes).
+// value layout (u64 version | u32 crc32c | bytes).
 #ifndef MEHDB_SRC_CODEC_H_
 #define MEHDB_SRC_CODEC_H_
 
@@ -69,11 +69,22 @@ enum class FrameResult { kOk, kNeedMore, kCorrupt };
 FrameResult NextFrame(std::string_view data, std::string_view& payload,
                       std::size_t& consumed);
 
-// Stored values: u64 version | bytes.
-constexpr std::size_t kValueHeaderBytes = 8;
-std::string EncodeValue(std::uint64_t version, std::string_view data);
-void EncodeValueInto(std::string& out, std::uint64_t version,
-                     std::string_view data);
+// Stored values (store format 2): u64 version | u32 crc32c | bytes, the
+// checksum over the key, the version's 8 bytes and the value bytes, so a
+// flipped bit anywhere in an entry, or a value read under the wrong key, is
+// caught when the value is read. Format 1 had no checksum (see Migrate).
+constexpr std::size_t kVersionBytes = 8;
+constexpr std::size_t kValueHeaderBytes = 12;
+constexpr std::size_t kV1ValueHeaderBytes = 8;
+
+std::uint32_t StoredValueCrc(std::string_view key, std::string_view version_bytes,
+                             std::string_view value);
+// Writes the stored form of (version, value) into dst, which has room for
+// kValueHeaderBytes + value.size() (an MDB_RESERVE'd slot).
+void WriteStoredValue(char* dst, std::string_view key, std::uint64_t version,
+                      std::string_view value);
+// Whether `stored` (at least kValueHeaderBytes long) matches its checksum.
+bool StoredValueIntact(std::string_view key, std::string_view stored);
 
 // 8-byte big-endian key for a seq in the log DBI.
 std::string SeqKey(std::uint64_t seq);

@@ -94,31 +94,34 @@ int Store::Impl::ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version)
       if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
       continue;
     }
-    // MDB_RESERVE lets us write version and bytes straight into the page.
+    // MDB_RESERVE lets us write header and bytes straight into the page.
     MDB_val d{internal::kValueHeaderBytes + op.value.size(), nullptr};
     if (int rc = mdb_put(txn, kv, &k, &d, MDB_RESERVE); rc != MDB_SUCCESS) return rc;
-    std::string header;
-    internal::PutU64(header, version);
-    char* dst = static_cast<char*>(d.mv_data);
-    std::memcpy(dst, header.data(), internal::kValueHeaderBytes);
-    if (!op.value.empty())
-      std::memcpy(dst + internal::kValueHeaderBytes, op.value.data(), op.value.size());
+    internal::WriteStoredValue(static_cast<char*>(d.mv_data), op.key, version, op.value);
   }
   return MDB_SUCCESS;
 }
 
-namespace {
-
-// Whether `key` is at `version` (see Batch::Expect) inside `txn`.
-bool ConditionHolds(MDB_txn* txn, MDB_dbi kv, const Batch::Condition& c) {
+// Whether `key` is at `version` (see Batch::Expect) inside `txn`; kDataLoss
+// when the stored value is damaged.
+Result<bool> Store::Impl::ConditionHolds(MDB_txn* txn, const Batch::Condition& c) const {
+  const Impl& impl = *this;
   MDB_val k = ToVal(c.key), d;
-  const bool present = mdb_get(txn, kv, &k, &d) == MDB_SUCCESS;
+  const bool present = mdb_get(txn, impl.kv, &k, &d) == MDB_SUCCESS;
   if (c.version == Batch::kAbsent) return !present;
   if (!present) return false;
   if (c.version == Batch::kPresent) return true;
-  return d.mv_size >= internal::kValueHeaderBytes &&
-         internal::LoadU64(static_cast<const char*>(d.mv_data)) == c.version;
+  // A page this transaction changed is a heap copy LMDB made, not the map;
+  // its values were written or copied by this process a moment ago.
+  if (impl.bounds.InMap(d.mv_data)) {
+    if (Status s = impl.CheckStored(c.key, d); !s.ok()) return s;
+  } else if (d.mv_size < internal::kValueHeaderBytes) {
+    return Status(Code::kDataLoss, "a stored value is shorter than its header");
+  }
+  return internal::LoadU64(static_cast<const char*>(d.mv_data)) == c.version;
 }
+
+namespace {
 
 bool IsPristine(MDB_txn* txn, MDB_dbi kv, Seq last) {
   MDB_stat st;
@@ -142,7 +145,12 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
           w->seq = 0;
           if (w->batch != nullptr) {
             for (const Batch::Condition& c : w->batch->conditions()) {
-              if (!ConditionHolds(txn, kv, c)) {
+              Result<bool> holds = ConditionHolds(txn, c);
+              if (!holds.ok()) {
+                w->status = holds.status();
+                break;
+              }
+              if (!*holds) {
                 w->status = Status(Code::kAborted, "precondition failed for key '" + c.key + "'");
                 break;
               }

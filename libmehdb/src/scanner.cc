@@ -23,6 +23,7 @@ constexpr std::size_t kScanBatch = 64;
 
 struct Scanner::State {
   Store::Impl::ReadTxn txn;
+  const internal::MapBounds& bounds;
   internal::Cursor cursor;
   std::string prefix;
   std::string start_after;
@@ -31,8 +32,9 @@ struct Scanner::State {
   bool done = false;
   std::array<ScanEntry, kScanBatch> batch;
 
-  State(Store::Impl::ReadTxn t, const ScanOptions& o)
+  State(Store::Impl::ReadTxn t, const internal::MapBounds& b, const ScanOptions& o)
       : txn(std::move(t)),
+        bounds(b),
         prefix(o.prefix),
         start_after(o.start_after),
         left(o.limit != 0 ? o.limit : SIZE_MAX) {}
@@ -83,10 +85,17 @@ Result<std::span<const ScanEntry>> Scanner::Next() {
       past_prefix = true;
       break;
     }
-    static_assert(ScanEntry::kVersionBytes == internal::kValueHeaderBytes);
-    if (d.mv_size < internal::kValueHeaderBytes) [[unlikely]] {
+    static_assert(ScanEntry::kVersionBytes == internal::kVersionBytes);
+    static_assert(ScanEntry::kHeaderBytes == internal::kValueHeaderBytes);
+    // Two compares: the checksum waits until the value is read (Verify).
+    if (d.mv_size < internal::kValueHeaderBytes ||
+        !s.bounds.Contains(d.mv_data, d.mv_size)) [[unlikely]] {
       s.done = true;
-      return Status(Code::kDataLoss, "stored value shorter than its header");
+      return Status(Code::kDataLoss, "a stored value " +
+                                         std::string(d.mv_size < internal::kValueHeaderBytes
+                                                         ? "is shorter than its header"
+                                                         : "lies outside the data file") +
+                                         ": " + s.bounds.file() + " is damaged");
     }
     out[n].key_ = key;
     out[n].stored_ = ToView(d);
@@ -102,10 +111,17 @@ Result<std::span<const ScanEntry>> Scanner::Next() {
   return std::span<const ScanEntry>(out, n);
 }
 
+Status ScanEntry::Verify() const {
+  if (internal::StoredValueIntact(key_, stored_)) [[likely]]
+    return Status::Ok();
+  return Status(Code::kDataLoss,
+                "a stored value does not match its checksum: the store's data file is damaged");
+}
+
 Result<Scanner> Store::NewScanner(const ScanOptions& options) const {
   auto txn = impl_->BeginRead();
   if (!txn.ok()) return txn.status();
-  auto state = std::make_unique<Scanner::State>(std::move(*txn), options);
+  auto state = std::make_unique<Scanner::State>(std::move(*txn), impl_->bounds, options);
   if (int rc = state->cursor.Open(state->txn.get(), impl_->kv); rc != MDB_SUCCESS)
     return LmdbStatus(rc, "opening a cursor");
   return Scanner(std::move(state));

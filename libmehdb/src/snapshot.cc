@@ -106,14 +106,16 @@ Status Store::ExportSnapshot(const std::function<bool(std::string_view)>& sink,
   };
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
     std::string_view key = ToView(k), raw = ToView(d);
-    if (raw.size() < internal::kValueHeaderBytes)
-      return Status(Code::kDataLoss, "stored value shorter than its header");
+    // A damaged value must not travel to a follower as if it were data.
+    if (Status s = impl_->CheckStored(key, d); !s.ok()) return s;
     internal::PutU32(entries, static_cast<std::uint32_t>(key.size()));
     entries.append(key);
-    // The stored layout is u64 version | bytes; the stream wants
-    // u32 vlen | u64 version | bytes.
-    internal::PutU32(entries, static_cast<std::uint32_t>(raw.size() - internal::kValueHeaderBytes));
-    entries.append(raw);
+    // The stored layout is u64 version | u32 crc | bytes; the stream wants
+    // u32 vlen | u64 version | bytes (its frames carry their own checksum).
+    const std::string_view value = raw.substr(internal::kValueHeaderBytes);
+    internal::PutU32(entries, static_cast<std::uint32_t>(value.size()));
+    entries.append(raw.substr(0, internal::kVersionBytes));
+    entries.append(value);
     ++count;
     if (entries.size() >= chunk_bytes) flush_entries();
     if (out.size() >= chunk_bytes) {
@@ -238,7 +240,7 @@ Status SnapshotLoader::Impl::Entries(internal::Reader& r) {
     std::string_view key, raw;
     std::uint32_t vlen = 0;
     if (!r.LengthPrefixed(key) || !r.U32(vlen) ||
-        !r.Bytes(vlen + std::size_t{internal::kValueHeaderBytes}, raw))
+        !r.Bytes(vlen + std::size_t{internal::kVersionBytes}, raw))
       return Corrupt("cut entry");
     if (key.empty() || key.size() > kMaxKeyBytes) return Corrupt("bad key length");
     if (!batch.empty() || !previous.empty()) {
@@ -253,9 +255,13 @@ Status SnapshotLoader::Impl::Entries(internal::Reader& r) {
   Status s = st.RunWrite(
       [&](MDB_txn* txn) {
         for (const Entry& e : batch) {
-          MDB_val k = ToVal(e.key), d = ToVal(e.raw);
+          // e.raw is u64 version | bytes.
+          const std::string_view value = e.raw.substr(internal::kVersionBytes);
+          MDB_val k = ToVal(e.key), d{internal::kValueHeaderBytes + value.size(), nullptr};
           // Sorted input: append without searching the tree.
-          if (int rc = mdb_put(txn, st.kv, &k, &d, MDB_APPEND)) return rc;
+          if (int rc = mdb_put(txn, st.kv, &k, &d, MDB_APPEND | MDB_RESERVE)) return rc;
+          internal::WriteStoredValue(static_cast<char*>(d.mv_data), e.key,
+                                     internal::LoadU64(e.raw.data()), value);
         }
         return MDB_SUCCESS;
       },

@@ -4,6 +4,7 @@
 // transaction plumbing (pooled readers, map growth) the other parts share.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <system_error>
 
 #include "codec.h"
+#include "file_length.h"
 #include "store_impl.h"
 
 namespace mehdb {
@@ -104,6 +106,10 @@ Status Store::Impl::GrowMap() {
   gate.DrainCached();  // no transaction of ours may be open across a resize
   if (int rc = mdb_env_set_mapsize(env, next); rc != MDB_SUCCESS)
     return LmdbStatus(rc, "growing the map");
+  // LMDB mapped the file anew, likely elsewhere.
+  mdb_filehandle_t fd;
+  mdb_env_get_fd(env, &fd);
+  if (Status s = bounds.Locate(fd, bounds.file()); !s.ok()) return s;
   map_growths.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
@@ -127,6 +133,21 @@ Status Store::Impl::RunWrite(const std::function<int(MDB_txn*)>& fn,
     }
     return internal::WriteFailureStatus(rc, what, dir);
   }
+}
+
+Status Store::Impl::CheckStored(std::string_view key, const MDB_val& d) const {
+  const char* why = nullptr;
+  if (!bounds.Contains(d.mv_data, d.mv_size))
+    why = "lies outside the data file (a damaged size or page)";
+  else if (d.mv_size < internal::kValueHeaderBytes)
+    why = "is shorter than its header";
+  else if (!internal::StoredValueIntact(key, ToView(d)))
+    why = "does not match its checksum";
+  if (why == nullptr) [[likely]]
+    return Status::Ok();
+  return Status(Code::kDataLoss, std::string("a stored value of ") +
+                                     std::to_string(key.size()) + "-byte key " + why + ": " +
+                                     bounds.file() + " is damaged");
 }
 
 // ---- Open ------------------------------------------------------------------
@@ -190,7 +211,8 @@ int Store::Impl::InitMeta(MDB_txn* txn, Status& verdict) {
     return rc;
   }
   const std::uint64_t format = internal::GetMetaU64(txn, impl.meta, internal::kMetaFormat);
-  if (format != internal::kFormatVersion) {
+  impl.format_on_disk = format;
+  if (format != internal::kFormatVersion && format != internal::kFormatNoChecksum) {
     verdict = Status(Code::kDataLoss,
                      "unsupported store format " + std::to_string(format));
     return MDB_INCOMPATIBLE;
@@ -225,6 +247,8 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
   if (!options.create_if_missing &&
       !std::filesystem::exists(std::filesystem::path(impl->dir) / "data.mdb"))
     return Status(Code::kNotFound, "no store at " + impl->dir);
+  // Before LMDB sees the directory: a second opener must not touch it.
+  if (Status s = impl->lock.Acquire(impl->dir); !s.ok()) return s;
 
   int rc = mdb_env_create(&impl->env);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "creating the environment");
@@ -237,8 +261,21 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
   // daemon serves requests from a thread pool. MDB_NOSYNC only when asked.
   unsigned flags = MDB_NOTLS;
   if (options.durability == Durability::kNoSync) flags |= MDB_NOSYNC;
+  const std::string data_file = impl->dir + "/data.mdb";
+  // LMDB takes an empty data file for a new environment and would start an
+  // empty store over it; a store's file is never empty once created.
+  std::error_code size_ec;
+  if (std::filesystem::exists(data_file, size_ec) &&
+      std::filesystem::file_size(data_file, size_ec) == 0 && !size_ec)
+    return Status(Code::kDataLoss,
+                  data_file + " is empty: the store's data is lost (if it never finished "
+                              "its first open, remove the directory)");
   rc = mdb_env_open(impl->env, impl->dir.c_str(), flags, 0640);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + impl->dir);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "opening the store in " + data_file);
+  if (Status s = internal::CheckFileLength(impl->env, data_file); !s.ok()) return s;
+  mdb_filehandle_t fd;
+  mdb_env_get_fd(impl->env, &fd);
+  if (Status s = impl->bounds.Locate(fd, data_file); !s.ok()) return s;
   // Clear reader slots left by crashed processes; they would pin old pages.
   int dead = 0;
   mdb_reader_check(impl->env, &dead);
@@ -249,6 +286,8 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
       "initialising the store in " + impl->dir);
   if (!verdict.ok()) return verdict;
   if (!s.ok()) return s;
+  if (impl->format_on_disk != internal::kFormatVersion)
+    if (Status m = impl->Migrate(); !m.ok()) return m;
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -263,9 +302,8 @@ Result<std::optional<Value>> Store::Get(std::string_view key) const {
   int rc = mdb_get(txn->get(), impl_->kv, &k, &d);
   if (rc == MDB_NOTFOUND) return std::optional<Value>();
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "reading a key");
+  if (Status s = impl_->CheckStored(key, d); !s.ok()) return s;
   std::string_view raw = ToView(d);
-  if (raw.size() < internal::kValueHeaderBytes)
-    return Status(Code::kDataLoss, "stored value shorter than its header");
   return std::optional<Value>(Value{std::string(raw.substr(internal::kValueHeaderBytes)),
                                     internal::LoadU64(raw.data())});
 }

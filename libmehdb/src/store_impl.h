@@ -29,20 +29,26 @@
 #include <string>
 #include <vector>
 
+#include "dir_lock.h"
 #include "lmdb_env.h"
+#include "map_bounds.h"
 #include "resize_gate.h"
 
 namespace mehdb {
 
 namespace internal {
 
-constexpr std::uint32_t kFormatVersion = 1;
+// 2: each stored value carries a CRC-32C (codec.h). 1: no checksum; Open
+// migrates it (migrate.cc), recording progress under kMetaMigratedUpTo.
+constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFormatNoChecksum = 1;
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaHistory = "history";
 constexpr std::string_view kMetaLastSeq = "last_seq";
 constexpr std::string_view kMetaFirstLogSeq = "first_log_seq";
 constexpr std::string_view kMetaLogBytes = "log_bytes";
 constexpr std::string_view kMetaLoading = "loading";
+constexpr std::string_view kMetaMigratedUpTo = "migrated_up_to";
 
 // One caller's write waiting in the group-commit queue.
 struct PendingWrite {
@@ -62,10 +68,16 @@ struct PendingWrite {
 struct Store::Impl {
   std::string dir;
   Options options;
+  // Declared before env so it is released after the environment is closed.
+  internal::DirLock lock;
   MDB_env* env = nullptr;
   MDB_dbi kv = 0;
   MDB_dbi log = 0;
   MDB_dbi meta = 0;
+  // The store format found on disk at open (kFormatVersion once migrated).
+  std::uint64_t format_on_disk = 0;
+  // Where the data file is mapped; every value read is checked against it.
+  internal::MapBounds bounds;
 
   // Every transaction passes this gate; map growth closes it (see
   // resize_gate.h). It also caches reset read transactions for reuse.
@@ -137,10 +149,19 @@ struct Store::Impl {
   // Doubles the map, up to options.max_map_bytes.
   Status GrowMap();
 
+  // Checks a stored value read in a read transaction before anything reads
+  // its bytes: inside the mapped file, at least a header long, and matching
+  // its checksum. kDataLoss naming the data file otherwise.
+  Status CheckStored(std::string_view key, const MDB_val& d) const;
+  // Rewrites a format-1 store's values with checksums (migrate.cc).
+  Status Migrate();
+
   // The write path (group_commit.cc).
   Result<Seq> Submit(internal::PendingWrite& w);
   void CommitGroup(std::span<internal::PendingWrite* const> group);
   Status CheckBatch(const Batch& batch) const;
+  // Whether a condition holds inside `txn`; kDataLoss for a damaged value.
+  Result<bool> ConditionHolds(MDB_txn* txn, const Batch::Condition& c) const;
 
   // Change-log maintenance inside a write txn (store_log.cc).
   int AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,

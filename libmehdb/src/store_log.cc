@@ -119,6 +119,11 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
   MDB_val k = ToVal(start), d;
   int rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_SET_KEY);
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
+    // Frames carry their own checksum (the follower checks it); the bounds
+    // keep a damaged size from reading past the file.
+    if (k.mv_size != 8 || !impl_->bounds.Contains(d.mv_data, d.mv_size))
+      return Status(Code::kDataLoss, "a log record lies outside the data file: " +
+                                         impl_->bounds.file() + " is damaged");
     const Seq seq = internal::LoadU64(static_cast<const char*>(k.mv_data));
     if (seq != chunk.to + 1)
       return Status(Code::kDataLoss, "the log has a gap before seq " + std::to_string(seq));

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -18,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "../unit/lmdb_damage.h"
 #include "harness.h"
 
 namespace mehdb_test {
@@ -300,6 +302,72 @@ TEST(Process, PortInUseExitsOne) {
                            "--datadir=" + dir.Sub("data")});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot listen"), std::string::npos) << r.err;
+}
+
+// One process per store: a second daemon on a live data directory exits 2
+// with one line naming the first one's pid, and the first keeps serving
+// writes.
+TEST(Process, SecondDaemonOnTheSameDataDirectoryExitsTwo) {
+  Daemon first(Env{{"MEHDB_HOST", "x"}});
+  ASSERT_TRUE(first.up()) << first.child().Stderr();
+  ASSERT_EQ(first.Client()->Put("/set/before", "1", "text/plain")->status, 200);
+  ProcessResult r = Start({"--port=" + std::to_string(FreePort()),
+                           "--datadir=" + first.dir().Sub("data")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("in use by process " + std::to_string(first.child().pid())),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(first.Client()
+                  ->Put(("/set/after" + std::to_string(i)).c_str(), "2", "text/plain")
+                  ->status,
+              200);
+  auto got = first.Client()->Get("/get/before");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body, "1");
+}
+
+// A damaged data file: a flipped byte in one value and an out-of-range size
+// on another. Each read of them answers 500 with a log line naming the data
+// file; the daemon stays up and serves the rest.
+TEST(Process, DamagedValuesAnswer500AndTheDaemonStaysUp) {
+  TempDir data;
+  const Env env{{"MEHDB_HOST", "x"}, {"MEHDB_DATADIR", data.Sub("data")}};
+  const std::string flipped(1000, 'F'), sized(1000, 'S');
+  {
+    Daemon first(env);
+    ASSERT_TRUE(first.up()) << first.child().Stderr();
+    auto cli = first.Client();
+    ASSERT_EQ(cli->Put("/set/flipped", flipped, "text/plain")->status, 200);
+    ASSERT_EQ(cli->Put("/set/sized", sized, "text/plain")->status, 200);
+    ASSERT_EQ(cli->Put("/set/intact", "fine", "text/plain")->status, 200);
+    first.child().Signal(SIGTERM);
+    ASSERT_EQ(first.child().Wait(std::chrono::seconds(20)), 0);
+  }
+  // Stored values are u64 version | u32 crc32c | bytes.
+  const std::string file = data.Sub("data/current/data.mdb");
+  ASSERT_GE(mehdb::testing::FlipDataByte(file, "flipped", 12 + 1000, 12 + 500), 1);
+  ASSERT_GE(mehdb::testing::SetValueSize(file, "sized", 12 + 1000, 0x80000000u), 1);
+
+  Daemon second(env);
+  ASSERT_TRUE(second.up()) << second.child().Stderr();
+  auto cli = second.Client();
+  for (const char* path : {"/get/flipped", "/get/sized"}) {
+    auto res = cli->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 500) << path << ": " << res->body;
+  }
+  auto intact = cli->Get("/get/intact");
+  ASSERT_TRUE(intact);
+  EXPECT_EQ(intact->status, 200);
+  EXPECT_EQ(intact->body, "fine");
+  EXPECT_EQ(cli->Get("/healthz")->status, 200);
+  const std::string err = second.child().Stderr();
+  EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
+  EXPECT_NE(err.find("lies outside the data file"), std::string::npos) << err;
+  EXPECT_NE(err.find("data.mdb is damaged"), std::string::npos) << err;
 }
 
 TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {

@@ -20,8 +20,9 @@
 // Caveats (read these):
 //  * Keys are 1..511 bytes (LMDB's key limit); anything else is
 //    kInvalidArgument.
-//  * Open a directory at most once per process, and never on a network
-//    filesystem (LMDB's locking needs a local one).
+//  * One open Store per directory: a second Store::Open of it, from this or
+//    any other process, fails with kUnavailable until the first is destroyed.
+//    Never on a network filesystem (LMDB's locking needs a local one).
 //  * Visitor callbacks (ForEach, ExportSnapshot) and Scanners run inside a
 //    read transaction: keep them short, since a long-lived reader stops LMDB
 //    from reusing pages and the file grows.
@@ -89,11 +90,17 @@ struct ScanOptions {
 
 // One key of a scan: views into the store's memory-mapped pages, valid until
 // the Scanner that produced it is destroyed. The value and its version are
-// decoded when asked for, so a scan that only wants keys reads nothing else.
+// decoded when asked for, so a scan that only wants keys reads nothing else,
+// and that includes the value's checksum: call Verify() before trusting
+// value() or version() (ForEach and Scan do).
 class ScanEntry {
  public:
   std::string_view key() const { return key_; }
-  std::string_view value() const { return stored_.substr(kVersionBytes); }
+  std::string_view value() const { return stored_.substr(kHeaderBytes); }
+  // Checks the entry against the CRC-32C stored with it: kDataLoss when the
+  // data file is damaged. The Scanner already checked that the entry lies
+  // inside the file, so reading it is safe either way.
+  MEHDB_EXPORT Status Verify() const;
   // The seq of the write that last set this key (stored big-endian in front
   // of the value).
   Seq version() const {
@@ -106,8 +113,9 @@ class ScanEntry {
  private:
   friend class Scanner;
   static constexpr std::size_t kVersionBytes = 8;
+  static constexpr std::size_t kHeaderBytes = 12;  // version | crc32c
   std::string_view key_;
-  std::string_view stored_;  // version | value, at least kVersionBytes long
+  std::string_view stored_;  // version | crc32c | value, at least kHeaderBytes long
 };
 
 class Store;
@@ -128,7 +136,8 @@ class MEHDB_EXPORT Scanner {
   ~Scanner();
 
   // The next keys in order, up to 64; an empty span when the scan is done.
-  // Errors: kDataLoss (a stored value without its header), kInternal.
+  // Errors: kDataLoss (a stored value outside the data file or without its
+  // header; checksums are checked by ScanEntry::Verify), kInternal.
   Result<std::span<const ScanEntry>> Next();
 
  private:
@@ -187,7 +196,8 @@ class MEHDB_EXPORT Store {
   // Errors: kInvalidArgument (bad options), kNotFound (no store and
   // !create_if_missing), kReadOnly (not writable), kNoSpace, kDataLoss (not a
   // mehdb store, a newer format, or an interrupted snapshot load),
-  // kUnavailable (another process holds it in an incompatible way), kInternal.
+  // kUnavailable (another Store, in this process or another, has it open: the
+  // message names the holder's pid; see DIR/mehdb.lock), kInternal.
   static Result<std::unique_ptr<Store>> Open(std::string_view dir,
                                              const Options& options = {});
   virtual ~Store();
@@ -286,8 +296,10 @@ Status Store::ForEach(const ScanOptions& options, Visitor&& fn) const {
     Result<std::span<const ScanEntry>> batch = scanner->Next();
     if (!batch.ok()) return batch.status();
     if (batch->empty()) return Status::Ok();
-    for (const ScanEntry& e : *batch)
+    for (const ScanEntry& e : *batch) {
+      if (Status s = e.Verify(); !s.ok()) return s;
       if (!fn(e.key(), e.value(), e.version())) return Status::Ok();
+    }
   }
 }
 
