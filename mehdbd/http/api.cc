@@ -53,7 +53,7 @@ Admission Api::Admit(Request& req, Response& res) {
   }
   if (target.route == Route::kSet) return AdmitSet(req, res, target);
   if (AnswersOnTheLoop(req, target.route)) {
-    Handle(req, res);
+    Serve(req, res);
     return Admission::kAnswered;
   }
   return Admission::kHandle;
@@ -127,7 +127,7 @@ std::optional<WritePlan> Api::PlanFor(const Request& req, std::string& error) co
   return plan;
 }
 
-void Api::Handle(Request& req, Response& res) {
+void Api::Serve(const Request& req, Response& res) {
   const Target target = ParseTarget(req.target, options_.key_rule);
   switch (target.route) {
     case Route::kSet: {

@@ -33,6 +33,7 @@
 #include "identity.h"
 #include "net/front_end.h"
 #include "net/service.h"
+#include "net/wait_queue.h"
 #include "replication/ack_table.h"
 #include "replication/follower.h"
 #include "store_handle.h"
@@ -49,7 +50,11 @@ class Api {
 
   // See the file comment. Admit sets req.tag to the route (for metrics).
   net::Service::Admission Admit(Request& req, Response& res);
-  void Handle(Request& req, Response& res);
+  void Handle(Request& req, Response& res) { Serve(req, res); }
+
+  // Where reads with min_seq park until the store's sequence moves
+  // (SeqWatch); null: they wait on their worker. Set before serving.
+  void SetSeqQueue(std::shared_ptr<net::WaitQueue> queue) { seq_queue_ = std::move(queue); }
 
   // Peer sync state this API reports (/readyz, /replication) and waits on
   // (acks=N). Set once before serving; either may be null.
@@ -88,16 +93,26 @@ class Api {
   // read_handlers.cc
   void ListKeys(const Request& req, Response& res);
   void Status(const Request& req, Response& res);
+  // Handle's work (const: a parked request runs it again).
+  void Serve(const Request& req, Response& res);
   // Honours min_seq / X-Mehdb-Min-Seq. True when the read may go ahead;
-  // false when it was answered (400, 307 to the leader, or 503).
+  // false when it was answered (400, 307 to the leader, or 503) or parked
+  // until the sequence arrives (the read then runs again).
   bool AwaitSeq(const Request& req, Response& res);
+  void AnswerSeqNotReached(const Request& req, Response& res, mehdb::Seq wanted);
 
   // replication_handlers.cc: GET /replication, and acks=N on writes.
   void Replication(Response& res);
   // acks / ack_timeout of a write, every one checked before anything is
   // written: nullopt with `error` (a 400) when malformed.
   std::optional<AckWait> ParseAckWait(const Request& req, std::string& error) const;
+  // Waits (parked on the ack table's queue when it has one) until
+  // acks.wanted followers applied `seq` or acks.timeout passed; sets
+  // X-Mehdb-Acks and 202 when fewer did.
   void AwaitAcks(const AckWait& acks, Response& res, mehdb::Seq seq);
+  void ParkForAcks(const AckWait& acks, Response& res, mehdb::Seq seq,
+                   std::chrono::steady_clock::time_point deadline);
+  static void SetAcks(const AckWait& acks, Response& res, std::size_t got);
 
   // admin_handlers.cc
   void Healthz(Response& res);
@@ -122,6 +137,7 @@ class Api {
   replication::AckTable* acks_ = nullptr;
   Authenticator* auth_ = nullptr;
   const net::FrontEnd* front_end_ = nullptr;
+  std::shared_ptr<net::WaitQueue> seq_queue_;
 };
 
 }  // namespace mehdbd::http

@@ -33,21 +33,40 @@ bool Api::AwaitSeq(const net::Request& req, net::Response& res) {
     return false;
   }
   if (wanted == 0 || store()->LastSeq() >= wanted) return true;
-  // Holds this worker thread for at most max_seq_wait: the bound is what
-  // keeps a burst of such reads from occupying the whole pool for long.
-  const mehdb::Seq applied = store()->WaitForSeq(wanted, options_.max_seq_wait);
-  if (applied >= wanted) return true;
+  const auto deadline = req.received + options_.max_seq_wait;
+  if (seq_queue_ != nullptr) {
+    if (std::chrono::steady_clock::now() < deadline) {
+      // Parked without a worker until the store moves (SeqWatch) or the
+      // deadline; then the whole read runs again.
+      res.Park(seq_queue_, deadline, [this, &req, wanted](net::Response& again, bool final) {
+        again = net::Response();
+        if (final && store()->LastSeq() < wanted) return AnswerSeqNotReached(req, again, wanted);
+        Serve(req, again);
+      });
+      return false;
+    }
+  } else {
+    // No watch (a server that is not running, e.g. the fuzzer's): wait here.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() > 0 && store()->WaitForSeq(wanted, left) >= wanted) return true;
+  }
+  AnswerSeqNotReached(req, res, wanted);
+  return false;
+}
+
+void Api::AnswerSeqNotReached(const net::Request& req, net::Response& res, mehdb::Seq wanted) {
+  const mehdb::Seq applied = store()->LastSeq();
   SetAppliedSeq(res, applied);
   if (identity_.role == Role::kFollower) {
     // The leader has every acknowledged write: ask it instead.
     RedirectToLeader(res, req.target);
-    return false;
+    return;
   }
   res.set_header("Retry-After", "1");
   AnswerText(res, 503,
              "sequence " + std::to_string(wanted) +
                  " not reached: this replica is at " + std::to_string(applied));
-  return false;
 }
 
 void Api::ListKeys(const net::Request& req, net::Response& res) {

@@ -119,8 +119,26 @@ std::optional<AckWait> Api::ParseAckWait(const net::Request& req, std::string& e
 
 void Api::AwaitAcks(const AckWait& acks, net::Response& res, mehdb::Seq seq) {
   if (!acks.requested) return;
-  const std::size_t got =
-      acks_ == nullptr ? 0 : acks_->WaitFor(seq, acks.wanted, acks.timeout);
+  if (acks_ == nullptr) return SetAcks(acks, res, 0);
+  const std::size_t got = acks_->Count(seq);
+  if (got >= acks.wanted || acks.timeout.count() == 0) return SetAcks(acks, res, got);
+  ParkForAcks(acks, res, seq, std::chrono::steady_clock::now() + acks.timeout);
+}
+
+// The write is committed and its answer written but for the acks: it waits
+// parked on the ack table's queue, holding no worker, and each recorded
+// ack wakes it to count again.
+void Api::ParkForAcks(const AckWait& acks, net::Response& res, mehdb::Seq seq,
+                      std::chrono::steady_clock::time_point deadline) {
+  res.Park(acks_->changes(), deadline, [this, acks, seq, deadline](net::Response& again, bool final) {
+    const std::size_t got = acks_->Count(seq);
+    if (got >= acks.wanted || final || std::chrono::steady_clock::now() >= deadline)
+      return SetAcks(acks, again, got);
+    ParkForAcks(acks, again, seq, deadline);
+  });
+}
+
+void Api::SetAcks(const AckWait& acks, net::Response& res, std::size_t got) {
   res.set_header("X-Mehdb-Acks", std::to_string(got));
   // Fewer followers than asked for in time: 202, the write stands.
   if (got < acks.wanted) res.status = 202;

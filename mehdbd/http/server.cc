@@ -71,7 +71,8 @@ class Server::HealthService final : public net::Service {
 };
 
 Server::Server(StoreHandle& stores, Identity identity, ServerOptions options)
-    : options_(options),
+    : stores_(stores),
+      options_(options),
       api_(stores, std::move(identity), options, metrics_),
       api_service_(std::make_unique<ApiService>(api_, metrics_, options.access_log)),
       health_service_(
@@ -129,6 +130,9 @@ int Server::BindHealth(const std::string& host, int port, std::string& error) {
 
 bool Server::Run() {
   if (!bound_) return false;
+  // Reads with min_seq park on the watch's queue instead of a worker.
+  seq_watch_ = std::make_unique<SeqWatch>(stores_);
+  api_.SetSeqQueue(seq_watch_->queue());
   running_.store(true);
   front_end_.Run();
   running_.store(false);

@@ -34,6 +34,7 @@
 #include "http/server_options.h"
 #include "identity.h"
 #include "net/front_end.h"
+#include "seq_watch.h"
 #include "store_handle.h"
 
 namespace mehdbd::http {
@@ -83,12 +84,16 @@ class Server {
 
   net::ConnectionLimits Limits() const;
 
+  StoreHandle& stores_;
   const ServerOptions options_;
   Metrics metrics_;
   Api api_;
   std::unique_ptr<ApiService> api_service_;
   std::unique_ptr<HealthService> health_service_;
   net::FrontEnd front_end_;
+  // While Run() serves; after front_end_ so it goes first (its waiters post
+  // into the front end's loops).
+  std::unique_ptr<SeqWatch> seq_watch_;
   bool bound_ = false;
   std::atomic<bool> running_{false};
 };

@@ -91,6 +91,9 @@ std::string ServeBuffer(Service& service, std::string_view input,
       }
     }
     if (next != Service::Admission::kAnswered) service.Handle(req, res);
+    // No waiting from memory: a parked request is resumed as at its deadline.
+    if (auto parked = std::move(res.parked)) parked->resume(res, /*final=*/true);
+    res.parked.reset();
     const bool close = body_unread || res.close || !head.keep_alive;
     Write(req, res, close, out);
     service.Finished(req, res, std::chrono::nanoseconds(0));

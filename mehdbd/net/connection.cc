@@ -29,6 +29,7 @@
 #include "log.h"
 #include "net/framing.h"
 #include "net/front_end_internal.h"
+#include "net/wait_queue.h"
 #include "tls/server_context.h"
 
 namespace mehdbd::net {
@@ -98,6 +99,7 @@ class Connection final : public ConnectionBase {
   }
 
   void CloseIfIdle() override {
+    if (state_ == State::kParked) return Wake(/*final=*/true);  // answer it now
     if (state_ == State::kHandshake || state_ == State::kHead) {
       closing_idle_ = true;
       boost::system::error_code ec;
@@ -109,7 +111,7 @@ class Connection final : public ConnectionBase {
   asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
-  enum class State { kHandshake, kHead, kBody, kHandling, kWriting, kClosing, kClosed };
+  enum class State { kHandshake, kHead, kBody, kHandling, kParked, kWriting, kClosing, kClosed };
 
   static Stream MakeStream(asio::ip::tcp::socket socket, asio::ssl::context* ssl) {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
@@ -140,6 +142,7 @@ class Connection final : public ConnectionBase {
     timer_.expires_at(when);
     timer_.async_wait([self = Self(), generation](boost::system::error_code ec) {
       if (ec || generation != self->deadline_ || self->state_ == State::kClosed) return;
+      if (self->state_ == State::kParked) return self->Wake(/*final=*/true);
       self->timed_out_ = true;
       boost::system::error_code ignored;
       self->Socket().cancel(ignored);
@@ -219,6 +222,7 @@ class Connection final : public ConnectionBase {
     head_text_.assign(bytes.substr(0, head_.head_bytes));
     pos_ += head_.head_bytes;
     req_.remote_addr = remote_;
+    req_.received = Clock::now();
     OnHead();
   }
 
@@ -364,10 +368,53 @@ class Connection final : public ConnectionBase {
         self->res_.status = 500;
         self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
       }
-      asio::post(self->stream_.get_executor(), [self] {
-        self->ReleaseBudget();
-        self->Respond();
+      asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
+    });
+  }
+
+  // Back on the loop after Handle or a resume: answer, or park (a handler
+  // waiting for an event). `final`: the handler was told to answer now.
+  void AfterHandle(bool final) {
+    if (res_.parked && !final && !fe_.stopping()) return Park();
+    res_.parked.reset();
+    ReleaseBudget();
+    Respond();
+  }
+
+  // The request waits for its queue or its deadline on the loop, without a
+  // worker (net/wait_queue.h).
+  void Park() {
+    parked_ = std::move(res_.parked);
+    state_ = State::kParked;
+    ReleaseBudget();  // the body, if any, has been used
+    park_token_ = std::make_shared<char>(0);
+    std::weak_ptr<ConnectionBase> weak = weak_from_this();
+    auto executor = stream_.get_executor();
+    parked_->queue->Add(park_token_, [weak, executor] {
+      asio::post(executor, [weak] {
+        if (auto conn = weak.lock()) static_cast<Connection*>(conn.get())->Wake(false);
       });
+    });
+    ExpireAt(parked_->until);
+  }
+
+  void Wake(bool final) {
+    if (state_ != State::kParked) return;
+    park_token_.reset();
+    ClearDeadline();
+    state_ = State::kHandling;
+    final = final || fe_.stopping();
+    asio::post(*listener_.workers, [self = Self(), parked = std::move(parked_), final] {
+      try {
+        parked->resume(self->res_, final);
+      } catch (const std::exception& e) {
+        LogError(self->listener_.options.name + ": resuming " + self->req_.target.substr(0, 256) +
+                 ": " + e.what());
+        self->res_ = Response();
+        self->res_.status = 500;
+        self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
+      }
+      asio::post(self->stream_.get_executor(), [self, final] { self->AfterHandle(final); });
     });
   }
 
@@ -615,6 +662,8 @@ class Connection final : public ConnectionBase {
   std::string interim_;
   std::shared_ptr<StreamSink> stream_sink_;
   std::promise<bool>* flush_promise_ = nullptr;
+  std::shared_ptr<Parked> parked_;   // while kParked
+  std::shared_ptr<char> park_token_;  // alive while parked: the queue's waiter counts
 };
 
 void StartConnection(FrontEnd& fe, FrontEnd::ListenerState& listener,

@@ -15,12 +15,16 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace mehdbd::net {
+
+class WaitQueue;
+struct Response;
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
@@ -53,6 +57,8 @@ struct Request {
   std::multimap<std::string, std::string> params;  // from `query`, decoded
   std::string body;     // filled before Service::Handle when it was read
   std::string remote_addr;
+  // When its head was complete: deadlines of waits are counted from here.
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
   // Set by the service for its own logs and metrics (e.g. the route).
   int tag = -1;
 
@@ -95,6 +101,17 @@ class Sink {
 // write a bounded amount; the connection writes it out between calls.
 using ContentProvider = std::function<bool(Sink& sink)>;
 
+// A request parked by its handler (Response::Park): it holds no thread
+// until `queue` is notified or `until` passes, then `resume` runs on a
+// worker with the response as the handler left it. `final` is true at the
+// deadline and when the server stops: resume must answer then; otherwise
+// it may park again.
+struct Parked {
+  std::shared_ptr<WaitQueue> queue;
+  std::chrono::steady_clock::time_point until;
+  std::function<void(Response& res, bool final)> resume;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -102,6 +119,14 @@ struct Response {
   ContentProvider provider;  // set: the body is streamed in chunks
   // The service wants the connection closed after this answer.
   bool close = false;
+  // Set by Park(): the answer is not ready yet.
+  std::shared_ptr<Parked> parked;
+
+  void Park(std::shared_ptr<WaitQueue> queue,
+            std::chrono::steady_clock::time_point until,
+            std::function<void(Response& res, bool final)> resume) {
+    parked = std::make_shared<Parked>(Parked{std::move(queue), until, std::move(resume)});
+  }
 
   void set_header(std::string_view name, std::string value) {
     headers.Set(name, std::move(value));

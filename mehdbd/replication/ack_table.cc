@@ -18,7 +18,13 @@ bool AckTable::BeginPoll(const std::string& follower, mehdb::Seq acked) {
     ++e.polls_open;
   }
   changed_.notify_all();
+  changes_->NotifyAll();
   return true;
+}
+
+std::size_t AckTable::Count(mehdb::Seq seq) const {
+  std::lock_guard lock(mu_);
+  return CountLocked(seq, Clock::now());
 }
 
 void AckTable::EndPoll(const std::string& follower) {

@@ -21,9 +21,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "net/wait_queue.h"
 
 namespace mehdbd::replication {
 
@@ -52,6 +55,12 @@ class AckTable {
   bool BeginPoll(const std::string& follower, mehdb::Seq acked);
   void EndPoll(const std::string& follower);
 
+  // How many followers acknowledged `seq` (not forgotten ones).
+  std::size_t Count(mehdb::Seq seq) const;
+  // Notified whenever a follower's acknowledged seq is recorded: writes
+  // waiting for acks park here without a thread (net/wait_queue.h).
+  const std::shared_ptr<net::WaitQueue>& changes() const { return changes_; }
+
   // Blocks until at least `n` followers acknowledged `seq`, or the timeout;
   // answers how many had.
   std::size_t WaitFor(mehdb::Seq seq, std::size_t n, std::chrono::milliseconds timeout);
@@ -60,6 +69,7 @@ class AckTable {
   std::chrono::milliseconds forget_after() const { return forget_after_; }
 
  private:
+  const std::shared_ptr<net::WaitQueue> changes_ = std::make_shared<net::WaitQueue>();
   bool ForgottenLocked(const Entry& e, Clock::time_point now) const;
   void PruneLocked(Clock::time_point now);
   std::size_t CountLocked(mehdb::Seq seq, Clock::time_point now) const;

@@ -102,16 +102,19 @@ int PeerServer::Bind(const std::string& host, int port, std::string& error) {
 }
 
 void PeerServer::Start() {
+  seq_watch_ = std::make_unique<SeqWatch>(stores_);
   thread_ = std::thread([this] { front_end_.Run(); });
 }
 
 void PeerServer::Stop() {
   if (stopping_.exchange(true)) return;
+  // Parked polls are answered at once (an empty batch), then the loops end.
   front_end_.Stop();
   if (thread_.joinable()) thread_.join();
+  seq_watch_.reset();
 }
 
-void PeerServer::Log(const net::Request& req, net::Response& res) {
+void PeerServer::Log(const net::Request& req, net::Response& res, bool no_wait) {
   std::uint64_t from = 0, max_bytes = options_.max_batch_bytes, wait_ms = 0;
   if (!ParseU64(req.get_param_value("from"), from) || from == 0)
     return Refuse(res, 400, "bad-request", "from must be a sequence number >= 1");
@@ -120,7 +123,8 @@ void PeerServer::Log(const net::Request& req, net::Response& res) {
   if (req.has_param("wait_ms") && !ParseU64(req.get_param_value("wait_ms"), wait_ms))
     return Refuse(res, 400, "bad-request", "wait_ms must be a number");
   max_bytes = std::clamp<std::uint64_t>(max_bytes, 1, options_.max_batch_bytes);
-  const auto wait = std::min(std::chrono::milliseconds(wait_ms), options_.max_wait);
+  const auto wait = no_wait ? std::chrono::milliseconds(0)
+                            : std::min(std::chrono::milliseconds(wait_ms), options_.max_wait);
   const std::string history = req.get_param_value("history");
   if (history.empty() && from != 1)
     return Refuse(res, 400, "bad-request", "history is required after the first record");
@@ -143,12 +147,25 @@ void PeerServer::Log(const net::Request& req, net::Response& res) {
   // Accepted (authenticated before routing, same history, not ahead): only
   // now does from=S count as the follower's ack of S-1 (acks=N on writes).
   const std::string follower = req.get_header_value(kFollowerHeader);
-  std::optional<PollScope> poll;
-  if (!follower.empty()) poll.emplace(acks_, follower, from - 1);
+  std::shared_ptr<PollScope> poll;
+  if (!follower.empty()) poll = std::make_shared<PollScope>(acks_, follower, from - 1);
 
-  // Long-poll: nothing new yet, so wait (bounded) for the next commit.
-  if (from == store->LastSeq() + 1 && wait.count() > 0 && !stopping_.load())
-    store->WaitForSeq(from, wait);
+  // Long-poll: nothing new yet, so park (bounded) until the next commit,
+  // holding no worker (SeqWatch wakes it); the poll then runs again and
+  // answers what arrived, or an empty batch at the deadline.
+  if (from == store->LastSeq() + 1 && wait.count() > 0 && seq_watch_ != nullptr) {
+    const auto deadline = req.received + wait;
+    if (std::chrono::steady_clock::now() < deadline) {
+      res.Park(seq_watch_->queue(), deadline,
+               [this, &req, poll](net::Response& again, bool final) {  // poll: open while parked
+                 again = net::Response();
+                 Log(req, again, final);
+               });
+      return;
+    }
+  } else if (from == store->LastSeq() + 1 && wait.count() > 0) {
+    store->WaitForSeq(from, wait);  // not started: no watch to park on
+  }
 
   auto chunk = store->ReadLog(from - 1, max_bytes);
   if (!chunk.ok()) {

@@ -23,6 +23,7 @@
 #include "net/front_end.h"
 #include "net/service.h"
 #include "replication/ack_table.h"
+#include "seq_watch.h"
 #include "store_handle.h"
 
 namespace mehdbd::replication {
@@ -56,7 +57,8 @@ class PeerServer {
 
  private:
   class Service;
-  void Log(const net::Request& req, net::Response& res);
+  // A log poll; `no_wait`: answer now (a parked poll at its deadline).
+  void Log(const net::Request& req, net::Response& res, bool no_wait = false);
   void Snapshot(const net::Request& req, net::Response& res);
 
   StoreHandle& stores_;
@@ -64,6 +66,7 @@ class PeerServer {
   const PeerServerOptions options_;
   std::unique_ptr<Service> service_;
   net::FrontEnd front_end_;
+  std::unique_ptr<SeqWatch> seq_watch_;  // while started: parked polls wake on it
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   http::Authenticator* auth_ = nullptr;

@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "http/auth.h"
+#include "replication/ack_table.h"
 #include "token_file.h"
 
 namespace mehdb_test {
@@ -145,6 +146,79 @@ TEST(Starvation, RefusedUnauthenticatedPutsHoldNoWorker) {
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(auth.Rejected(mehdbd::http::Listener::kApi, mehdbd::http::AuthOutcome::kMissing),
             80u);
+}
+
+// Waits park without a worker: reads with min_seq for a sequence not yet
+// written, and writes with acks=1 on a leader with no follower, are all
+// waiting while normal requests go through a two-thread pool; then one
+// write wakes every parked read at once, and the acks waits end at their
+// timeout with 202.
+TEST(Starvation, ParkedWaitsHoldNoWorker) {
+  ServerOptions options = TinyPool();
+  options.max_seq_wait = std::chrono::seconds(30);
+  options.max_ack_wait = std::chrono::seconds(30);
+  // A leader with an ack table (and no follower), served as mehdbd does.
+  TempDir dir;
+  auto stores = mehdbd::StoreHandle::Open(dir.Sub("data"), TestServer::QuickStore());
+  ASSERT_TRUE(stores.ok()) << stores.status().ToString();
+  mehdbd::replication::AckTable acks;
+  mehdbd::http::Server server(**stores, LeaderIdentity(), options);
+  server.api().SetReplication(nullptr, &acks);
+  std::string error;
+  const int port = server.Bind("127.0.0.1", 0, error);
+  ASSERT_GT(port, 0) << error;
+  std::thread serving([&] { server.Run(); });
+  struct Join {
+    mehdbd::http::Server& server;
+    std::thread& thread;
+    ~Join() {
+      server.Stop();
+      thread.join();
+    }
+  } join{server, serving};
+  WaitForHttp(port, "/healthz");
+  auto cli = std::make_unique<httplib::Client>("127.0.0.1", port);
+  ASSERT_EQ(cli->Put("/set/k", "v0", "text/plain")->status, 200);
+  // The readers wait for the seq after the six parked writers' writes: the
+  // one the PUT below takes.
+  const std::string future = std::to_string((*stores)->Current()->LastSeq() + 7);
+  std::vector<int> readers, writers;
+  for (int i = 0; i < 20; ++i) {
+    readers.push_back(ConnectLoopback(port));
+    ASSERT_TRUE(SendAll(readers.back(), "GET /get/k?min_seq=" + future +
+                                            " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  for (int i = 0; i < 6; ++i) {
+    writers.push_back(ConnectLoopback(port));
+    ASSERT_TRUE(SendAll(writers.back(), "PUT /set/w" + std::to_string(i) +
+                                            "?acks=1&ack_timeout=8s HTTP/1.1\r\nHost: x\r\n"
+                                            "Content-Length: 1\r\n\r\nw"));
+  }
+  // Every one of them is waiting, and the pool still serves. (Were the
+  // waits holding the two workers, the PUT below would queue behind 8 s
+  // of acks waits and the readers' 5 s bound would fail.)
+  for (int i = 0; i < 5; ++i) {
+    auto got = cli->Get("/status");
+    ASSERT_TRUE(got);
+  }
+  for (int fd : readers) EXPECT_TRUE(StillWaiting(fd));
+  for (int fd : writers) EXPECT_TRUE(StillWaiting(fd));
+  // One write: its seq is the one the readers wait for.
+  const auto put_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(cli->Put("/set/k", "v1", "text/plain")->status, 200);
+  for (int fd : readers) {
+    const std::string answer = ReadUntil(fd, "\r\n\r\n", std::chrono::seconds(5));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+    ::close(fd);
+  }
+  for (int fd : writers) {
+    const std::string answer = ReadUntil(fd, "WRITE completed", std::chrono::seconds(20));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 202 ", 0), 0u) << answer;
+    EXPECT_NE(answer.find("X-Mehdb-Acks: 0"), std::string::npos) << answer;
+    ::close(fd);
+  }
+  // The acks waits ran to their timeout (they were parked, not answered).
+  EXPECT_GE(std::chrono::steady_clock::now() - put_at, std::chrono::seconds(4));
 }
 
 // Bodies buffered at once are bounded: past the budget a PUT is refused
