@@ -27,6 +27,7 @@
 #include "http/auth.h"
 #include "http/server.h"
 #include "identity.h"
+#include "legacy_import.h"
 #include "log.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
@@ -101,6 +102,13 @@ int Serve(const mehdbd::Config& config) {
   if (ec) {
     LogError("cannot create data directory " + config.datadir + ": " +
              ec.message());
+    return 1;
+  }
+  // A volume of the original mehdb 0.6 becomes a store first (legacy_import.h).
+  if (auto imported = mehdbd::ImportLegacyLayout(config.datadir, config.store);
+      !imported.ok()) {
+    LogError("cannot import mehdb 0.6's data in " + config.datadir + ": " +
+             imported.ToString());
     return 1;
   }
   auto stores = mehdbd::StoreHandle::Open(config.datadir, config.store);
