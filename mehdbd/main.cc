@@ -68,6 +68,7 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
     const mehdbd::Config& config, const mehdbd::Identity& identity) {
   mehdbd::replication::FollowerOptions o;
   o.leader_peer_url = LeaderPeerUrl(config, identity);
+  o.leader_url = identity.leader_url;  // for a mehdb 0.6 leader (no peer port)
   o.name = identity.host;
   o.poll_wait = config.poll_wait;
   o.max_batch_bytes = config.peer_batch_bytes;
