@@ -27,7 +27,7 @@ using mehdb::Code;
 using mehdb::Status;
 
 constexpr const char* kMarker = ".import-in-progress";
-constexpr const char* kCurrent = "current";
+constexpr const char* kCurrentLink = "current";
 constexpr const char* kContent = "content";
 // Imported keys are written in batches of about this size: the staged store
 // is invisible until `current` names it, so its batches need not be one
@@ -46,7 +46,7 @@ bool IsOriginalKey(const std::string& name) {
 
 // Our own entries in a data directory (store_handle.h, this file).
 bool IsOurs(const std::string& name) {
-  return name == kCurrent || name == std::string(kCurrent) + ".tmp" ||
+  return name == kCurrentLink || name == std::string(kCurrentLink) + ".tmp" ||
          name == kLegacyArchiveDir || name.rfind("store-", 0) == 0;
 }
 
@@ -57,7 +57,7 @@ Status ErrnoStatus(int err, const std::string& what) {
   return Status(code, what + ": " + std::strerror(err), err);
 }
 
-void SyncDir(const fs::path& dir) {
+void SyncDirEntries(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     ::fsync(fd);
@@ -72,7 +72,7 @@ struct LegacyKey {
 };
 
 // What a scan of one directory found.
-struct Scan {
+struct ScanResult {
   std::vector<LegacyKey> keys;
   std::vector<std::string> reports;  // entries left alone, one line each
 };
@@ -81,7 +81,7 @@ struct Scan {
 // the archive (names shown prefixed with `shown_as`). lstat, never
 // stat: a symlink is something the original never made, and following one
 // could import a file from anywhere on the node.
-Status ScanDir(const fs::path& dir, const std::string& shown_as, Scan& out) {
+Status ScanDir(const fs::path& dir, const std::string& shown_as, ScanResult& out) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) return Status(Code::kInternal, "reading " + dir.string() + ": " + ec.message());
@@ -102,7 +102,7 @@ Status ScanDir(const fs::path& dir, const std::string& shown_as, Scan& out) {
     }
     // Ours, except a directory "current": that is the original's key.
     if (shown_as.empty() && IsOurs(name) &&
-        !(name == kCurrent && S_ISDIR(st.st_mode)))
+        !(name == kCurrentLink && S_ISDIR(st.st_mode)))
       continue;
     if (!S_ISDIR(st.st_mode)) {
       out.reports.push_back(shown + ": not a directory, so not a key of the original; left in place");
@@ -188,17 +188,17 @@ void LogReports(const std::vector<std::string>& reports) {
 
 // After a crash between the switch and the end of the moves.
 Status FinishMoves(const fs::path& data, const fs::path& archive) {
-  Scan top;
+  ScanResult top;
   if (Status s = ScanDir(data, "", top); !s.ok()) return s;
   for (const LegacyKey& key : top.keys) {
     if (Status s = MoveInto(key.dir, archive / key.name); !s.ok()) return s;
   }
-  SyncDir(archive);
-  SyncDir(data);
+  SyncDirEntries(archive);
+  SyncDirEntries(data);
   std::error_code ec;
   fs::remove(archive / kMarker, ec);
   if (ec) return Status(Code::kInternal, "removing the import marker: " + ec.message());
-  SyncDir(archive);
+  SyncDirEntries(archive);
   LogInfo("import of mehdb 0.6: finished moving the original's files into " +
           archive.string() + " (" + std::to_string(top.keys.size()) +
           " moved after an interruption)");
@@ -217,7 +217,7 @@ Status WriteMarker(const fs::path& archive) {
   const int err = errno;
   ::close(fd);
   if (!ok) return ErrnoStatus(err, "writing " + marker.string());
-  SyncDir(archive);
+  SyncDirEntries(archive);
   return Status::Ok();
 }
 
@@ -227,7 +227,7 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
   const fs::path data(datadir);
   const fs::path archive = data / kLegacyArchiveDir;
   std::error_code ec;
-  const bool have_store = fs::is_symlink(data / kCurrent, ec);
+  const bool have_store = fs::is_symlink(data / kCurrentLink, ec);
   const bool have_archive = fs::is_directory(archive, ec);
   const bool interrupted = have_archive && fs::exists(archive / kMarker, ec);
 
@@ -235,7 +235,7 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
     if (interrupted) return FinishMoves(data, archive);
     // A second start, or keys of the original written beside our store
     // (by a rolled-back original): never mixed in silently.
-    Scan top;
+    ScanResult top;
     if (Status s = ScanDir(data, "", top); !s.ok()) return s;
     if (!top.keys.empty())
       LogWarning("import of mehdb 0.6: " + std::to_string(top.keys.size()) +
@@ -245,7 +245,7 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
     return Status::Ok();
   }
 
-  Scan found;
+  ScanResult found;
   if (Status s = ScanDir(data, "", found); !s.ok()) return s;
   if (interrupted) {
     if (Status s = ScanDir(archive, std::string(kLegacyArchiveDir) + "/", found); !s.ok())
@@ -280,13 +280,13 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
   // 1. The archive and its marker.
   if (!have_archive && ::mkdir(archive.c_str(), 0755) != 0)
     return ErrnoStatus(errno, "creating " + archive.string());
-  SyncDir(data);
+  SyncDirEntries(data);
   if (Status s = WriteMarker(archive); !s.ok()) return s;
 
   // 2. The staged store, from scratch (a crashed attempt's is discarded).
   for (const auto& entry : fs::directory_iterator(data, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("store-", 0) == 0 || name == std::string(kCurrent) + ".tmp")
+    if (name.rfind("store-", 0) == 0 || name == std::string(kCurrentLink) + ".tmp")
       fs::remove_all(entry.path(), ec);
   }
   const std::string store_name = StoreHandle::StoreDirName(1);
@@ -323,23 +323,23 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
   // 3. The switch. A key named "current" must make room for the link first;
   // until the link exists its directory is found in the archive.
   for (const LegacyKey& key : found.keys) {
-    if (key.name == kCurrent && key.dir.parent_path() == data) {
+    if (key.name == kCurrentLink && key.dir.parent_path() == data) {
       if (Status s = MoveInto(key.dir, archive / key.name); !s.ok()) return s;
-      SyncDir(archive);
-      SyncDir(data);
+      SyncDirEntries(archive);
+      SyncDirEntries(data);
     }
   }
   if (Status s = StoreHandle::LinkCurrent(datadir, store_name); !s.ok()) return s;
 
   // 4. The originals out of the way, kept.
   for (const LegacyKey& key : found.keys) {
-    if (key.dir.parent_path() != data || key.name == kCurrent) continue;
+    if (key.dir.parent_path() != data || key.name == kCurrentLink) continue;
     if (Status s = MoveInto(key.dir, archive / key.name); !s.ok()) return s;
   }
-  SyncDir(archive);
-  SyncDir(data);
+  SyncDirEntries(archive);
+  SyncDirEntries(data);
   fs::remove(archive / kMarker, ec);
-  SyncDir(archive);
+  SyncDirEntries(archive);
   LogInfo("import of mehdb 0.6: imported " + std::to_string(found.keys.size()) + " keys (" +
           std::to_string(total_bytes) + " bytes); the original's files are kept in " +
           archive.string() + " until you remove them");
