@@ -196,6 +196,7 @@ void Follower::OriginalApiStep() {
     std::lock_guard lock(status_mu_);
     last_contact_ = Clock::now();
     ++status_.original_api_cycles;
+    status_.original_api_missing = cycle->missing;
     status_.batches_applied += cycle->batches;
     status_.records_applied += cycle->puts + cycle->erases;
     status_.last_error.clear();
@@ -392,6 +393,7 @@ FollowerStatus Follower::Status() const {
   // Following an original leader there is no lag to measure: ready once a
   // cycle has run, and while cycles keep succeeding.
   const bool original = s.state == "original-api";
+  if (original) s.lag_records = s.original_api_missing;  // no seqs in this mode
   const double contact_limit_ms =
       static_cast<double>((options_.max_contact_age + (original ? options_.poll_wait
                                                                 : std::chrono::milliseconds(0)))

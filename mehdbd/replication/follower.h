@@ -20,7 +20,9 @@
 //                               mode "original-api": the leader is the
 //                               original mehdb 0.6 (a rolling upgrade);
 //                               follow it with GET /keys and /get/{key}
-//                               every poll_wait (original_api_sync.h), and
+//                               every poll_wait (original_api_sync.h); ready
+//                               after a cycle with at most max_lag_records
+//                               of its keys still to download; and
 //                               load a snapshot as soon as its peer port
 //                               answers
 //
@@ -76,6 +78,7 @@ struct FollowerStatus {
   // "peer" (the peer protocol) or "original-api" (a mehdb 0.6 leader)
   std::string mode = "peer";
   std::uint64_t original_api_cycles = 0;  // completed cycles in that mode
+  std::uint64_t original_api_missing = 0;  // leader's keys not here yet (lag)
   std::string leader;
   std::string leader_history;
   mehdb::Seq applied_seq = 0;

@@ -177,8 +177,9 @@ mehdb::Result<OriginalApiCycle> OriginalApiSync::RunCycle(mehdb::Store& store,
   std::vector<std::string> wanted;
   const std::set<std::string> ours_set(ours.begin(), ours.end());
   for (const std::string& key : *leader_keys) {
-    if (wanted.size() >= limits_.max_gets) break;
-    if (ours_set.count(key) == 0) wanted.push_back(key);
+    if (ours_set.count(key) != 0) continue;
+    ++cycle.missing;
+    if (wanted.size() < limits_.max_gets) wanted.push_back(key);
   }
   if (!existing.empty() && wanted.size() < limits_.max_gets) {
     auto start = std::upper_bound(existing.begin(), existing.end(), cursor_);
@@ -199,8 +200,10 @@ mehdb::Result<OriginalApiCycle> OriginalApiSync::RunCycle(mehdb::Store& store,
       return got.status();
     }
     ++cycle.downloads;
+    const bool addition = ours_set.count(key) == 0;
+    if (addition) --cycle.missing;  // stored below, or gone from the leader
     if (*got == 404) {  // deleted since the listing
-      if (ours_set.count(key) != 0) {
+      if (!addition) {
         if (Status s = add([&] { batch.Erase(key); }, key.size()); !s.ok()) return s;
         ++cycle.erases;
       }

@@ -50,6 +50,9 @@ struct OriginalApiCycle {
   std::uint64_t puts = 0;     // new or changed values written
   std::uint64_t erases = 0;   // keys the leader no longer has
   std::uint64_t batches = 0;  // batches applied
+  // Keys the leader listed that this store still lacks after the cycle (the
+  // download budget ran out): the follower's lag in this mode.
+  std::uint64_t missing = 0;
 };
 
 class OriginalApiSync {
