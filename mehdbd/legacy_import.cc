@@ -232,7 +232,14 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
   const bool interrupted = have_archive && fs::exists(archive / kMarker, ec);
 
   if (have_store) {
-    if (interrupted) return FinishMoves(data, archive);
+    // The store is complete: a file that cannot be moved is no reason to
+    // keep the daemon down (the next start tries again).
+    if (interrupted) {
+      if (Status s = FinishMoves(data, archive); !s.ok())
+        LogWarning("import of mehdb 0.6: the store is complete, but " + s.ToString() +
+                   "; the next start tries again");
+      return Status::Ok();
+    }
     // A second start, or keys of the original written beside our store
     // (by a rolled-back original): never mixed in silently.
     ScanResult top;
@@ -331,10 +338,17 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
   }
   if (Status s = StoreHandle::LinkCurrent(datadir, store_name); !s.ok()) return s;
 
-  // 4. The originals out of the way, kept.
+  // 4. The originals out of the way, kept. The store is complete from here
+  // on, so a failed move is a warning (the marker stays; the next start
+  // tries again), not a reason to stop.
   for (const LegacyKey& key : found.keys) {
     if (key.dir.parent_path() != data || key.name == kCurrentLink) continue;
-    if (Status s = MoveInto(key.dir, archive / key.name); !s.ok()) return s;
+    if (Status s = MoveInto(key.dir, archive / key.name); !s.ok()) {
+      LogWarning("import of mehdb 0.6: imported " + std::to_string(found.keys.size()) +
+                 " keys (" + std::to_string(total_bytes) + " bytes), but " + s.ToString() +
+                 "; the next start tries again");
+      return Status::Ok();
+    }
   }
   SyncDirEntries(archive);
   SyncDirEntries(data);

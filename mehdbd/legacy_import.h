@@ -21,8 +21,9 @@
 // Before 3 there is no `current`: the next start removes the staged store
 // and imports again from the untouched originals (some may already sit in
 // mehdb-0.6/ when the marker says so). After 3 the marker makes the next
-// start finish step 4. Without a marker and with `current`, nothing is done:
-// a second start is a no-op.
+// start finish step 4; a move that fails there is a warning, not a failed
+// start, since the store is complete. Without a marker and with `current`,
+// nothing is done: a second start is a no-op.
 //
 // Entries the original could not have written (names outside [a-z]{1,255},
 // symlinks, a `content` that is not a regular file, other files) are logged

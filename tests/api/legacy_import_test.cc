@@ -235,6 +235,31 @@ TEST(LegacyImport, AMoveInterruptedAfterTheSwitchIsFinished) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+TEST(LegacyImport, AMoveThatFailsAfterTheSwitchDoesNotKeepTheDaemonDown) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  WriteOriginalLayout(data, Values{{"abc", "one"}, {"def", "two"}});
+  Daemon daemon(dir, data);
+  daemon.Start();
+  ASSERT_TRUE(daemon.WaitUp()) << daemon.child().Stderr();
+  ASSERT_EQ(daemon.Stop(), 0);
+  // An interrupted move whose target is taken: rename(2) onto a non-empty
+  // directory fails.
+  fs::create_directory(data + "/abc");
+  WriteFile(data + "/abc/content", "a copy");
+  WriteFile(data + "/mehdb-0.6/.import-in-progress", "");
+
+  daemon.Start();
+  ASSERT_TRUE(daemon.WaitUp()) << daemon.child().Stderr();
+  EXPECT_NE(daemon.child().Stderr().find("the store is complete, but"), std::string::npos)
+      << daemon.child().Stderr();
+  ExpectServes(daemon, Values{{"abc", "one"}, {"def", "two"}});
+  EXPECT_TRUE(fs::exists(data + "/mehdb-0.6/.import-in-progress"));
+  EXPECT_EQ(ReadFile(data + "/abc/content"), "a copy");
+  EXPECT_EQ(ReadFile(data + "/mehdb-0.6/abc/content"), "one");
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 TEST(LegacyImport, WhatTheOriginalCouldNotHaveWrittenIsReportedAndLeftAlone) {
   TempDir dir;
   const std::string data = dir.Sub("data");
