@@ -221,6 +221,40 @@ Status WriteMarker(const fs::path& archive) {
   return Status::Ok();
 }
 
+// Step 2: every key into a new store at `dir`, synced and closed on return;
+// the value bytes written.
+mehdb::Result<std::uint64_t> WriteStagedStore(const fs::path& dir, const mehdb::Options& options,
+                                              const std::vector<LegacyKey>& keys) {
+  mehdb::Options store_options = options;
+  store_options.create_if_missing = true;
+  store_options.durability = mehdb::Durability::kSync;  // on disk before the switch
+  auto store = mehdb::Store::Open(dir.string(), store_options);
+  if (!store.ok()) return store.status();
+  std::uint64_t total_bytes = 0;
+  mehdb::Batch batch;
+  std::size_t batch_bytes = 0, batch_keys = 0;
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    auto done = (*store)->Write(batch);
+    if (!done.ok()) return done.status();
+    batch = mehdb::Batch();
+    batch_bytes = batch_keys = 0;
+    return Status::Ok();
+  };
+  for (const LegacyKey& key : keys) {
+    auto value = ReadValue(key.dir / kContent, options.max_value_bytes, key.name);
+    if (!value.ok()) return value.status();
+    total_bytes += value->size();
+    batch_bytes += value->size() + key.name.size();
+    batch.Put(key.name, *value);
+    if (++batch_keys >= kBatchKeys || batch_bytes >= kBatchBytes) {
+      if (Status s = flush(); !s.ok()) return s;
+    }
+  }
+  if (Status s = flush(); !s.ok()) return s;
+  return total_bytes;
+}
+
 }  // namespace
 
 Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& options) {
@@ -297,35 +331,9 @@ Status ImportLegacyLayout(const std::string& datadir, const mehdb::Options& opti
       fs::remove_all(entry.path(), ec);
   }
   const std::string store_name = StoreHandle::StoreDirName(1);
-  mehdb::Options store_options = options;
-  store_options.create_if_missing = true;
-  store_options.durability = mehdb::Durability::kSync;  // on disk before the switch
-  std::uint64_t total_bytes = 0;
-  {
-    auto store = mehdb::Store::Open((data / store_name).string(), store_options);
-    if (!store.ok()) return store.status();
-    mehdb::Batch batch;
-    std::size_t batch_bytes = 0, batch_keys = 0;
-    auto flush = [&]() -> Status {
-      if (batch.empty()) return Status::Ok();
-      auto done = (*store)->Write(batch);
-      if (!done.ok()) return done.status();
-      batch = mehdb::Batch();
-      batch_bytes = batch_keys = 0;
-      return Status::Ok();
-    };
-    for (const LegacyKey& key : found.keys) {
-      auto value = ReadValue(key.dir / kContent, options.max_value_bytes, key.name);
-      if (!value.ok()) return value.status();
-      total_bytes += value->size();
-      batch_bytes += value->size() + key.name.size();
-      batch.Put(key.name, *value);
-      if (++batch_keys >= kBatchKeys || batch_bytes >= kBatchBytes) {
-        if (Status s = flush(); !s.ok()) return s;
-      }
-    }
-    if (Status s = flush(); !s.ok()) return s;
-  }  // closed: every batch was synced
+  auto written = WriteStagedStore(data / store_name, options, found.keys);
+  if (!written.ok()) return written.status();
+  const std::uint64_t total_bytes = *written;
 
   // 3. The switch. A key named "current" must make room for the link first;
   // until the link exists its directory is found in the archive.
