@@ -390,8 +390,9 @@ FollowerStatus Follower::Status() const {
   if (last_contact_ != Clock::time_point{})
     s.seconds_since_contact =
         std::chrono::duration<double>(Clock::now() - last_contact_).count();
-  // Following an original leader there is no lag to measure: ready once a
-  // cycle has run, and while cycles keep succeeding.
+  // Following an original leader there are no seqs: ready once a cycle has
+  // run, while cycles keep succeeding, and with at most max_lag_records of
+  // the leader's keys still to download.
   const bool original = s.state == "original-api";
   if (original) s.lag_records = s.original_api_missing;  // no seqs in this mode
   const double contact_limit_ms =
