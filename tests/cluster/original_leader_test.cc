@@ -135,5 +135,27 @@ TEST(OriginalLeader, FollowersFollowAnOriginalLeaderThenSwitchToPeerSync) {
   fs::remove_all(workdir);
 }
 
+// A peer URL that reaches the original (its only port) gets 404s: that is
+// "no peer protocol" too.
+TEST(OriginalLeader, A404OnThePeerPathAlsoMeansAnOriginalLeader) {
+  char tmpl[] = "/tmp/mehdb-original-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string workdir = tmpl;
+  Ports ports = Ports::ForThisProcess();
+  ports.base_octet += 15;
+  Pod leader(workdir, 0, ports), follower(workdir, 1, ports);
+  const Contents data{{"abc", "one"}, {"def", std::string(70000, 'x')}};
+  WriteLayout(leader.datadir(), data);
+  OriginalStandIn original(leader.datadir(), leader.address(), ports.client);
+  ASSERT_TRUE(original.listening());
+  follower.SetExtraArgs({"--leader-peer-url=" + leader.url()});
+  follower.Start();
+  ASSERT_TRUE(WaitUntil([&] { return follower.Contents() == data; }, std::chrono::seconds(30)))
+      << follower.ReplicationJson();
+  EXPECT_EQ(Field(follower, "mode"), "original-api");
+  EXPECT_EQ(follower.Terminate(), 0);
+  fs::remove_all(workdir);
+}
+
 }  // namespace
 }  // namespace mehdb::cluster
