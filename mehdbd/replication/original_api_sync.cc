@@ -137,13 +137,20 @@ mehdb::Result<OriginalApiCycle> OriginalApiSync::RunCycle(mehdb::Store& store,
   if (!leader_keys.ok()) return leader_keys.status();
   cycle.leader_keys = leader_keys->size();
 
-  // Ours, to tell additions and deletions apart.
+  // Ours, to tell additions and deletions apart (keys only: a scanner
+  // decodes no value it is not asked for). The scanner's read transaction
+  // ends with this block, before any download or write.
   std::vector<std::string> ours;
-  Status scanned = store.ForEach(mehdb::ScanOptions{}, [&](std::string_view key, auto, auto) {
-    ours.emplace_back(key);
-    return true;
-  });
-  if (!scanned.ok()) return scanned;
+  {
+    auto scanner = store.NewScanner(mehdb::ScanOptions{});
+    if (!scanner.ok()) return scanner.status();
+    for (;;) {
+      auto page = scanner->Next();
+      if (!page.ok()) return page.status();
+      if (page->empty()) break;
+      for (const mehdb::ScanEntry& entry : *page) ours.emplace_back(entry.key());
+    }
+  }
 
   mehdb::Batch batch;
   std::size_t batch_bytes = 0;
