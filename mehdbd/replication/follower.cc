@@ -53,7 +53,6 @@ void Follower::Stop() {
     std::lock_guard lock(client_mu_);
     if (client_) client_->stop();
   }
-  if (original_) original_->Interrupt();
   if (thread_.joinable()) thread_.join();
 }
 

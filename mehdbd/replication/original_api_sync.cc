@@ -21,6 +21,8 @@ constexpr std::size_t kMaxKeyListBytes = std::size_t{256} << 20;
 constexpr std::size_t kMaxValueBytes = std::size_t{1} << 30;
 // Our keys are 1..511 bytes (DESIGN.md); the original's are [a-z]{1,255}.
 constexpr std::size_t kMaxKeyBytes = 511;
+// The original answers from local files; a silence this long is a failure.
+constexpr int kReadTimeoutSeconds = 10;
 
 std::string PathEscape(const std::string& key) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -67,11 +69,13 @@ OriginalApiSync::OriginalApiSync(std::string leader_url, tls::ClientTls tls,
       limits_(limits) {}
 
 std::shared_ptr<httplib::Client> OriginalApiSync::Client() {
-  std::lock_guard lock(client_mu_);
   if (!client_) {
     auto client = std::make_shared<httplib::Client>(leader_url_);
     client->set_connection_timeout(2, 0);
-    client->set_read_timeout(30, 0);
+    // Also how long a shutdown may wait for a request in flight (no
+    // stop() from another thread: the follower checks its flag between
+    // requests).
+    client->set_read_timeout(kReadTimeoutSeconds, 0);
     client->set_write_timeout(5, 0);
     client->set_keep_alive(true);
     if (token_ != nullptr) client->set_bearer_token_auth(token_->Current().c_str());
@@ -79,11 +83,6 @@ std::shared_ptr<httplib::Client> OriginalApiSync::Client() {
     client_ = std::move(client);
   }
   return client_;
-}
-
-void OriginalApiSync::Interrupt() {
-  std::lock_guard lock(client_mu_);
-  if (client_) client_->stop();
 }
 
 mehdb::Result<int> OriginalApiSync::Get(const std::string& path, std::size_t limit,
@@ -110,7 +109,6 @@ mehdb::Result<int> OriginalApiSync::Get(const std::string& path, std::size_t lim
     return Status(Code::kDataLoss, "the leader's answer to GET " + path + " is over " +
                                        std::to_string(limit) + " bytes");
   if (!res) {
-    std::lock_guard lock(client_mu_);
     client_.reset();  // reconnect (and resolve the name again) next time
     return Status(Code::kUnavailable, "GET " + leader_url_ + path + " failed: " +
                                           tls::DescribeError(*client, res.error()));

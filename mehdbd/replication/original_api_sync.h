@@ -20,7 +20,7 @@
 // max_batch_bytes, each applied whole. Answers other than 200 (404 for a
 // key deleted meanwhile) are errors, never stored as values.
 //
-// Thread safety: one object, one thread.
+// Thread safety: one object, one thread (the follower's).
 #ifndef MEHDBD_REPLICATION_ORIGINAL_API_SYNC_H_
 #define MEHDBD_REPLICATION_ORIGINAL_API_SYNC_H_
 
@@ -30,7 +30,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "tls/client.h"
@@ -67,11 +66,10 @@ class OriginalApiSync {
 
   // One cycle (see the file comment). On error, batches applied before it
   // stand (each is a consistent set of whole values) and the rest waits for
-  // the next cycle. `stop` cuts the cycle short (not an error).
+  // the next cycle. `stop` cuts the cycle short (not an error) between
+  // requests; one request waits at most 10 s for bytes, so a
+  // shutdown waits at most that long.
   mehdb::Result<OriginalApiCycle> RunCycle(mehdb::Store& store, const std::atomic<bool>& stop);
-
-  // Cuts a request in flight (from another thread, for shutdown).
-  void Interrupt();
 
  private:
   std::shared_ptr<httplib::Client> Client();
@@ -83,7 +81,6 @@ class OriginalApiSync {
   const TokenFile* const token_;
   const OriginalApiLimits limits_;
   std::string cursor_;  // the last existing key re-checked
-  std::mutex client_mu_;
   std::shared_ptr<httplib::Client> client_;
 };
 
