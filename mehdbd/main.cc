@@ -32,6 +32,7 @@
 #include "http/auth.h"
 #include "http/server.h"
 #include "identity.h"
+#include "legacy_import.h"
 #include "log.h"
 #include "reload.h"
 #include "replication/follower.h"
@@ -74,6 +75,7 @@ mehdbd::replication::FollowerOptions FollowerOptionsFrom(
     const mehdbd::Config& config, const mehdbd::Identity& identity) {
   mehdbd::replication::FollowerOptions o;
   o.leader_peer_url = LeaderPeerUrl(config, identity);
+  o.leader_url = identity.leader_url;  // for a mehdb 0.6 leader (no peer port)
   o.name = identity.host;
   o.poll_wait = config.poll_wait;
   o.max_batch_bytes = config.peer_batch_bytes;
@@ -111,6 +113,13 @@ int Serve(const mehdbd::Config& config,
   if (ec) {
     LogError("cannot create data directory " + config.datadir + ": " +
              ec.message());
+    return 1;
+  }
+  // A volume of the original mehdb 0.6 becomes a store first (legacy_import.h).
+  if (auto imported = mehdbd::ImportLegacyLayout(config.datadir, config.store);
+      !imported.ok()) {
+    LogError("cannot import mehdb 0.6's data in " + config.datadir + ": " +
+             imported.ToString());
     return 1;
   }
   auto stores = mehdbd::StoreHandle::Open(config.datadir, config.store);

@@ -17,12 +17,6 @@ namespace {
 
 constexpr const char* kCurrent = "current";
 
-std::string StoreName(unsigned n) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "store-%06u", n);
-  return buf;
-}
-
 // "store-000042" -> 42; 0 for anything else.
 unsigned StoreNumber(const std::string& name) {
   if (name.size() != 12 || name.rfind("store-", 0) != 0) return 0;
@@ -52,6 +46,25 @@ void SyncDir(const std::string& dir) {
 }
 
 }  // namespace
+
+std::string StoreHandle::StoreDirName(unsigned n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "store-%06u", n);
+  return buf;
+}
+
+Status StoreHandle::LinkCurrent(const std::string& datadir, const std::string& name) {
+  const fs::path tmp = fs::path(datadir) / (std::string(kCurrent) + ".tmp");
+  const fs::path link = fs::path(datadir) / kCurrent;
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_directory_symlink(name, tmp, ec);
+  if (ec) return FsError(ec, "linking the new store");
+  fs::rename(tmp, link, ec);  // atomic: `current` names the old or the new store
+  if (ec) return FsError(ec, "switching to the new store");
+  SyncDir(datadir);
+  return Status::Ok();
+}
 
 mehdb::Result<std::unique_ptr<StoreHandle>> StoreHandle::Open(const std::string& datadir,
                                                               const mehdb::Options& options) {
@@ -122,7 +135,7 @@ mehdb::Result<StoreHandle::Fresh> StoreHandle::CreateFresh() {
   std::string name;
   {
     std::lock_guard lock(mu_);
-    name = StoreName(next_number_++);
+    name = StoreDirName(next_number_++);
   }
   std::error_code ec;
   fs::remove_all(fs::path(datadir_) / name, ec);
@@ -138,7 +151,7 @@ mehdb::Result<StoreHandle::Fresh> StoreHandle::CreateFromDataFile(const std::str
   std::string name;
   {
     std::lock_guard lock(mu_);
-    name = StoreName(next_number_++);
+    name = StoreDirName(next_number_++);
   }
   const fs::path dir = fs::path(datadir_) / name;
   fs::remove_all(dir, ec);
@@ -169,15 +182,7 @@ mehdb::Result<StoreHandle::Fresh> StoreHandle::CreateFromDataFile(const std::str
 }
 
 Status StoreHandle::Promote(Fresh fresh) {
-  const fs::path tmp = fs::path(datadir_) / (std::string(kCurrent) + ".tmp");
-  const fs::path link = fs::path(datadir_) / kCurrent;
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  fs::create_directory_symlink(fresh.dir, tmp, ec);
-  if (ec) return FsError(ec, "linking the new store");
-  fs::rename(tmp, link, ec);  // atomic: `current` names the old or the new store
-  if (ec) return FsError(ec, "switching to the new store");
-  SyncDir(datadir_);
+  if (Status s = LinkCurrent(datadir_, fresh.dir); !s.ok()) return s;
   std::shared_ptr<mehdb::Store> old;
   {
     std::lock_guard lock(mu_);

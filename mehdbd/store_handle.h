@@ -53,6 +53,12 @@ class StoreHandle {
 
   const std::string& datadir() const { return datadir_; }
 
+  // The layout's names, for code that prepares a store before the daemon
+  // opens it (legacy_import.cc): the n-th store's directory, and a durable
+  // atomic switch of `current` to the directory `name` under `datadir`.
+  static std::string StoreDirName(unsigned n);
+  static mehdb::Status LinkCurrent(const std::string& datadir, const std::string& name);
+
  private:
   StoreHandle(std::string datadir, mehdb::Options options)
       : datadir_(std::move(datadir)), options_(std::move(options)) {}

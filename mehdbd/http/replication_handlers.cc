@@ -42,6 +42,8 @@ void Api::Replication(net::Response& res) {
     const auto s = follower_->Status();
     doc["follower"] = {
         {"state", s.state},
+        {"mode", s.mode},
+        {"original_api_cycles", s.original_api_cycles},
         {"leader", s.leader},
         {"leader_history", s.leader_history},
         {"applied_seq", s.applied_seq},

@@ -45,6 +45,9 @@ void RenderFollowerMetrics(const replication::FollowerStatus& s, std::string& ou
   }
   Family(out, "follower_state", "gauge", "The follower loop's state (always 1).");
   Sample(out, "follower_state", Label("state", s.state), std::uint64_t{1});
+  Family(out, "follower_mode", "gauge",
+         "How the follower syncs: peer, or original-api (a mehdb 0.6 leader); always 1.");
+  Sample(out, "follower_mode", Label("mode", s.mode), std::uint64_t{1});
 
   const struct {
     const char* name;
@@ -60,6 +63,9 @@ void RenderFollowerMetrics(const replication::FollowerStatus& s, std::string& ou
       {"follower_peer_errors_total",
        "Failed exchanges with the leader: unreachable, bad answers, rejected batches.",
        s.peer_errors},
+      {"follower_original_api_cycles_total",
+       "Completed cycles of following a mehdb 0.6 leader through GET /keys and /get/{key}.",
+       s.original_api_cycles},
       {"follower_history_mismatches_total",
        "Times the leader turned out to have another history than this store.",
        s.history_mismatches},

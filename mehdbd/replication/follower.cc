@@ -32,6 +32,9 @@ Follower::Follower(StoreHandle& stores, FollowerOptions options)
     : stores_(stores), options_(std::move(options)), backoff_(options_.backoff_min) {
   status_.state = "starting";
   status_.leader = options_.leader_peer_url;
+  if (!options_.leader_url.empty())
+    original_ = std::make_unique<OriginalApiSync>(options_.leader_url, options_.tls,
+                                                   options_.token, options_.original_api);
 }
 
 Follower::~Follower() { Stop(); }
@@ -105,6 +108,10 @@ void Follower::Backoff() {
 
 void Follower::Run() {
   while (!stop_.load()) {
+    if (original_mode_) {
+      OriginalApiStep();
+      continue;
+    }
     bool pristine = false;
     if (!synced_) {
       auto store = stores_.Current();
@@ -113,7 +120,11 @@ void Follower::Run() {
     }
     // A new or wiped follower starts from a snapshot: one stream of the
     // current data beats replaying every write ever made.
-    Outcome outcome = pristine ? (Bootstrap() ? Outcome::kApplied : Outcome::kError) : Poll();
+    // So does one that followed an original leader: its store has a history
+    // of its own that the leader's log cannot continue.
+    Outcome outcome = pristine || snapshot_after_original_
+                          ? (Bootstrap() ? Outcome::kApplied : Outcome::kError)
+                          : Poll();
     if (outcome == Outcome::kApplied || outcome == Outcome::kIdle) synced_ = true;
     switch (outcome) {
       case Outcome::kApplied:
@@ -131,10 +142,67 @@ void Follower::Run() {
         Backoff();
         break;
       case Outcome::kError:
+        if (peer_absent_ && MaybeFollowOriginal()) break;
         Backoff();
         break;
     }
   }
+}
+
+bool Follower::MaybeFollowOriginal() {
+  if (!original_ || !original_->LeaderAnswersStatus()) return false;
+  // Our own leader binds its client port just before its peer port: a
+  // restart seen in between is not an original leader.
+  if (LeaderSpeaksPeer()) return false;
+  LogWarning("peer sync: the leader " + options_.leader_url +
+             " has no peer port but answers the original's API (mehdb 0.6); following it with "
+             "GET /keys and GET /get/{key} until its peer port answers");
+  original_mode_ = true;
+  std::lock_guard lock(status_mu_);
+  status_.mode = "original-api";
+  status_.state = "original-api";
+  return true;
+}
+
+bool Follower::LeaderSpeaksPeer() {
+  auto client = NewClient(std::chrono::seconds(5));
+  const std::string path = std::string(kLogPath) + "?from=1&history=&max_bytes=1&wait_ms=0";
+  auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
+  if (!res) return false;
+  return res->status == 401 || res->status == 403 || res->has_header(kHistoryHeader);
+}
+
+void Follower::OriginalApiStep() {
+  if (LeaderSpeaksPeer()) {
+    LogInfo("peer sync: the leader's peer port answers now; loading a snapshot");
+    original_mode_ = false;
+    snapshot_after_original_ = true;
+    {
+      std::lock_guard lock(status_mu_);
+      status_.mode = "peer";
+    }
+    if (!Bootstrap()) Backoff();
+    return;
+  }
+  auto cycle = original_->RunCycle(*stores_.Current(), stop_);
+  if (stop_.load()) return;
+  if (!cycle.ok()) {
+    Fail("following the original's API: " + cycle.status().ToString());
+    Backoff();
+    return;
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    last_contact_ = Clock::now();
+    ++status_.original_api_cycles;
+    status_.original_api_missing = cycle->missing;
+    status_.batches_applied += cycle->batches;
+    status_.records_applied += cycle->puts + cycle->erases;
+    status_.last_error.clear();
+  }
+  backoff_ = options_.backoff_min;
+  std::unique_lock lock(wake_mu_);
+  wake_.wait_for(lock, options_.poll_wait, [&] { return stop_.load(); });
 }
 
 Follower::Outcome Follower::Poll() {
@@ -155,6 +223,7 @@ Follower::Outcome Follower::Poll() {
                            "&wait_ms=" + std::to_string(resumed_ ? options_.poll_wait.count() : 0);
   auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
   if (stop_.load()) return Outcome::kIdle;
+  peer_absent_ = (!res && res.error() == httplib::Error::Connection) || (res && res->status == 404);
   if (!res) {
     SetState("leader-unreachable");
     Fail("leader " + options_.leader_peer_url + " unreachable: " +
@@ -280,6 +349,8 @@ bool Follower::Bootstrap() {
   mehdb::Result<mehdb::SnapshotHeader> header = mehdb::Status(mehdb::Code::kAborted, "not read");
   if (res && status == 200 && fed.ok()) header = (*loader)->Finish();
   loader->reset();
+  peer_absent_ = (!res && status == 0 && res.error() == httplib::Error::Connection) ||
+                 status == 404;
   // The response handler cancels a non-200 answer, so `res` is an error
   // here; the status it saw tells a refusal apart.
   if (status == 401 || status == 403) {
@@ -304,6 +375,7 @@ bool Follower::Bootstrap() {
           std::to_string(header->seq) + " (" + std::to_string(header->entries) + " keys)");
   std::lock_guard lock(status_mu_);
   ++status_.snapshots;
+  snapshot_after_original_ = false;
   status_.applied_seq = header->seq;
   status_.state = "streaming";
   status_.last_error.clear();
@@ -342,9 +414,17 @@ FollowerStatus Follower::Status() const {
         std::chrono::duration<double>(Clock::now() - last_contact_).count();
   if (last_current_ != Clock::time_point{})
     s.staleness_seconds = std::chrono::duration<double>(Clock::now() - last_current_).count();
+  // Following an original leader there are no seqs: ready once a cycle has
+  // run, while cycles keep succeeding, and with at most max_lag_records of
+  // the leader's keys still to download.
+  const bool original = s.state == "original-api";
+  if (original) s.lag_records = s.original_api_missing;  // no seqs in this mode
+  const double contact_limit_ms =
+      static_cast<double>((options_.max_contact_age + (original ? options_.poll_wait
+                                                                : std::chrono::milliseconds(0)))
+                              .count());
   const bool in_contact =
-      s.seconds_since_contact >= 0 &&
-      s.seconds_since_contact * 1000 <= static_cast<double>(options_.max_contact_age.count());
+      s.seconds_since_contact >= 0 && s.seconds_since_contact * 1000 <= contact_limit_ms;
   const bool away = s.state == "leader-unreachable" || (s.state == "streaming" && !in_contact);
   const bool fresh_enough =
       s.staleness_seconds >= 0 &&
@@ -355,7 +435,9 @@ FollowerStatus Follower::Status() const {
     s.not_ready_reason = "out of contact with the leader and the data may be " +
                          std::to_string(static_cast<long long>(s.staleness_seconds)) +
                          " s old, beyond --max-staleness";
-  } else if (s.state != "streaming") {
+  } else if (original && s.original_api_cycles == 0) {
+    s.not_ready_reason = "following the original's API: the first cycle has not finished";
+  } else if (!original && s.state != "streaming") {
     s.not_ready_reason = "peer sync is " + s.state;
   } else if (!in_contact) {
     s.not_ready_reason = "no contact with the leader recently";

@@ -16,6 +16,15 @@
 //   leader unreachable, garbage, gaps, duplicates, a cut stream
 //                               apply nothing, back off with jitter,
 //                               reconnect (resolving the name again)
+//   no peer port (refused, or 404) but the leader answers GET /status
+//                               mode "original-api": the leader is the
+//                               original mehdb 0.6 (a rolling upgrade);
+//                               follow it with GET /keys and /get/{key}
+//                               every poll_wait (original_api_sync.h); ready
+//                               after a cycle with at most max_lag_records
+//                               of its keys still to download; and
+//                               load a snapshot as soon as its peer port
+//                               answers
 //
 // Reads keep being served from the store throughout.
 // Thread safety: Start/Stop from one thread; Status() from any.
@@ -33,6 +42,7 @@
 #include <string>
 #include <thread>
 
+#include "replication/original_api_sync.h"
 #include "store_handle.h"
 #include "token_file.h"
 #include "tls/client.h"
@@ -41,6 +51,10 @@ namespace mehdbd::replication {
 
 struct FollowerOptions {
   std::string leader_peer_url;  // "http(s)://host:port" of the leader's peer port
+  // The leader's client base URL, for a leader that speaks only the
+  // original's API; empty: never fall back to it.
+  std::string leader_url;
+  OriginalApiLimits original_api;
   std::string name;             // this pod, as the leader lists it
   tls::ClientTls tls;           // for an https:// leader_peer_url
   std::chrono::milliseconds poll_wait{5000};
@@ -65,6 +79,10 @@ struct FollowerStatus {
   // starting, snapshotting, streaming, history-mismatch, leader-unreachable,
   // unauthorized
   std::string state;
+  // "peer" (the peer protocol) or "original-api" (a mehdb 0.6 leader)
+  std::string mode = "peer";
+  std::uint64_t original_api_cycles = 0;  // completed cycles in that mode
+  std::uint64_t original_api_missing = 0;  // leader's keys not here yet (lag)
   std::string leader;
   std::string leader_history;
   mehdb::Seq applied_seq = 0;
@@ -107,6 +125,12 @@ class Follower {
   void Run();
   Outcome Poll();
   bool Bootstrap();
+  // After a failed exchange with no peer port behind it: switches to the
+  // original's API if the leader answers it (see the file comment).
+  bool MaybeFollowOriginal();
+  void OriginalApiStep();
+  // True when the leader's peer port answers as a peer server does.
+  bool LeaderSpeaksPeer();
   void Fail(const std::string& error);
   // For a 401/403 answer: state "unauthorized" and a peer error saying so.
   void FailAuth(int status, const char* what);
@@ -127,6 +151,11 @@ class Follower {
   std::mt19937 rng_{std::random_device{}()};
   bool resumed_ = false;  // streamed since the last (re)connect
   bool synced_ = false;   // a snapshot or poll succeeded since start
+  // The last failed exchange found no peer server (refused, or 404).
+  bool peer_absent_ = false;
+  std::unique_ptr<OriginalApiSync> original_;  // null without leader_url
+  bool original_mode_ = false;
+  bool snapshot_after_original_ = false;  // until a snapshot has loaded
 
   mutable std::mutex status_mu_;
   FollowerStatus status_;

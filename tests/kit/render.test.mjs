@@ -38,6 +38,9 @@ const targets = [
 const OVERLAY_EXPECT = {
   dev: { minReplicas: 2 },                      // the tutorial's mehdb-0 and mehdb-1
   prod: { minReplicas: 3, digest: true, namespaced: true, strictSpread: true, backups: true },
+  // The tutorial's two pods, on its volume layout (the import reports a
+  // lost+found beside the original's keys and leaves it alone).
+  "upgrade-from-0.6": { minReplicas: 2, volumeRoot: true },
 };
 
 function rendered(t) {
@@ -48,7 +51,7 @@ function rendered(t) {
     assert.equal(sts.length, 1, "exactly one StatefulSet");
     const container = sts[0].spec.template.spec.containers.find((c) => c.name === "mehdbd");
     assert.ok(container, "a container named mehdbd");
-    t.cache = { ...r, objs, sts: sts[0], container };
+    t.cache = { ...r, objs, sts: sts[0], container, want: OVERLAY_EXPECT[t.overlay] ?? {} };
   }
   return t.cache;
 }
@@ -252,7 +255,8 @@ const CHECKS = {
     const under = (p, m) => p === m.mountPath || p.startsWith(m.mountPath.replace(/\/?$/, "/"));
     const dm = mounts.filter((m) => under(datadir.value, m)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
     assert.ok(dm && claims.includes(dm.name), `data dir ${datadir.value} is on a PersistentVolumeClaim`);
-    assert.ok(dm.subPath || datadir.value !== dm.mountPath, "data dir is a sub-directory of the volume (keeps lost+found out)");
+    assert.ok(dm.subPath || datadir.value !== dm.mountPath || r.want?.volumeRoot,
+      "data dir is a sub-directory of the volume (keeps lost+found out)");
     assert.ok(!dm.readOnly, "data mount is writable");
   },
 
@@ -800,3 +804,68 @@ test("components/backup: the CronJob's script saves backups that mehdbd restores
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+// overlays/upgrade-from-0.6 against the tutorial's app.yaml: every field a
+// StatefulSet cannot change must be equal, or `kubectl apply -k` over the
+// tutorial's deployment is refused ("Forbidden: updates to statefulset spec
+// for fields other than ..."); and the pods must find the original's data.
+const upgradeTarget = targets.find((t) => t.overlay === "upgrade-from-0.6");
+const tutorial = async () => {
+  const { readFileSync } = await import("node:fs");
+  const objs = parseAll(npm.yaml, readFileSync(path.join(KIT_TESTS, "fixtures", "tutorial-app.yaml"), "utf8"));
+  return { sts: objs.find((o) => o.kind === "StatefulSet"), svc: objs.find((o) => o.kind === "Service") };
+};
+
+// The API server's view of the fields: defaults filled in as it fills them.
+const IMMUTABLE = {
+  "metadata.name": (s) => s.metadata.name,
+  "spec.selector": (s) => s.spec.selector,
+  "spec.serviceName": (s) => s.spec.serviceName,
+  "spec.podManagementPolicy": (s) => s.spec.podManagementPolicy ?? "OrderedReady",
+  "spec.volumeClaimTemplates": (s) => (s.spec.volumeClaimTemplates ?? []).map((c) => ({
+    ...c, spec: { volumeMode: "Filesystem", ...c.spec },
+  })),
+};
+
+function checkUpgrade(r, app) {
+  for (const [field, get] of Object.entries(IMMUTABLE)) {
+    assert.deepEqual(get(r.sts), get(app.sts), `${field} equals the tutorial's`);
+  }
+  // The original's pods (labelled only like app.yaml's template) stay
+  // selected by every Service and the PDB while the roll runs.
+  const originalPod = { ...app.sts.spec.template.metadata.labels, "statefulset.kubernetes.io/pod-name": "mehdb-0" };
+  for (const o of r.objs.filter((x) => ["Service", "PodDisruptionBudget"].includes(x.kind))) {
+    assert.ok(selectorMatches(o.spec.selector, originalPod), `${o.kind}/${o.metadata.name} selects the original's mehdb-0`);
+  }
+  // The volume root at the tutorial's path, named by MEHDB_DATADIR.
+  const appContainer = app.sts.spec.template.spec.containers[0];
+  const appDatadir = appContainer.env.find((e) => e.name === "MEHDB_DATADIR").value;
+  const appMount = appContainer.volumeMounts.find((m) => m.name === "data");
+  const mount = r.container.volumeMounts.find((m) => m.name === "data");
+  assert.equal(mount?.mountPath, appMount.mountPath, "data volume mounted where app.yaml mounts it");
+  assert.ok(!mount.subPath, "the volume root, not a sub-directory: the original's files are there");
+  const datadir = settings(r).filter((s) => s.opt === "datadir");
+  assert.deepEqual(datadir.map((s) => [s.from, s.value]), [["env MEHDB_DATADIR", appDatadir]], "MEHDB_DATADIR only");
+}
+
+test("overlays/upgrade-from-0.6: immutable fields equal the tutorial's app.yaml, field by field", { skip }, async () => {
+  checkUpgrade(rendered(upgradeTarget), await tutorial());
+});
+
+const UPGRADE_MUTATIONS = [
+  ["the kit's selector", (r) => { r.sts.spec.selector = { matchLabels: { "app.kubernetes.io/name": "mehdb", "app.kubernetes.io/instance": "mehdb" } }; }],
+  ["podManagementPolicy Parallel", (r) => { r.sts.spec.podManagementPolicy = "Parallel"; }],
+  ["another claim size", (r) => { r.sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage = "2Gi"; }],
+  ["another storage class", (r) => { r.sts.spec.volumeClaimTemplates[0].spec.storageClassName = "standard"; }],
+  ["labels on the claim template", (r) => { r.sts.spec.volumeClaimTemplates[0].metadata.labels = { "app.kubernetes.io/name": "mehdb" }; }],
+  ["another serviceName", (r) => { r.sts.spec.serviceName = "mehdb-headless"; }],
+  ["the kit's subPath mount", (r) => { const m = r.container.volumeMounts.find((x) => x.name === "data"); m.subPath = "data"; }],
+  ["--datadir in the args", (r) => { r.container.args.push("--datadir=/var/lib/mehdb"); }],
+  ["a Service selecting by the kit's labels only", (r) => { r.objs.find((o) => o.kind === "Service" && o.metadata.name === "mehdb").spec.selector = { "app.kubernetes.io/name": "mehdb" }; }],
+];
+for (const [bug, mutate] of UPGRADE_MUTATIONS) {
+  test(`checks catch (upgrade-from-0.6): ${bug}`, { skip }, async () => {
+    const app = await tutorial();
+    assert.doesNotThrow(() => checkUpgrade(rendered(upgradeTarget), app));
+    assert.throws(() => checkUpgrade(mutated(mutate, upgradeTarget), app), assert.AssertionError);
+  });
+}

@@ -17,6 +17,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { selectorMatches, podLabels } from "./kit.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -84,9 +85,12 @@ export class Cluster {
 
   pvcDir(claim, i) { return path.join(this.root, "pvc", `${claim}-${this.podName(i)}`); }
 
-  async start(i) {
+  // `container`: run that container spec of the original mehdb 0.6 (the
+  // tutorial's app.yaml) instead of the StatefulSet's, as original-standin.mjs;
+  // a pod not yet replaced by a rolling update.
+  async start(i, { original = null } = {}) {
     if (this.pods.get(i)?.proc) throw new Error(`${this.podName(i)} is already running`);
-    const pod = new Pod(this, i);
+    const pod = original ? new OriginalPod(this, i, original) : new Pod(this, i);
     this.pods.set(i, pod);
     pod.launch();
     this.writeHosts();
@@ -243,7 +247,7 @@ class Pod {
     const log = fs.openSync(this.logFile, "a");
     this.proc = spawn("unshare", ["--uts", "--mount", "--", "sh", "-c",
       'hostname "$1" && mount --bind "$2" /etc/hosts && shift 2 && exec "$@"', "sh", this.name, this.hostsFile,
-      "setpriv", ...user, "--", this.c.binary, ...(c.command?.slice(1) ?? []), ...args],
+      "setpriv", ...user, "--", ...this.program(args)],
     { env, cwd: "/", stdio: ["ignore", log, log] });
     fs.closeSync(log);
     this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => {
@@ -253,6 +257,9 @@ class Pod {
       resolve({ code, signal });
     }));
   }
+
+  // The container's process and its arguments.
+  program(args) { return [this.c.binary, ...(this.container.command?.slice(1) ?? []), ...args]; }
 
   async terminate(graceMs) {
     if (!this.proc) return { code: null, signal: null, alreadyDown: true };
@@ -317,4 +324,17 @@ class Pod {
   logTail(n = 15) {
     try { return fs.readFileSync(this.logFile, "utf8").trim().split("\n").slice(-n).map((l) => `  ${this.name}| ${l}`).join("\n"); } catch { return ""; }
   }
+}
+
+// A pod still running the original (see Cluster.start): the tutorial's
+// container spec (its env, mounts and probes), run as the stand-in.
+const ORIGINAL_STANDIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "original-standin.mjs");
+class OriginalPod extends Pod {
+  constructor(cluster, i, container) {
+    super(cluster, i);
+    this.originalContainer = container;
+  }
+
+  get container() { return this.originalContainer; }
+  program(args) { return [process.execPath, ORIGINAL_STANDIN, ...args]; }
 }
