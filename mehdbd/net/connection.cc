@@ -680,7 +680,8 @@ void StartConnection(FrontEnd& fe, FrontEnd::ListenerState& listener,
     conn = std::make_shared<Connection<PlainStream>>(fe, listener, std::move(socket),
                                                      nullptr);
   }
-  conn->Start();
+  // Started on its own loop: the acceptor's loop may be another thread.
+  asio::post(conn->executor(), [conn] { conn->Start(); });
 }
 
 }  // namespace mehdbd::net

@@ -79,6 +79,8 @@ int FrontEnd::Listen(const ListenerOptions& options, std::string& error) {
   if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(1024, ec);
+  // Accept() drains the backlog with non-blocking accepts.
+  if (!ec) acceptor->non_blocking(true, ec);
   if (ec) {
     error = "cannot listen on " + where + " (" + options.name + "): " + ec.message();
     return -1;
@@ -106,33 +108,59 @@ void FrontEnd::Run() {
   }
 }
 
+namespace {
+
+// A new connection starts unless the front end is full with none idle to
+// close for it (FrontEnd::HasRoom).
+void Admit(FrontEnd& fe, FrontEnd::ListenerState& listener, asio::ip::tcp::socket socket) {
+  if (!fe.HasRoom()) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  StartConnection(fe, listener, std::move(socket));
+}
+
+}  // namespace
+
 void FrontEnd::Accept(ListenerState& listener) {
   if (stopping() && !listener.options.outlives_drain) return;
   if (!listener.acceptor || !listener.acceptor->is_open()) return;
-  Loop& target = NextLoop();
   listener.acceptor->async_accept(
-      target.io, [this, &listener](boost::system::error_code ec,
-                                   asio::ip::tcp::socket socket) {
+      NextLoop().io, [this, &listener](boost::system::error_code ec,
+                                       asio::ip::tcp::socket socket) {
         if (ec == asio::error::operation_aborted) return;
-        if (ec) {
-          // Out of descriptors (EMFILE) or the like: wait a moment rather
-          // than spin; the connections already open go on.
-          LogError(listener.options.name + ": accept failed: " + ec.message());
-          listener.retry->expires_after(std::chrono::milliseconds(100));
-          listener.retry->async_wait([this, &listener](boost::system::error_code e) {
-            if (!e) Accept(listener);
-          });
-          return;
-        }
-        if (open_.load() >= options_.max_connections && !ShedOldestIdle()) {
-          shed_++;
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          StartConnection(*this, listener, std::move(socket));
+        if (ec) return AcceptFailed(listener, ec.message());
+        Admit(*this, listener, std::move(socket));
+        // Take every other connection already waiting in the backlog now:
+        // one accept per turn of a busy loop left clients that reconnect
+        // (keep-alive limits) waiting behind a whole round of requests.
+        for (int i = 0; i < 64 && !stopping(); ++i) {
+          asio::ip::tcp::socket next(NextLoop().io);
+          boost::system::error_code again;
+          listener.acceptor->accept(next, again);
+          if (again == asio::error::would_block || again == asio::error::try_again) break;
+          if (again) return AcceptFailed(listener, again.message());
+          Admit(*this, listener, std::move(next));
         }
         Accept(listener);
       });
+}
+
+void FrontEnd::AcceptFailed(ListenerState& listener, const std::string& why) {
+  // Out of descriptors (EMFILE) or the like: wait a moment rather than
+  // spin; the connections already open go on.
+  LogError(listener.options.name + ": accept failed: " + why);
+  listener.retry->expires_after(std::chrono::milliseconds(100));
+  listener.retry->async_wait([this, &listener](boost::system::error_code e) {
+    if (!e) Accept(listener);
+  });
+}
+
+bool FrontEnd::HasRoom() {
+  if (open_.load() < options_.max_connections || ShedOldestIdle()) return true;
+  shed_++;
+  return false;
 }
 
 void FrontEnd::Register(const std::shared_ptr<ConnectionBase>& conn) {

@@ -117,6 +117,10 @@ class FrontEnd {
 
   FrontEndStats Stats() const;
 
+  // For a new connection: true when there is room (closing the oldest idle
+  // connection when at max_connections); false counts it as shed.
+  bool HasRoom();
+
  private:
   friend class ConnectionBase;
   template <class Stream>
@@ -129,6 +133,7 @@ class FrontEnd {
  private:
 
   void Accept(ListenerState& listener);
+  void AcceptFailed(ListenerState& listener, const std::string& why);
   Loop& NextLoop();
   // Connection bookkeeping (any loop thread).
   void Register(const std::shared_ptr<ConnectionBase>& conn);
