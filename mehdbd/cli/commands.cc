@@ -21,26 +21,14 @@
 #include "cli/progress.h"
 #include "cli/transport.h"
 #include "units.h"
+#include "url_encoding.h"
 
 namespace mehdb_cli {
 namespace {
 
-using nlohmann::json;
+using mehdbd::PercentEncode;
 
-std::string Encode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+using nlohmann::json;
 
 bool Json(const Invocation& line) { return line.Value("write-out") == "json"; }
 
@@ -203,7 +191,7 @@ int Get(const Endpoint& server, const Invocation& line) {
                                Progress::StderrIsTerminal());
   Exchange ex;
   ex.method = "GET";
-  ex.path = "/get/" + Encode(key) + (min_seq.empty() ? "" : "?" + min_seq);
+  ex.path = "/get/" + PercentEncode(key) + (min_seq.empty() ? "" : "?" + min_seq);
   std::uint64_t bytes = 0;
   ex.sink = [&](const char* d, std::size_t n) {
     bytes += n;
@@ -262,7 +250,7 @@ int Put(const Endpoint& server, const Invocation& line) {
   int code = kOk;
   Exchange ex;
   ex.method = "PUT";
-  ex.path = "/set/" + Encode(key);
+  ex.path = "/set/" + PercentEncode(key);
   if (line.Has("if-version")) {
     std::uint64_t version = 0;
     if (!NumberOption(line, "if-version", 1, UINT64_MAX, version, code))
@@ -335,7 +323,7 @@ int Delete(const Endpoint& server, const Invocation& line) {
   const std::string& key = line.operands[0];
   Exchange ex;
   ex.method = "DELETE";
-  ex.path = "/set/" + Encode(key);
+  ex.path = "/set/" + PercentEncode(key);
   if (line.Has("if-version")) {
     std::uint64_t version = 0;
     int code = kOk;
@@ -378,7 +366,7 @@ int Keys(const Endpoint& server, const Invocation& line) {
         limit == 0 ? kPage : std::min(kPage, limit - printed);
     Exchange ex;
     ex.method = "GET";
-    ex.path = "/keys?prefix=" + Encode(prefix) + "&after=" + Encode(after) +
+    ex.path = "/keys?prefix=" + PercentEncode(prefix) + "&after=" + PercentEncode(after) +
               "&limit=" + std::to_string(n) +
               (min_seq.empty() ? "" : "&" + min_seq);
     const Reply reply = Perform(server, ex);

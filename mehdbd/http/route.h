@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "http/key_rule.h"
+#include "url_encoding.h"
 
 namespace mehdbd::http {
 
@@ -58,9 +59,8 @@ std::string_view RouteLabel(Route route);
 // form). False on a malformed escape.
 bool PercentDecode(std::string_view in, std::string& out);
 
-// Percent-encodes everything but the unreserved characters, for building
-// URLs (Location, Link headers) from keys and cursors.
-std::string PercentEncode(std::string_view in);
+// Percent-encoding for Location and Link headers: url_encoding.h.
+using mehdbd::PercentEncode;
 
 }  // namespace mehdbd::http
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "replication/original_api_sync.h"
 
+#include "url_encoding.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -23,23 +25,6 @@ constexpr std::size_t kMaxValueBytes = std::size_t{1} << 30;
 constexpr std::size_t kMaxKeyBytes = 511;
 // The original answers from local files; a silence this long is a failure.
 constexpr int kReadTimeoutSeconds = 10;
-
-std::string PathEscape(const std::string& key) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : key) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The answer of `GET /keys`: a JSON array of distinct key strings.
 mehdb::Result<std::set<std::string>> ParseKeyList(const std::string& body) {
@@ -199,7 +184,7 @@ mehdb::Result<OriginalApiCycle> OriginalApiSync::RunCycle(mehdb::Store& store,
   std::size_t downloaded_bytes = 0;
   for (const std::string& key : wanted) {
     if (stop.load() || downloaded_bytes >= limits_.max_bytes) break;
-    auto got = Get("/get/" + PathEscape(key), kMaxValueBytes, body);
+    auto got = Get("/get/" + PercentEncode(key), kMaxValueBytes, body);
     if (!got.ok()) {
       (void)flush();
       return got.status();

@@ -25,20 +25,6 @@ namespace {
 using cluster::Pod;
 using cluster::Ports;
 
-int Connect(const std::string& address, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // "Threads:" of /proc/<pid>/status.
 long Threads(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -81,7 +67,7 @@ TEST(Connections, TenThousandIdleKeepAliveConnectionsHoldNoThread) {
   for (int wave = 0; wave < kIdle / kWave; ++wave) {
     std::vector<int> fds;
     for (int i = 0; i < kWave; ++i) {
-      const int fd = Connect(pod.address(), ports.client);
+      const int fd = ConnectTcp(pod.address(), ports.client);
       ASSERT_GE(fd, 0) << "connect failed after " << idle.size() + fds.size();
       ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
                 static_cast<ssize_t>(request.size()));
@@ -139,7 +125,7 @@ TEST(Connections, PeerPortSlowlorisDoesNotKeepAFollowerOut) {
   // request head a byte at a time (never finishing it).
   Sockets attack;
   for (int i = 0; i < 40; ++i) {
-    const int fd = Connect(leader.address(), ports.peer);
+    const int fd = ConnectTcp(leader.address(), ports.peer);
     ASSERT_GE(fd, 0);
     if (i % 2 == 1) ::send(fd, "GET /v1/replication/log?from=1 HTTP/1.1\r\n", 41, MSG_NOSIGNAL);
     attack.Add(fd);

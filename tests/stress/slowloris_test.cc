@@ -32,20 +32,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kAttackers = 500;
 constexpr auto kAttackTime = std::chrono::seconds(15);
 
-int Connect(const std::string& address, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // The slow clients: even ones idle, odd ones trickle a request head. All are
 // driven by one thread with poll(), reconnecting whenever the daemon hangs up.
 struct Attack {
@@ -65,7 +51,7 @@ struct Attack {
     std::vector<Slow> conns(kAttackers);
     auto reconnect = [&](Slow& s) {
       if (s.fd >= 0) ::close(s.fd);
-      s = Slow{Connect(address, port), 0};
+      s = Slow{ConnectTcp(address, port), 0};
       if (s.fd < 0) ++connect_failures;
     };
     for (auto& s : conns) reconnect(s);

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "stress.h"
 
-#include "pod.h"
-
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "pod.h"
 
 #include <chrono>
 #include <cstdio>
@@ -56,6 +59,20 @@ void ReportRss(const std::string& label, pid_t pid) {
   std::printf("%s: mehdbd RSS %ld KiB (anon %ld, file %ld)\n", label.c_str(), RssKiB(pid),
               StatusField(pid, "RssAnon:"), StatusField(pid, "RssFile:") + StatusField(pid, "RssShmem:"));
   std::fflush(stdout);
+}
+
+int ConnectTcp(const std::string& address, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 std::size_t RaiseFileLimit(std::size_t want) {

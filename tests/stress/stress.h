@@ -45,6 +45,10 @@ long RssKiB(pid_t pid);
 // Prints "<label>: mehdbd RSS <n> KiB" to the test output.
 void ReportRss(const std::string& label, pid_t pid);
 
+// A blocking TCP connection to address:port (IPv4, loopback addresses in
+// these tests); -1 on failure.
+int ConnectTcp(const std::string& address, int port);
+
 // Raises this process's open-file soft limit to at least `want` (up to the
 // hard limit); answers the limit now in force.
 std::size_t RaiseFileLimit(std::size_t want);
