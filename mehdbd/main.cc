@@ -28,18 +28,18 @@
 #include <thread>
 #include <vector>
 
-#include "config.h"
-#include "http/auth.h"
+#include "config/config.h"
+#include "auth/authenticator.h"
 #include "http/server.h"
-#include "identity.h"
-#include "legacy_import.h"
-#include "log.h"
-#include "reload.h"
+#include "config/identity.h"
+#include "store/legacy_import.h"
+#include "base/log.h"
+#include "config/reload.h"
 #include "replication/follower.h"
 #include "replication/peer_server.h"
-#include "restore.h"
-#include "store_handle.h"
-#include "token_file.h"
+#include "store/restore.h"
+#include "store/store_handle.h"
+#include "base/token_file.h"
 #include "tls/server_context.h"
 
 namespace {
@@ -95,7 +95,7 @@ int Serve(const mehdbd::Config& config,
   // to the leader. The config checks read it already; reading it again
   // here can only fail if the file changed in between (still exit 2).
   std::unique_ptr<mehdbd::TokenFile> token;
-  std::unique_ptr<mehdbd::http::Authenticator> auth;
+  std::unique_ptr<mehdbd::auth::Authenticator> auth;
   if (!config.auth_token_file.empty()) {
     std::string error;
     token = mehdbd::TokenFile::Open(config.auth_token_file, error);
@@ -103,9 +103,9 @@ int Serve(const mehdbd::Config& config,
       std::cerr << "mehdbd: bad value for --auth-token-file: " << error << "\n";
       return 2;
     }
-    auth = std::make_unique<mehdbd::http::Authenticator>(
-        *token, config.auth_reads_need_token ? mehdbd::http::ReadPolicy::kToken
-                                             : mehdbd::http::ReadPolicy::kOpen);
+    auth = std::make_unique<mehdbd::auth::Authenticator>(
+        *token, config.auth_reads_need_token ? mehdbd::auth::ReadPolicy::kToken
+                                             : mehdbd::auth::ReadPolicy::kOpen);
   }
 
   std::error_code ec;

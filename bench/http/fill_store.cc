@@ -16,7 +16,7 @@
 #include <iostream>
 #include <string>
 
-#include "store_handle.h"
+#include "store/store_handle.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {

@@ -20,8 +20,8 @@
 #include "cli/output_file.h"
 #include "cli/progress.h"
 #include "cli/transport.h"
-#include "units.h"
-#include "url_encoding.h"
+#include "base/units.h"
+#include "base/url_encoding.h"
 
 namespace mehdb_cli {
 namespace {

@@ -19,12 +19,12 @@
 #include <string>
 #include <variant>
 
-#include "auth_token.h"
+#include "base/auth_token.h"
 #include "cli/commands.h"
 #include "cli/docs.h"
 #include "cli/options.h"
 #include "cli/transport.h"
-#include "units.h"
+#include "base/units.h"
 
 namespace {
 

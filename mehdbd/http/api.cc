@@ -24,8 +24,8 @@ Admission Api::Admit(Request& req, Response& res) {
   req.tag = static_cast<int>(target.route);  // for metrics
   // Authentication first, for every route alike (see http/auth.h).
   if (auth_ != nullptr &&
-      !auth_->Admit(req, res, Authenticator::AccessFor(target.route),
-                    Listener::kApi))
+      !auth_->Admit(req, res, RouteAccess(target.route),
+                    auth::Listener::kApi))
     return Admission::kAnswered;
   if (target.route == Route::kUnknown) {
     // The original's exact 404 body; a 400 only for a malformed escape.

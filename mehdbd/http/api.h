@@ -25,18 +25,18 @@
 #include <atomic>
 #include <string>
 
-#include "http/auth.h"
+#include "auth/authenticator.h"
 #include "http/conditions.h"
 #include "http/metrics.h"
 #include "http/route.h"
 #include "http/server_options.h"
-#include "identity.h"
+#include "config/identity.h"
 #include "net/front_end.h"
 #include "net/service.h"
 #include "net/wait_queue.h"
 #include "replication/ack_table.h"
 #include "replication/follower.h"
-#include "store_handle.h"
+#include "store/store_handle.h"
 
 namespace mehdbd::http {
 
@@ -66,7 +66,7 @@ class Api {
 
   // Bearer-token checks (auth.h); null = no authentication. Set once
   // before serving.
-  void SetAuth(Authenticator* auth) { auth_ = auth; }
+  void SetAuth(auth::Authenticator* auth) { auth_ = auth; }
 
   // The front end whose connection counters /metrics shows (may be null).
   void SetFrontEnd(const net::FrontEnd* front_end) { front_end_ = front_end; }
@@ -135,7 +135,7 @@ class Api {
   std::atomic<bool> draining_{false};
   const replication::Follower* follower_ = nullptr;
   replication::AckTable* acks_ = nullptr;
-  Authenticator* auth_ = nullptr;
+  auth::Authenticator* auth_ = nullptr;
   const net::FrontEnd* front_end_ = nullptr;
   std::shared_ptr<net::WaitQueue> seq_queue_;
 };

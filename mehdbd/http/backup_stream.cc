@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace mehdbd::http {
 

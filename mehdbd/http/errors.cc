@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace mehdbd::http {
 namespace {
@@ -57,14 +57,6 @@ void LogStoreFailure(std::string_view what, const mehdb::Status& status) {
   line += ": ";
   line += status.ToString();
   LogError(line);
-}
-
-void AnswerText(net::Response& res, int status, std::string_view message) {
-  res.status = status;
-  std::string body(message);
-  body += '\n';
-  res.body = std::move(body);
-  res.set_header("Content-Type", "text/plain; charset=utf-8");
 }
 
 void AnswerStoreError(net::Response& res, const mehdb::Status& status,

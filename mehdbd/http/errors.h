@@ -22,8 +22,8 @@ namespace mehdbd::http {
 //   ReadOnly / DataLoss / Internal 500.
 int HttpStatusFor(mehdb::Code code);
 
-// Answers `status` with a text body "<message>\n".
-void AnswerText(net::Response& res, int status, std::string_view message);
+// Answers `status` with a text body "<message>\n" (net/message.h).
+using net::AnswerText;
 
 // Answers a failed store call: the status from HttpStatusFor, a body that
 // explains the code, and for 5xx answers a log line with `what` (e.g.

@@ -7,7 +7,7 @@
 
 #include <mehdb/version.h>
 
-#include "http/prometheus_text.h"
+#include "base/prometheus_text.h"
 
 namespace mehdbd::http {
 using prometheus::Family;

@@ -26,7 +26,7 @@
 #include <string>
 
 #include "http/route.h"
-#include "identity.h"
+#include "config/identity.h"
 #include "net/front_end.h"
 
 namespace mehdbd::http {

@@ -15,7 +15,7 @@
 #include "http/api.h"
 #include "http/errors.h"
 #include "http/key_list.h"
-#include "units.h"
+#include "base/units.h"
 
 namespace mehdbd::http {
 namespace {

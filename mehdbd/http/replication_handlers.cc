@@ -11,7 +11,7 @@
 
 #include "http/api.h"
 #include "http/errors.h"
-#include "units.h"
+#include "base/units.h"
 
 namespace mehdbd::http {
 namespace {

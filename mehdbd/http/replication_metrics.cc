@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "http/replication_metrics.h"
 
-#include "http/prometheus_text.h"
+#include "base/prometheus_text.h"
 
 namespace mehdbd::http {
 

@@ -115,6 +115,26 @@ bool MethodAllowed(Route route, std::string_view method) {
   return method == "GET" || method == "HEAD";
 }
 
+auth::Access RouteAccess(Route route) {
+  using auth::Access;
+  switch (route) {
+    case Route::kSet:
+    case Route::kBackup:
+      return Access::kProtected;
+    case Route::kGet:
+    case Route::kKeys:
+    case Route::kStatus:
+    case Route::kReplication:
+      return Access::kRead;
+    case Route::kHealthz:
+    case Route::kReadyz:
+    case Route::kMetrics:
+    case Route::kUnknown:
+      return Access::kOpen;
+  }
+  return Access::kProtected;  // a route added later is closed until listed
+}
+
 std::string_view RouteLabel(Route route) {
   static constexpr std::array<std::string_view, kRouteCount> kLabels = {
       "set",    "get",     "keys",   "status", "healthz",

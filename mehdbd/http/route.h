@@ -15,8 +15,9 @@
 #include <string>
 #include <string_view>
 
-#include "http/key_rule.h"
-#include "url_encoding.h"
+#include "auth/authenticator.h"
+#include "base/key_rule.h"
+#include "base/url_encoding.h"
 
 namespace mehdbd::http {
 
@@ -51,6 +52,10 @@ Target ParseTarget(std::string_view target, KeyRule rule);
 // Methods a route accepts, for the Allow header ("GET, HEAD, OPTIONS").
 std::string_view AllowedMethods(Route route);
 bool MethodAllowed(Route route, std::string_view method);
+
+// Whether a route needs the bearer token (see auth/authenticator.h): writes
+// and /backup always, reads by policy, probes and metrics never.
+auth::Access RouteAccess(Route route);
 
 // Short name for metrics and logs: "set", "get", ..., "other".
 std::string_view RouteLabel(Route route);

@@ -32,10 +32,10 @@
 #include "http/api.h"
 #include "http/metrics.h"
 #include "http/server_options.h"
-#include "identity.h"
+#include "config/identity.h"
 #include "net/front_end.h"
-#include "seq_watch.h"
-#include "store_handle.h"
+#include "store/seq_watch.h"
+#include "store/store_handle.h"
 
 namespace mehdbd::http {
 

@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <memory>
 
-#include "config.h"
-#include "http/key_rule.h"
+#include "config/config.h"
+#include "base/key_rule.h"
 
 namespace mehdbd::tls {
 class TlsServerContext;

@@ -26,7 +26,7 @@
 #include <future>
 #include <string>
 
-#include "log.h"
+#include "base/log.h"
 #include "net/framing.h"
 #include "net/front_end_internal.h"
 #include "net/wait_queue.h"

@@ -13,7 +13,7 @@
 #include <condition_variable>
 #include <thread>
 
-#include "log.h"
+#include "base/log.h"
 #include "net/front_end_internal.h"
 
 namespace mehdbd::net {

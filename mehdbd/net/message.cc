@@ -140,4 +140,12 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
+void AnswerText(Response& res, int status, std::string_view message) {
+  res.status = status;
+  std::string body(message);
+  body += '\n';
+  res.body = std::move(body);
+  res.set_header("Content-Type", "text/plain; charset=utf-8");
+}
+
 }  // namespace mehdbd::net

@@ -153,6 +153,9 @@ struct Response {
 // malformed escape (which is kept literally).
 bool DecodeQueryComponent(std::string_view in, std::string& out);
 
+// Answers `status` with a text body "<message>\n" (text/plain; UTF-8).
+void AnswerText(Response& res, int status, std::string_view message);
+
 // Splits `query` ("a=1&b=%20") into decoded parameters.
 void ParseQuery(std::string_view query,
                 std::multimap<std::string, std::string>& out);

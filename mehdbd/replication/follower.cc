@@ -5,7 +5,7 @@
 
 #include <charconv>
 
-#include "log.h"
+#include "base/log.h"
 #include "replication/protocol.h"
 
 namespace mehdbd::replication {

@@ -43,8 +43,8 @@
 #include <thread>
 
 #include "replication/original_api_sync.h"
-#include "store_handle.h"
-#include "token_file.h"
+#include "store/store_handle.h"
+#include "base/token_file.h"
 #include "tls/client.h"
 
 namespace mehdbd::replication {

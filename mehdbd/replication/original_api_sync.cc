@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "replication/original_api_sync.h"
 
-#include "url_encoding.h"
+#include "base/url_encoding.h"
 
 #include <nlohmann/json.hpp>
 

@@ -33,7 +33,7 @@
 #include <string>
 
 #include "tls/client.h"
-#include "token_file.h"
+#include "base/token_file.h"
 
 namespace mehdbd::replication {
 

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <optional>
 
-#include "log.h"
+#include "base/log.h"
 #include "replication/protocol.h"
 
 namespace mehdbd::replication {
@@ -54,7 +54,7 @@ class PeerServer::Service final : public net::Service {
   Admission Admit(net::Request& req, net::Response& res) override {
     // Authentication before anything else, for every request.
     if (server_.auth_ != nullptr &&
-        !server_.auth_->Admit(req, res, http::Access::kProtected, http::Listener::kPeer))
+        !server_.auth_->Admit(req, res, auth::Access::kProtected, auth::Listener::kPeer))
       return Admission::kAnswered;
     if (req.path != kLogPath && req.path != kSnapshotPath) {
       Refuse(res, 404, "not-found", "404 page not found");

@@ -19,12 +19,12 @@
 #include <string>
 #include <thread>
 
-#include "http/auth.h"
+#include "auth/authenticator.h"
 #include "net/front_end.h"
 #include "net/service.h"
 #include "replication/ack_table.h"
-#include "seq_watch.h"
-#include "store_handle.h"
+#include "store/seq_watch.h"
+#include "store/store_handle.h"
 
 namespace mehdbd::replication {
 
@@ -50,7 +50,7 @@ class PeerServer {
   int Bind(const std::string& host, int port, std::string& error);
   // Every peer request must carry the token when `auth` is set (see
   // http/auth.h); null = no authentication. Set before Start().
-  void SetAuth(http::Authenticator* auth) { auth_ = auth; }
+  void SetAuth(auth::Authenticator* auth) { auth_ = auth; }
   // Serves on a background thread until Stop().
   void Start();
   void Stop();
@@ -69,7 +69,7 @@ class PeerServer {
   std::unique_ptr<SeqWatch> seq_watch_;  // while started: parked polls wake on it
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  http::Authenticator* auth_ = nullptr;
+  auth::Authenticator* auth_ = nullptr;
 };
 
 }  // namespace mehdbd::replication

@@ -15,7 +15,7 @@
 namespace mehdb_test {
 namespace {
 
-using mehdbd::http::KeyRule;
+using mehdbd::KeyRule;
 using mehdbd::http::ServerOptions;
 
 class ApiTest : public LeaderTest {};

@@ -15,18 +15,18 @@
 #include <thread>
 
 #include "harness.h"
-#include "http/auth.h"
+#include "auth/authenticator.h"
 #include "replication/peer_server.h"
-#include "token_file.h"
+#include "base/token_file.h"
 
 namespace mehdb_test {
 namespace {
 
 using mehdbd::TokenFile;
-using mehdbd::http::AuthOutcome;
-using mehdbd::http::Authenticator;
-using mehdbd::http::Listener;
-using mehdbd::http::ReadPolicy;
+using mehdbd::auth::AuthOutcome;
+using mehdbd::auth::Authenticator;
+using mehdbd::auth::Listener;
+using mehdbd::auth::ReadPolicy;
 using std::chrono::milliseconds;
 
 constexpr char kToken[] = "s3cret-Token_1";
@@ -81,7 +81,7 @@ class ProtectedReadsTest : public AuthTest {
 };
 
 TEST(BearerToken, ParsesTheSchemeCaseInsensitively) {
-  using mehdbd::http::BearerToken;
+  using mehdbd::auth::BearerToken;
   EXPECT_EQ(BearerToken("Bearer abc"), "abc");
   EXPECT_EQ(BearerToken("bearer abc"), "abc");
   EXPECT_EQ(BearerToken("BEARER   abc  "), "abc");

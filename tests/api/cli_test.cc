@@ -18,8 +18,8 @@
 #include <string>
 
 #include "harness.h"
-#include "http/auth.h"
-#include "token_file.h"
+#include "auth/authenticator.h"
+#include "base/token_file.h"
 
 namespace mehdb_test {
 namespace {
@@ -473,7 +473,7 @@ class CliAuthTest : public ::testing::Test {
   CliAuthTest()
       : token_path_(WriteToken(files_.Sub("token"), "cli-token\n")),
         token_(Open(token_path_)),
-        auth_(*token_, mehdbd::http::ReadPolicy::kToken),
+        auth_(*token_, mehdbd::auth::ReadPolicy::kToken),
         leader_(LeaderIdentity(), {}, TestServer::QuickStore(), "", &auth_),
         follower_(FollowerIdentity(leader_.url()), {}, TestServer::QuickStore(),
                   "", &auth_) {}
@@ -501,7 +501,7 @@ class CliAuthTest : public ::testing::Test {
   TempDir files_;
   std::string token_path_;
   std::unique_ptr<mehdbd::TokenFile> token_;
-  mehdbd::http::Authenticator auth_;
+  mehdbd::auth::Authenticator auth_;
   TestServer leader_;
   TestServer follower_;
 };

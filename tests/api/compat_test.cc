@@ -13,7 +13,7 @@
 namespace mehdb_test {
 namespace {
 
-using mehdbd::http::KeyRule;
+using mehdbd::KeyRule;
 using mehdbd::http::ServerOptions;
 
 class CompatTest : public ::testing::Test {

@@ -4,7 +4,7 @@
 // the flag > env > file > default priority, Kubernetes' MEHDB_PORT service
 // link, unknown MEHDB_* variables, no prefix guessing, one-line errors naming
 // the option, role derivation, and the log line formats.
-#include "config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "harness.h"
-#include "identity.h"
-#include "log.h"
-#include "units.h"
+#include "config/identity.h"
+#include "base/log.h"
+#include "base/units.h"
 
 namespace mehdb_test {
 namespace {
@@ -71,7 +71,7 @@ TEST(Config, DefaultsMatchTheOriginal) {
   EXPECT_EQ(out.config.ns, "default");
   EXPECT_EQ(out.config.bind, "0.0.0.0");
   EXPECT_EQ(out.config.store.durability, mehdb::Durability::kSync);
-  EXPECT_EQ(out.config.key_rule, mehdbd::http::KeyRule::kExtended);
+  EXPECT_EQ(out.config.key_rule, mehdbd::KeyRule::kExtended);
 }
 
 TEST(Config, FlagBeatsEnvBeatsFileBeatsDefault) {
@@ -118,7 +118,7 @@ TEST(Config, EveryOptionHasItsEnvironmentVariable) {
   EXPECT_EQ(c.store.max_value_bytes, 1024u);
   EXPECT_EQ(c.store.log_retain_entries, 7u);
   EXPECT_EQ(c.store.log_retain_bytes, 1u << 20);
-  EXPECT_EQ(c.key_rule, mehdbd::http::KeyRule::kOriginal);
+  EXPECT_EQ(c.key_rule, mehdbd::KeyRule::kOriginal);
   EXPECT_EQ(c.threads, 3u);
   EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(100));
   EXPECT_EQ(c.write_timeout, std::chrono::seconds(2));

@@ -16,7 +16,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "log.h"
+#include "base/log.h"
 
 namespace mehdb_test {
 
@@ -62,7 +62,7 @@ mehdb::Options TestServer::QuickStore() {
 TestServer::TestServer(mehdbd::Identity identity,
                        mehdbd::http::ServerOptions options,
                        mehdb::Options store_options, std::string datadir,
-                       mehdbd::http::Authenticator* auth) {
+                       mehdbd::auth::Authenticator* auth) {
   mehdbd::SetLogQuiet(true);
   if (datadir.empty()) {
     dir_ = std::make_unique<TempDir>();

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <mehdb/store.h>
 
-#include "store_handle.h"
+#include "store/store_handle.h"
 #include <sys/types.h>
 
 #include <chrono>
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "http/server.h"
-#include "identity.h"
+#include "config/identity.h"
 
 namespace mehdb_test {
 
@@ -52,7 +52,7 @@ class TestServer {
   TestServer(mehdbd::Identity identity, mehdbd::http::ServerOptions options,
              mehdb::Options store_options = QuickStore(),
              std::string datadir = "",
-             mehdbd::http::Authenticator* auth = nullptr);
+             mehdbd::auth::Authenticator* auth = nullptr);
   ~TestServer();
 
   int port() const { return port_; }

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "harness.h"
-#include "http/auth.h"
+#include "auth/authenticator.h"
 #include "replication/ack_table.h"
-#include "token_file.h"
+#include "base/token_file.h"
 
 namespace mehdb_test {
 namespace {
@@ -126,7 +126,7 @@ TEST(Starvation, RefusedUnauthenticatedPutsHoldNoWorker) {
   std::string error;
   auto token = mehdbd::TokenFile::Open(files.Sub("token"), error);
   ASSERT_TRUE(token) << error;
-  mehdbd::http::Authenticator auth(*token, mehdbd::http::ReadPolicy::kOpen);
+  mehdbd::auth::Authenticator auth(*token, mehdbd::auth::ReadPolicy::kOpen);
   TestServer server(LeaderIdentity(), TinyPool(), TestServer::QuickStore(), "", &auth);
   Attackers attackers;
   for (int i = 0; i < 80; ++i)
@@ -144,7 +144,7 @@ TEST(Starvation, RefusedUnauthenticatedPutsHoldNoWorker) {
   auto get = cli->Get("/get/ok");
   ASSERT_TRUE(get);
   EXPECT_EQ(get->status, 200);
-  EXPECT_EQ(auth.Rejected(mehdbd::http::Listener::kApi, mehdbd::http::AuthOutcome::kMissing),
+  EXPECT_EQ(auth.Rejected(mehdbd::auth::Listener::kApi, mehdbd::auth::AuthOutcome::kMissing),
             80u);
 }
 

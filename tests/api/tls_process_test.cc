@@ -9,9 +9,9 @@
 
 #include <algorithm>
 
-#include "config.h"
+#include "config/config.h"
 #include "harness.h"
-#include "identity.h"
+#include "config/identity.h"
 #include "test_pki.h"
 
 namespace mehdb_test {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "harness.h"
-#include "log.h"
+#include "base/log.h"
 #include "test_pki.h"
 #include "tls/client.h"
 #include "tls/server_context.h"

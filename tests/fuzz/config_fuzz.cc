@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "config/config.h"
 #include "fuzz_support.h"
 
 namespace {

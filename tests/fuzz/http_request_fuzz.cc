@@ -29,9 +29,9 @@
 #include "fuzz_support.h"
 #include "http/metrics.h"
 #include "http/server.h"
-#include "identity.h"
-#include "log.h"
-#include "store_handle.h"
+#include "config/identity.h"
+#include "base/log.h"
+#include "store/store_handle.h"
 
 namespace {
 
@@ -47,8 +47,8 @@ mehdb::Options StoreOptions() {
 
 mehdbd::http::ServerOptions HttpOptions(std::uint8_t setup) {
   mehdbd::http::ServerOptions o;
-  o.key_rule = (setup & 1) ? mehdbd::http::KeyRule::kOriginal
-                           : mehdbd::http::KeyRule::kExtended;
+  o.key_rule = (setup & 1) ? mehdbd::KeyRule::kOriginal
+                           : mehdbd::KeyRule::kExtended;
   o.max_value_bytes = StoreOptions().max_value_bytes;
   o.keep_alive_requests = 16;
   // Reads that ask for a future seq answer at once instead of waiting.

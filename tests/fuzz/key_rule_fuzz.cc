@@ -17,13 +17,13 @@
 #include <string_view>
 
 #include "fuzz_support.h"
-#include "http/key_rule.h"
+#include "base/key_rule.h"
 #include "http/route.h"
 
 namespace {
 
-using mehdbd::http::CheckKey;
-using mehdbd::http::KeyRule;
+using mehdbd::CheckKey;
+using mehdbd::KeyRule;
 using mehdbd::http::ParseTarget;
 using mehdbd::http::Route;
 

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+//
+// Implementation of seq_watch.h.
+#include "store/seq_watch.h"
+
+#include <chrono>
+
+namespace mehdbd {
+
+SeqWatch::SeqWatch(StoreHandle& stores) : stores_(stores) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+SeqWatch::~SeqWatch() {
+  stop_.store(true);
+  thread_.join();
+}
+
+void SeqWatch::Run() {
+  // The wait's timeout bounds how long a stop, or a store swapped in by a
+  // snapshot, goes unnoticed; a swap also notifies (the sequence jumps).
+  constexpr auto kSlice = std::chrono::milliseconds(100);
+  std::shared_ptr<mehdb::Store> store = stores_.Current();
+  mehdb::Seq seen = store->LastSeq();
+  while (!stop_.load()) {
+    const mehdb::Seq now = store->WaitForSeq(seen + 1, kSlice);
+    std::shared_ptr<mehdb::Store> current = stores_.Current();
+    if (current != store) {
+      store = std::move(current);
+      seen = 0;  // compare afresh: a new store's sequence is another count
+    }
+    const mehdb::Seq last = store->LastSeq();
+    if (last != seen || now > seen) {
+      seen = last;
+      queue_->NotifyAll();
+    }
+  }
+  queue_->NotifyAll();  // nobody stays parked on a watch that ended
+}
+
+}  // namespace mehdbd
