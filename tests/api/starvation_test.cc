@@ -178,7 +178,10 @@ TEST(Starvation, ParkedWaitsHoldNoWorker) {
   } join{server, serving};
   WaitForHttp(port, "/healthz");
   auto cli = std::make_unique<httplib::Client>("127.0.0.1", port);
-  ASSERT_EQ(cli->Put("/set/k", "v0", "text/plain")->status, 200);
+  cli->set_read_timeout(5, 0);
+  auto first = cli->Put("/set/k", "v0", "text/plain");
+  ASSERT_TRUE(first) << httplib::to_string(first.error());
+  ASSERT_EQ(first->status, 200);
   // The readers wait for the seq after the six parked writers' writes: the
   // one the PUT below takes.
   const std::string future = std::to_string((*stores)->Current()->LastSeq() + 7);
@@ -199,13 +202,17 @@ TEST(Starvation, ParkedWaitsHoldNoWorker) {
   // of acks waits and the readers' 5 s bound would fail.)
   for (int i = 0; i < 5; ++i) {
     auto got = cli->Get("/status");
-    ASSERT_TRUE(got);
+    ASSERT_TRUE(got) << "the pool did not answer /status while the waits were parked: "
+                     << httplib::to_string(got.error());
   }
   for (int fd : readers) EXPECT_TRUE(StillWaiting(fd));
   for (int fd : writers) EXPECT_TRUE(StillWaiting(fd));
   // One write: its seq is the one the readers wait for.
   const auto put_at = std::chrono::steady_clock::now();
-  ASSERT_EQ(cli->Put("/set/k", "v1", "text/plain")->status, 200);
+  auto put = cli->Put("/set/k", "v1", "text/plain");
+  ASSERT_TRUE(put) << "the pool did not take a write while the waits were parked: "
+                   << httplib::to_string(put.error());
+  ASSERT_EQ(put->status, 200);
   for (int fd : readers) {
     const std::string answer = ReadUntil(fd, "\r\n\r\n", std::chrono::seconds(5));
     EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
