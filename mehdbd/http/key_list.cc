@@ -3,6 +3,8 @@
 // Implementation of key_list.h.
 #include "http/key_list.h"
 
+#include <span>
+
 namespace mehdbd::http {
 namespace {
 
@@ -68,20 +70,32 @@ mehdb::Status AppendKeyPage(const mehdb::Store& store, std::size_t limit,
   std::size_t n = 0;
   bool extra = false;
   std::string last;
-  // The visitor runs inside a read transaction: it only copies keys.
-  mehdb::Status status = store.ForEach(
-      scan, [&](std::string_view key, std::string_view, mehdb::Seq) {
-        if (n == limit) {  // the extra key: the listing goes on
-          extra = true;
-          return false;
-        }
-        if (!cursor.first) out += ',';
-        cursor.first = false;
-        AppendJsonString(out, key);
-        last.assign(key);
-        ++n;
-        return true;
-      });
+  // A Scanner, not ForEach: a listing hands out keys only, so it does not
+  // pay (or fail on) each value's checksum; a damaged value is reported
+  // when it is read. Entries live in the scanner's read transaction: keys
+  // are copied out.
+  mehdb::Result<mehdb::Scanner> scanner = store.NewScanner(scan);
+  if (!scanner.ok()) return scanner.status();
+  mehdb::Status status = mehdb::Status::Ok();
+  while (!extra) {
+    mehdb::Result<std::span<const mehdb::ScanEntry>> batch = scanner->Next();
+    if (!batch.ok()) {
+      status = batch.status();
+      break;
+    }
+    if (batch->empty()) break;
+    for (const mehdb::ScanEntry& e : *batch) {
+      if (n == limit) {  // the extra key: the listing goes on
+        extra = true;
+        break;
+      }
+      if (!cursor.first) out += ',';
+      cursor.first = false;
+      AppendJsonString(out, e.key());
+      last.assign(e.key());
+      ++n;
+    }
+  }
   if (!status.ok()) return status;
   cursor.done = !extra;
   if (n > 0) cursor.after = std::move(last);

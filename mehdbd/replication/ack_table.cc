@@ -17,7 +17,6 @@ bool AckTable::BeginPoll(const std::string& follower, mehdb::Seq acked) {
     e.last_seen_wall = std::chrono::system_clock::now();
     ++e.polls_open;
   }
-  changed_.notify_all();
   changes_->NotifyAll();
   return true;
 }
@@ -50,12 +49,6 @@ std::size_t AckTable::CountLocked(mehdb::Seq seq, Clock::time_point now) const {
   for (const auto& [name, e] : followers_)
     if (e.acked >= seq && !ForgottenLocked(e, now)) ++n;
   return n;
-}
-
-std::size_t AckTable::WaitFor(mehdb::Seq seq, std::size_t n, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  changed_.wait_for(lock, timeout, [&] { return CountLocked(seq, Clock::now()) >= n; });
-  return CountLocked(seq, Clock::now());
 }
 
 std::vector<AckTable::Entry> AckTable::Snapshot() const {

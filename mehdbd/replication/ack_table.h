@@ -19,7 +19,6 @@
 #include <mehdb/replication.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,9 +60,6 @@ class AckTable {
   // waiting for acks park here without a thread (net/wait_queue.h).
   const std::shared_ptr<net::WaitQueue>& changes() const { return changes_; }
 
-  // Blocks until at least `n` followers acknowledged `seq`, or the timeout;
-  // answers how many had.
-  std::size_t WaitFor(mehdb::Seq seq, std::size_t n, std::chrono::milliseconds timeout);
   // The followers not forgotten, by name.
   std::vector<Entry> Snapshot() const;
   std::chrono::milliseconds forget_after() const { return forget_after_; }
@@ -76,7 +72,6 @@ class AckTable {
 
   const std::chrono::milliseconds forget_after_;
   mutable std::mutex mu_;
-  std::condition_variable changed_;
   std::map<std::string, Entry> followers_;
 };
 

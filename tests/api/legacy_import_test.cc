@@ -79,6 +79,7 @@ class Daemon {
     port_ = FreePort();
     env.emplace("MEHDB_PORT", std::to_string(port_));
     env.emplace("MEHDB_BIND", "127.0.0.1");
+    env.emplace("MEHDB_PEER_PORT", std::to_string(FreePort()));  // not the shared 9877
     env.emplace("MEHDB_DATADIR", datadir_);
     ProcessSpec spec;
     spec.argv = {BinaryPath("MEHDBD")};

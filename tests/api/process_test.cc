@@ -35,6 +35,9 @@ class Daemon {
       : port_(FreePort()) {
     env.emplace("MEHDB_PORT", std::to_string(port_));
     env.emplace("MEHDB_BIND", "127.0.0.1");
+    // Every daemon listens for peers too: never on the shared default 9877,
+    // which another test's daemon may hold at the same moment.
+    env.emplace("MEHDB_PEER_PORT", std::to_string(FreePort()));
     env.emplace("MEHDB_DATADIR", dir_.Sub("data"));
     ProcessSpec spec;
     spec.argv = {BinaryPath("MEHDBD")};
@@ -235,6 +238,7 @@ ProcessResult Start(std::vector<std::string> args,
   spec.argv = {BinaryPath("MEHDBD")};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   env.emplace("MEHDB_BIND", "127.0.0.1");
+  env.emplace("MEHDB_PEER_PORT", std::to_string(FreePort()));  // not the shared 9877
   spec.env = env;
   spec.timeout = std::chrono::seconds(20);
   return RunProcess(spec);
@@ -364,6 +368,16 @@ TEST(Process, DamagedValuesAnswer500AndTheDaemonStaysUp) {
   EXPECT_EQ(intact->status, 200);
   EXPECT_EQ(intact->body, "fine");
   EXPECT_EQ(cli->Get("/healthz")->status, 200);
+  // A listing hands out keys only: a value whose bytes fail their checksum
+  // is still listed (the damage is reported when it is read), while a value
+  // whose size points outside the file stops the scan that meets it.
+  auto flipped_keys = cli->Get("/keys?prefix=f");
+  ASSERT_TRUE(flipped_keys);
+  EXPECT_EQ(flipped_keys->status, 200) << flipped_keys->body;
+  EXPECT_EQ(flipped_keys->body, "[\"flipped\"]\n");
+  auto sized_keys = cli->Get("/keys?prefix=s");
+  ASSERT_TRUE(sized_keys);
+  EXPECT_EQ(sized_keys->status, 500) << sized_keys->body;
   const std::string err = second.child().Stderr();
   EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
   EXPECT_NE(err.find("lies outside the data file"), std::string::npos) << err;
@@ -374,7 +388,8 @@ TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
   TempDir dir;
   const int port = FreePort();
   ProcessSpec spec;
-  spec.argv = {BinaryPath("MEHDBD"), "--port=" + std::to_string(port)};
+  spec.argv = {BinaryPath("MEHDBD"), "--port=" + std::to_string(port),
+               "--peer-port=" + std::to_string(FreePort())};
   spec.env = {{"MEHDB_PORT", "tcp://10.0.0.1:9876"},
               {"MEHDB_PORT_9876_TCP_PORT", "9876"},
               {"MEHDB_SERVICE_HOST", "10.0.0.1"},

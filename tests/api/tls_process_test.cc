@@ -140,6 +140,7 @@ TEST_F(TlsOptions, DaemonServesTlsAndTheClientVerifiesIt) {
   daemon.argv = {BinaryPath("MEHDBD"),
                  "--port=" + std::to_string(port),
                  "--health-port=" + std::to_string(health),
+                 "--peer-port=" + std::to_string(FreePort()),  // not the shared 9877
                  "--datadir=" + dir_.Sub("data"),
                  "--tls-cert=" + a_.cert,
                  "--tls-key=" + a_.key};
