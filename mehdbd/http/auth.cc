@@ -47,6 +47,7 @@ Access Authenticator::AccessFor(Route route) {
     case Route::kKeys:
     case Route::kStatus:
     case Route::kReplication:
+    case Route::kWatch:
       return Access::kRead;
     case Route::kHealthz:
     case Route::kReadyz:
