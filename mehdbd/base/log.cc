@@ -19,8 +19,9 @@ namespace {
 std::atomic<LogLevel> min_level{LogLevel::kInfo};
 std::atomic<LogFormat> line_format{LogFormat::kText};
 
-// "2026-11-30T18:04:05.123Z"
-std::string Timestamp(std::chrono::system_clock::time_point when) {
+}  // namespace
+
+std::string LogTimestamp(std::chrono::system_clock::time_point when) {
   using namespace std::chrono;
   const auto ms = duration_cast<milliseconds>(when.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -32,8 +33,6 @@ std::string Timestamp(std::chrono::system_clock::time_point when) {
                 utc.tm_min, utc.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
-
-}  // namespace
 
 std::string_view LogLevelName(LogLevel level) {
   switch (level) {
@@ -67,7 +66,7 @@ std::string FormatLogLine(LogFormat format,
                           std::chrono::system_clock::time_point when,
                           LogLevel level, std::string_view message) {
   if (format == LogFormat::kJson) {
-    nlohmann::ordered_json line = {{"time", Timestamp(when)},
+    nlohmann::ordered_json line = {{"time", LogTimestamp(when)},
                                    {"level", LogLevelName(level)},
                                    {"logger", "mehdbd"},
                                    {"msg", message}};
@@ -77,7 +76,7 @@ std::string FormatLogLine(LogFormat format,
                      nlohmann::ordered_json::error_handler_t::replace) +
            "\n";
   }
-  std::string line = Timestamp(when);
+  std::string line = LogTimestamp(when);
   line += " mehdbd: ";
   line += LogLevelName(level);
   line += ": ";

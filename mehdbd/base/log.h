@@ -47,6 +47,10 @@ std::string_view LogFormatName(LogFormat format);  // "text", "json"
 std::optional<LogLevel> LogLevelFromName(std::string_view name);
 std::optional<LogFormat> LogFormatFromName(std::string_view name);
 
+// `when` in UTC as RFC 3339 with milliseconds: "2026-11-30T18:04:05.123Z"
+// (the timestamp of log lines and access-log lines).
+std::string LogTimestamp(std::chrono::system_clock::time_point when);
+
 // The line Log() writes (with its '\n'), for a given time.
 std::string FormatLogLine(LogFormat format,
                           std::chrono::system_clock::time_point when,

@@ -2,22 +2,24 @@
 #include "base/prometheus_text.h"
 
 #include <cstdio>
+#include <utility>
 
 namespace mehdbd::prometheus {
 
-void Family(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP mehdb_";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE mehdb_";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
 namespace {
+
+void Header(std::string& out, std::string_view prefix, const char* name, const char* type,
+            const char* help) {
+  using Line = std::pair<const char*, const char*>;
+  for (const auto& [tag, text] : {Line{"# HELP ", help}, Line{"# TYPE ", type}}) {
+    out += tag;
+    out += prefix;
+    out += name;
+    out += ' ';
+    out += text;
+    out += '\n';
+  }
+}
 
 void Begin(std::string& out, const char* name, const std::string& labels) {
   out += "mehdb_";
@@ -27,6 +29,19 @@ void Begin(std::string& out, const char* name, const std::string& labels) {
 }
 
 }  // namespace
+
+void Family(std::string& out, const char* name, const char* type, const char* help) {
+  Header(out, "mehdb_", name, type, help);
+}
+
+void UnprefixedMetric(std::string& out, const char* name, const char* type, const char* help,
+                      const std::string& value) {
+  Header(out, "", name, type, help);
+  out += name;
+  out += ' ';
+  out += value;
+  out += '\n';
+}
 
 void Sample(std::string& out, const char* name, const std::string& labels,
             std::uint64_t value) {

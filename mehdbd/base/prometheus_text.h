@@ -13,6 +13,11 @@
 namespace mehdbd::prometheus {
 
 void Family(std::string& out, const char* name, const char* type, const char* help);
+// A family of one unlabelled sample named exactly `name` (no mehdb_
+// prefix: for conventional names such as process_open_fds), `value` as
+// written.
+void UnprefixedMetric(std::string& out, const char* name, const char* type, const char* help,
+                      const std::string& value);
 // `labels` is empty or a comma-separated list built with Label().
 void Sample(std::string& out, const char* name, const std::string& labels,
             std::uint64_t value);

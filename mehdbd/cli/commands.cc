@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <variant>
 
+#include "base/base64.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
 #include "cli/transport.h"
@@ -136,25 +137,7 @@ void PutValue(json& doc, const std::string& value) {
     (void)json(value).dump();
     doc["value"] = value;
   } catch (const json::type_error&) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < value.size(); i += 3) {
-      const unsigned n = static_cast<unsigned char>(value[i]) << 16 |
-                         static_cast<unsigned char>(value[i + 1]) << 8 |
-                         static_cast<unsigned char>(value[i + 2]);
-      for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-    }
-    if (i < value.size()) {
-      unsigned n = static_cast<unsigned char>(value[i]) << 16;
-      if (i + 1 < value.size()) n |= static_cast<unsigned char>(value[i + 1]) << 8;
-      out += kAlphabet[(n >> 18) & 63];
-      out += kAlphabet[(n >> 12) & 63];
-      out += i + 1 < value.size() ? kAlphabet[(n >> 6) & 63] : '=';
-      out += '=';
-    }
-    doc["value_base64"] = out;
+    doc["value_base64"] = mehdbd::Base64Encode(value);
   }
 }
 
@@ -493,6 +476,84 @@ int Backup(const Endpoint& server, const Invocation& line) {
   return kOk;
 }
 
+// One change as a text line: "SEQ put KEY VALUE" / "SEQ delete KEY".
+std::string ChangeLine(const json& event) {
+  std::string line = std::to_string(event.value("seq", std::uint64_t{0})) + " " +
+                     event.value("op", std::string("?")) + " ";
+  if (event.contains("key")) {
+    line += event["key"].get<std::string>();
+  } else {
+    line += "<key base64 " + event.value("key_base64", std::string()) + ">";
+  }
+  if (event.value("op", std::string()) != "put") return line;
+  const std::string value = event.value("value", std::string());
+  if (event.contains("value") && value.find_first_of("\r\n") == std::string::npos) {
+    line += " " + value;
+  } else {
+    line += " <" + std::to_string(event.value("size", std::uint64_t{0})) + " bytes>";
+  }
+  return line;
+}
+
+int Watch(const Endpoint& server, const Invocation& line) {
+  int code = kOk;
+  std::uint64_t from = 0, count = 0;
+  if (line.Has("from") && !NumberOption(line, "from", 1, UINT64_MAX - 1, from, code)) return code;
+  if (line.Has("count") && !NumberOption(line, "count", 1, UINT64_MAX, count, code)) return code;
+  const std::string prefix = line.operands.empty() ? "" : line.operands[0];
+  // Each long-poll waits at most half of --timeout on the server, so a
+  // quiet poll ends well before the client would give up on it.
+  const auto wait = std::max<std::chrono::milliseconds>(server.timeout / 2,
+                                                        std::chrono::milliseconds(1));
+  std::string history;
+  std::uint64_t printed = 0;
+  for (;;) {
+    Exchange ex;
+    ex.method = "GET";
+    ex.path = "/watch?prefix=" + PercentEncode(prefix) + "&wait=" + std::to_string(wait.count()) + "ms" +
+              (from != 0 ? "&from=" + std::to_string(from) : "") +
+              (history.empty() ? "" : "&history=" + history) +
+              (line.Has("sizes-only") ? "&values=false" : "");
+    const Reply reply = Perform(server, ex);
+    if (reply.status == 410) {
+      const auto doc = json::parse(reply.body, nullptr, false);
+      const std::string oldest = Header(reply, "X-Mehdb-Oldest-Seq");
+      std::cerr << "mehdb: watch: "
+                << (doc.is_object() ? doc.value("error", std::string("the change log moved on"))
+                                    : std::string("the change log moved on"))
+                << " (the oldest retained change is seq " << (oldest.empty() ? "?" : oldest)
+                << "; list the keys again with mehdb keys, then mehdb watch --from the "
+                   "listing's applied seq + 1)\n";
+      return kTrimmed;
+    }
+    if (reply.status != 200) return Fail("watch", reply);
+    const auto doc = json::parse(reply.body, nullptr, false);
+    if (!doc.is_object() || !doc["events"].is_array() || !doc["next"].is_number_unsigned() ||
+        !doc["history"].is_string()) {
+      std::cerr << "mehdb: watch: the server's answer is not a watch answer (" << reply.url
+                << ")\n";
+      return kHttpError;
+    }
+    // Later polls name the history the first one saw: if the server's data
+    // is replaced (a restore, a new lineage), its seqs mean other changes.
+    history = doc["history"].get<std::string>();
+    from = doc["next"].get<std::uint64_t>();
+    for (const auto& event : doc["events"]) {
+      if (Json(line)) {
+        PrintJson(event);
+      } else {
+        std::cout << ChangeLine(event) << "\n";
+      }
+      if (count != 0 && ++printed == count) {
+        std::cout.flush();
+        return std::cout ? kOk : kLocalError;
+      }
+    }
+    std::cout.flush();
+    if (!std::cout) return kLocalError;
+  }
+}
+
 }  // namespace
 
 const std::vector<ExitCode>& ExitCodes() {
@@ -511,6 +572,9 @@ const std::vector<ExitCode>& ExitCodes() {
       {kTlsFailure, "TLS failed: handshake, or the certificate was refused"},
       {kTimedOut, "no connection or no bytes within --timeout"},
       {kLocalError, "a local file or stdin/stdout could not be read or written"},
+      {kTrimmed,
+       "watch: --from is older than the server's retained change log (list the "
+       "keys again, then watch from there)"},
   };
   return kCodes;
 }
@@ -520,7 +584,7 @@ Command CommandFor(const std::string& name) {
       {"get", Get},       {"put", Put},
       {"delete", Delete}, {"keys", Keys},
       {"status", Status}, {"replication", Replication},
-      {"backup", Backup},
+      {"backup", Backup}, {"watch", Watch},
   };
   auto it = kCommands.find(name);
   return it == kCommands.end() ? nullptr : it->second;

@@ -26,6 +26,7 @@ constexpr int kDnsFailure = 7;       // the host name does not resolve
 constexpr int kTlsFailure = 8;       // TLS handshake or certificate refused
 constexpr int kTimedOut = 9;         // --timeout passed
 constexpr int kLocalError = 10;      // a local file could not be read or written
+constexpr int kTrimmed = 11;         // watch --from is older than the retained log
 
 struct ExitCode {
   int code;

@@ -145,6 +145,17 @@ const std::vector<CommandSpec>& Commands() {
        "followers' acks, as the server's /replication reports them (text: "
        "indented JSON; -w json: one line).",
        {}},
+      {"watch", "[PREFIX]", 0, 1, "follow changes to keys (that start with PREFIX)",
+       "Prints each change as it commits, oldest first, until interrupted (or "
+       "--count changes): text lines 'SEQ put KEY VALUE' and 'SEQ delete KEY' "
+       "(a value that is not one line of UTF-8 shows as <N bytes>); -w json: "
+       "one JSON object per line, {seq, op, key, size, value or "
+       "value_base64}. Works on any replica. Exits 11 when --from is older "
+       "than the server's retained change log: list the keys again (mehdb "
+       "keys), then watch --from the listing's applied seq + 1.",
+       {{"from", 0, "SEQ", "start at sequence number SEQ (default: the next change)"},
+        {"count", 0, "N", "exit after N changes (1 or more)"},
+        {"sizes-only", 0, nullptr, "print value sizes, not values"}}},
       {"backup", "FILE", 1, 1, "save a consistent copy of the store",
        "Writes the server's LMDB data file to a temporary file beside FILE, "
        "synced, then renamed to FILE ('-': stdout). Place it as data.mdb in "

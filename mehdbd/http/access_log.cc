@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <string>
 
+#include "base/log.h"
+
 namespace mehdbd::http {
 namespace {
 
@@ -32,7 +34,9 @@ void AppendEscaped(std::string& out, std::string_view s, std::size_t max) {
 
 void WriteAccessLog(const net::Request& req, const net::Response& res,
                     std::chrono::nanoseconds elapsed) {
-  std::string line = req.remote_addr.empty() ? "-" : req.remote_addr;
+  std::string line = LogTimestamp(std::chrono::system_clock::now());
+  line += ' ';
+  line += req.remote_addr.empty() ? "-" : req.remote_addr;
   line += " \"";
   AppendEscaped(line, req.method, 16);
   line += ' ';

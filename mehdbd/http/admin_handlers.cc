@@ -11,6 +11,7 @@
 #include "http/api.h"
 #include "http/backup_stream.h"
 #include "http/errors.h"
+#include "http/process_metrics.h"
 #include "http/replication_metrics.h"
 
 namespace mehdbd::http {
@@ -54,6 +55,7 @@ void Api::MetricsText(net::Response& res) {
     RenderLeaderMetrics(acks_->Snapshot(), replication::AckTable::Clock::now(), text);
   if (auth_ != nullptr) text += auth_->RenderMetrics();
   if (front_end_ != nullptr) RenderFrontEndMetrics(front_end_->Stats(), text);
+  if (const auto process = SampleProcess()) RenderProcessMetrics(*process, text);
   res.set_content(std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 

@@ -156,6 +156,8 @@ void Api::Serve(const Request& req, Response& res) {
       return Backup(req, res);
     case Route::kReplication:
       return Replication(res);
+    case Route::kWatch:
+      return Watch(req, res);
     case Route::kUnknown:
       break;
   }

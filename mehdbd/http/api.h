@@ -40,6 +40,8 @@
 
 namespace mehdbd::http {
 
+struct WatchQuery;  // watch_handlers.cc
+
 using Request = net::Request;
 using Response = net::Response;
 
@@ -113,6 +115,11 @@ class Api {
   void ParkForAcks(const AckWait& acks, Response& res, mehdb::Seq seq,
                    std::chrono::steady_clock::time_point deadline);
   static void SetAcks(const AckWait& acks, Response& res, std::size_t got);
+
+  // watch_handlers.cc: GET /watch, parked (no worker) until a change
+  // under the prefix commits; WatchFrom runs again when it wakes.
+  void Watch(const Request& req, Response& res);
+  void WatchFrom(const Request& req, Response& res, const WatchQuery& query, mehdb::Seq from);
 
   // admin_handlers.cc
   void Healthz(Response& res);

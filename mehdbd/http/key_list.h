@@ -21,6 +21,9 @@ namespace mehdbd::http {
 // valid UTF-8 become U+FFFD (keys written by embedding apps may be binary).
 void AppendJsonString(std::string& out, std::string_view s);
 
+// True when `s` is valid UTF-8 (so AppendJsonString keeps every byte).
+bool IsValidUtf8(std::string_view s);
+
 // A cursor over a listing.
 struct KeyCursor {
   std::string prefix;

@@ -28,6 +28,7 @@ Route FixedRoute(std::string_view name) {
   if (name == "metrics") return Route::kMetrics;
   if (name == "backup") return Route::kBackup;
   if (name == "replication") return Route::kReplication;
+  if (name == "watch") return Route::kWatch;
   return Route::kUnknown;
 }
 
@@ -125,6 +126,7 @@ auth::Access RouteAccess(Route route) {
     case Route::kKeys:
     case Route::kStatus:
     case Route::kReplication:
+    case Route::kWatch:
       return Access::kRead;
     case Route::kHealthz:
     case Route::kReadyz:
@@ -138,7 +140,8 @@ auth::Access RouteAccess(Route route) {
 std::string_view RouteLabel(Route route) {
   static constexpr std::array<std::string_view, kRouteCount> kLabels = {
       "set",    "get",     "keys",   "status", "healthz",
-      "readyz", "metrics", "backup", "replication", "other"};
+      "readyz", "metrics", "backup", "replication", "watch",
+      "other"};
   return kLabels[static_cast<int>(route)];
 }
 

@@ -31,6 +31,7 @@ enum class Route {
   kMetrics,  // /metrics
   kBackup,   // /backup
   kReplication,  // /replication: peer-sync state as JSON
+  kWatch,    // /watch: changes from the change log (long-poll)
   kUnknown,  // anything else: 404
 };
 constexpr int kRouteCount = static_cast<int>(Route::kUnknown) + 1;

@@ -15,7 +15,10 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <atomic>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "harness.h"
 #include "auth/authenticator.h"
@@ -421,6 +424,56 @@ TEST_F(CliTest, ReplicationShowsThePeerSyncState) {
   // Text: the same document, indented.
   r = Run({"replication"});
   EXPECT_NE(r.out.find("\n  \"role\": \"leader\""), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, WatchPrintsChangesInOrder) {
+  ASSERT_EQ(Run({"put", "app-a", "1"}).exit_code, 0);
+  ASSERT_EQ(Run({"put", "app-b", "two\nlines"}).exit_code, 0);
+  ASSERT_EQ(Run({"put", "other", "x"}).exit_code, 0);
+  ASSERT_EQ(Run({"delete", "app-a"}).exit_code, 0);
+  ProcessResult r = Run({"watch", "app-", "--from", "1", "--count", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1 put app-a 1\n2 put app-b <9 bytes>\n4 delete app-a\n");
+  r = Run({"--count", "2", "watch", "-w", "json", "--from=2", "--sizes-only"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string first, second;
+  ASSERT_TRUE(std::getline(lines, first) && std::getline(lines, second)) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(first),
+            nlohmann::json::parse(R"({"seq":2,"op":"put","key":"app-b","size":9})"));
+  EXPECT_EQ(nlohmann::json::parse(second)["key"], "other");
+  // Following: without --from, changes made after it started.
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; !done.load() && i < 200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      EXPECT_EQ(leader_.Client()->Put("/set/app-new", "v", "text/plain")->status, 200);
+    }
+  });
+  r = Run({"watch", "app-", "--count", "1", "--timeout", "4s"});
+  done.store(true);
+  writer.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(" put app-new v\n"), std::string::npos) << r.out;
+  EXPECT_EQ(Run({"watch", "--from", "0"}).exit_code, 2);
+}
+
+TEST_F(CliTest, WatchFromATrimmedLogExitsElevenAndSaysToRelist) {
+  mehdb::Options store = TestServer::QuickStore();
+  store.log_retain_entries = 5;
+  TestServer server(LeaderIdentity(), {}, store);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(server.Client()->Put(("/set/k" + std::to_string(i)).c_str(), "v", "text/plain")->status,
+              200);
+  ProcessResult r;
+  for (int i = 0; i < 50; ++i) {  // trimming may trail the acknowledgements
+    r = Run({"watch", "--from", "1", "--count", "1"}, server.url());
+    if (r.exit_code == 11) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(r.exit_code, 11) << r.err;
+  EXPECT_NE(r.err.find("mehdb keys"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("oldest retained change is seq "), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, CompletionAndManPageComeFromTheOptionTables) {

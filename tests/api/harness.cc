@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -193,6 +194,12 @@ int FreePort() {
   }
   ::close(fd);
   return port;
+}
+
+bool StillWaiting(int fd) {
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 bool WaitForHttp(int port, const std::string& path,

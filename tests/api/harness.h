@@ -86,6 +86,8 @@ std::string RawExchange(
 // A connected client socket for step-by-step raw tests (-1 on failure).
 int ConnectLoopback(int port);
 bool SendAll(int fd, const std::string& bytes);
+// True while the server has neither answered nor closed `fd`.
+bool StillWaiting(int fd);
 // Reads until `needle` appears, the peer closes, or `limit` passes.
 std::string ReadUntil(
     int fd, const std::string& needle,

@@ -224,12 +224,63 @@ TEST(Process, AccessLogIsOneLinePerRequestOnStdout) {
   daemon.child().Signal(SIGTERM);
   ASSERT_EQ(daemon.child().Wait(std::chrono::seconds(20)), 0);
   const std::string out = daemon.child().Stdout();
+  // Each line starts with its UTC time: 2026-11-30T18:04:05.123Z.
+  const std::regex line(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1 "[^\n]*)");
+  std::istringstream lines(out);
+  int count = 0;
+  for (std::string l; std::getline(lines, l); ++count) EXPECT_TRUE(std::regex_match(l, line)) << l;
+  EXPECT_GE(count, 2);
   EXPECT_NE(out.find("127.0.0.1 \"PUT /set/abc HTTP/1.1\" 200 15 "),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("127.0.0.1 \"GET /get/abc HTTP/1.1\" 200 5 "),
             std::string::npos)
       << out;
+}
+
+// The conventional process_* metrics describe the daemon's own process.
+TEST(Process, MetricsCarryTheProcessFigures) {
+  const double before = std::chrono::duration<double>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
+  Daemon daemon(Env{{"MEHDB_HOST", "x"}});
+  ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
+  auto res = daemon.Client()->Get("/metrics");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  std::map<std::string, double> process;
+  std::istringstream lines(res->body);
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("process_", 0) != 0) continue;
+    const auto space = l.find(' ');
+    process[l.substr(0, space)] = std::stod(l.substr(space + 1));
+  }
+  const double now = std::chrono::duration<double>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_GE(process["process_cpu_seconds_total"], 0.0);
+  EXPECT_LT(process["process_cpu_seconds_total"], 3600.0);
+  EXPECT_GT(process["process_resident_memory_bytes"], 1e6);  // a running daemon
+  EXPECT_GE(process["process_virtual_memory_bytes"], process["process_resident_memory_bytes"]);
+  // Listeners, the store's files and the lock are open; fewer than the cap.
+  EXPECT_GT(process["process_open_fds"], 3.0);
+  EXPECT_GT(process["process_max_fds"], process["process_open_fds"]);
+  // Started by this test: between its start (less clock-tick rounding)
+  // and now.
+  EXPECT_GE(process["process_start_time_seconds"], before - 2.0);
+  EXPECT_LE(process["process_start_time_seconds"], now + 0.01);
+  // The open-fd count follows the process: four more connections held
+  // open, more fds (by at least two, whatever earlier connections the
+  // daemon has yet to see closed).
+  std::vector<std::unique_ptr<httplib::Client>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<httplib::Client>("127.0.0.1", daemon.port()));
+    held.back()->set_keep_alive(true);
+    ASSERT_TRUE(held.back()->Get("/healthz"));
+  }
+  res = daemon.Client()->Get("/metrics");
+  ASSERT_TRUE(res);
+  const auto at = res->body.find("\nprocess_open_fds ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stod(res->body.substr(at + 18)), process["process_open_fds"] + 2);
 }
 
 ProcessResult Start(std::vector<std::string> args,

@@ -147,7 +147,8 @@ TEST(ApiFollower, AllWritesRedirectAndReadsAreServed) {
 bool IsSampleLine(const std::string& line) {
   std::size_t i = 0;
   auto name_char = [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; };
-  if (line.rfind("mehdb_", 0) != 0) return false;
+  // Ours, and the conventional process_* family (http/process_metrics.h).
+  if (line.rfind("mehdb_", 0) != 0 && line.rfind("process_", 0) != 0) return false;
   while (i < line.size() && name_char(line[i])) ++i;
   if (i < line.size() && line[i] == '{') {
     do {

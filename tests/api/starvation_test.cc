@@ -37,13 +37,6 @@ ServerOptions TinyPool() {
   return o;
 }
 
-// True while the server has neither answered nor closed `fd`.
-bool StillWaiting(int fd) {
-  char c;
-  const ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 bool WaitUntilTrue(const std::function<bool()>& cond) {
   for (int i = 0; i < 500; ++i) {
     if (cond()) return true;

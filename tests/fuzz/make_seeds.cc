@@ -171,6 +171,11 @@ void HttpSeeds(SeedWriter& out) {
           leader + "PUT /set/x?acks=1&ack_timeout=0ms" + h +
               "Content-Length: 1\r\n\r\n1" + "GET /get/x?min_seq=1" + h +
               "\r\n" + "GET /get/x" + h + "X-Mehdb-Min-Seq: 99\r\n\r\n");
+  out.Add("http_request", "watch",
+          leader + "PUT /set/w1" + h + "Content-Length: 2\r\n\r\nhi" +
+              "GET /watch?prefix=w&from=1&wait=0s&limit=5" + h + "\r\n" +
+              "GET /watch?from=1&values=false&wait=0s&history=00" + h + "\r\n" +
+              "GET /watch?from=0&wait=x" + h + "\r\n");
   out.Add("http_request", "expect_continue",
           leader + "PUT /set/big" + h +
               "Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc");
