@@ -226,6 +226,7 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
   // environment (MDB_PANIC) and reads answer 500 until the restart below.
   EXPECT_EQ(pod_->Status("/healthz"), 200);
   long readable = 0, unreadable = 0;
+  std::string unreadable_body;
   {
     auto client = pod_->Client(10);
     for (auto& ledger : writers->ledgers()) {
@@ -234,6 +235,7 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
         ASSERT_TRUE(res) << entry.first;
         if (res->status >= 500) {
           ++unreadable;
+          unreadable_body = std::to_string(res->status) + " " + res->body;
           continue;
         }
         ASSERT_TRUE(res->status == 200 || res->status == 404) << res->status;
@@ -244,8 +246,15 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
       }
     }
   }
+  const bool panicked = CountLines(pod_log(), "MDB_PANIC") > 0;
   std::printf("read-only: while read-only %ld keys read back, %ld answered 5xx%s\n", readable,
-              unreadable, CountLines(pod_log(), "MDB_PANIC") > 0 ? " (LMDB panicked)" : "");
+              unreadable, panicked ? " (LMDB panicked)" : "");
+  // A read fails only after LMDB's panic, and then with a 500 naming it.
+  if (!panicked) {
+    EXPECT_EQ(unreadable, 0) << "reads failed without an LMDB panic: " << unreadable_body;
+  } else if (unreadable > 0) {
+    EXPECT_EQ(unreadable_body.rfind("500 ", 0), 0u) << unreadable_body;
+  }
   ReportRss("read-only: while read-only", pod_->pid());
 
   // The fix: stop, unmount, fsck, mount, start.
