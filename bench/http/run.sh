@@ -223,7 +223,7 @@ row "bare mehdbd front end GET, 1 KiB body" bare_fe "$(ratio bare_fe bare) x bar
 row "mehdbd GET /get/k, 1 KiB" get "$(ratio get bare_fe) x bare front end (target >= 0.80), $(ratio get bare) x cpp-httplib (target >= 1.50)"
 row "mehdbd GET /get/k, 1 KiB, $many connections" get_many "$(ratio get_many get) x $connections connections (target >= 0.90; p99 target <= 25 ms)"
 row "mehdbd PUT /set/..., 1 KiB, durable" put "$(ratio put get) x mehdbd GET"
-row "Redis SET 1 KiB, appendfsync always, 100k keys" redis "1.00 (baseline for the next row)"
+row "Redis SET 1 KiB, fsync always, 100k keys" redis "1.00 (baseline for the next row)"
 row "mehdbd PUT 1 KiB, durable, 100k keys" put100k "$(ratio put100k redis) x Redis (target >= 0.70)"
 row "mehdbd /status?level=full, 0 keys" status0 "1.00 (baseline for the next row)"
 row "mehdbd /status?level=full, 100k keys" status100k "$(ratio status100k status0) x 0 keys (target 0.90-1.10)"
