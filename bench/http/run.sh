@@ -11,14 +11,22 @@
 #   mehdbd GET at 500 keep-alive connections: p99 <= 25 ms, rate within 10%
 #                               of the 50-connection rate
 #   mehdbd durable PUT 1 KiB    (reported; the write path's own issue sets its bar)
+#   mehdbd durable PUT 1 KiB, random keys over a store preloaded with
+#                               100,000 keys, >= 0.7 x Redis (redis-server
+#                               started here: appendonly yes, appendfsync
+#                               always; redis-benchmark -t set -d 1024
+#                               -r 100000, the same connections)
 #   /status?level=full at 100,000 keys within 10% of 0 keys
-# plus /keys?limit=100 at 100,000 keys (the store's key count is checked
-# before timing). Every row's sides alternate round by round. Not a test:
-# numbers depend on the machine and on whatever else runs on it.
+# plus /keys?limit=100 at 100,000 keys (the stores' key counts are checked
+# before timing). Every row's sides alternate round by round. Then a
+# sustained run: durable PUTs over the preloaded store for SUSTAIN, with
+# mehdbd's RSS and the store's size on disk every 5 s. Not a test: numbers
+# depend on the machine and on whatever else runs on it.
 #
 #   bench/http/run.sh [BUILD_DIR]        (default: build)
 #   env: DURATION (5s per run), ROUNDS (3), CONNECTIONS (50), MANY (500),
-#        WRK_THREADS (2), BENCH_DIR (default: a mktemp directory, removed)
+#        WRK_THREADS (2), REDIS_REQUESTS (200000 per Redis run),
+#        SUSTAIN (60, seconds), BENCH_DIR (default: a mktemp directory, removed)
 set -euo pipefail
 
 build=${1:-build}
@@ -32,10 +40,16 @@ rounds=${ROUNDS:-3}
 connections=${CONNECTIONS:-50}
 many=${MANY:-500}
 wrk_threads=${WRK_THREADS:-2}
+redis_requests=${REDIS_REQUESTS:-200000}
+sustain=${SUSTAIN:-60}
 for exe in "$mehdbd" "$bare" "$bare_fe" "$fill"; do
   [[ -x $exe ]] || { echo "run.sh: $exe not built (ninja -C $build)" >&2; exit 2; }
 done
 command -v wrk >/dev/null || { echo "run.sh: wrk not found (apt-get install wrk)" >&2; exit 2; }
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null ||
+    { echo "run.sh: $tool not found (apt-get install redis-server redis-tools)" >&2; exit 2; }
+done
 
 work=${BENCH_DIR:-$(mktemp -d)}
 pids=()
@@ -87,6 +101,19 @@ measure() {
   runs[$1]+=$(awk -v r="$requests" -v s="$seconds" -v a="$lat50" -v b="$lat99" \
                 'BEGIN { printf "%.0f %.2f %.2f\n", r / s, a / 1000, b / 1000 }')$'\n'
 }
+# measure_redis NAME: one redis-benchmark run of durable SETs, appended to
+# NAME's runs. Errors Redis answered (its errorstats, reset before each run)
+# are the row's failures.
+measure_redis() {
+  local line errors
+  redis-cli -p "$redis_port" config resetstat >/dev/null
+  line=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -t set -d 1024 -r 100000 \
+           -c "$connections" -n "$redis_requests" --csv | grep '^"SET"' | tr -d '"' | tr ',' ' ')
+  read -r _ r _ _ lat50 _ lat99 _ <<<"$line"
+  errors=$(redis-cli -p "$redis_port" info errorstats | grep -c '^errorstat_' || true)
+  failures[$1]=$(( ${failures[$1]:-0} + errors ))
+  runs[$1]+=$(awk -v r="$r" -v a="$lat50" -v b="$lat99" 'BEGIN { printf "%.0f %.2f %.2f\n", r, a, b }')$'\n'
+}
 # The run with the median rate stands for NAME.
 settle() {
   local line
@@ -103,6 +130,17 @@ key_count() {
   tail -n 1 <&3 | tr -d '\r\n'
   exec 3<&-
 }
+require_keys() {  # require_keys PORT COUNT WHAT
+  local count
+  count=$(key_count "$1")
+  if [[ $count != "$2" ]]; then
+    echo "run.sh: the $3 answers $count keys, not $2; refusing to time it" >&2
+    exit 1
+  fi
+}
+# Resident memory of PID in MiB: all of it, and the anonymous part (the
+# rest is the store's mapped file, which the kernel can drop at will).
+rss_mib() { awk -v f="$2" '$1 == f":" { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 threads=64  # mehdbd's default --threads; the bare servers get the same
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -127,12 +165,27 @@ big_port=$(free_port)
 wait_port "$bare_port"
 wait_port "$bare_fe_port"
 wait_port "$small_port"
+# The durable-PUT comparison with Redis: mehdbd over its own preloaded
+# store, Redis with the same 100,000 keys written by an untimed run first.
+"$fill" "$work/puts" 100000 1024
+puts_port=$(free_port)
+"$mehdbd" --host=bench --bind=127.0.0.1 --port="$puts_port" --peer-port="$(free_port)" \
+  --datadir="$work/puts" --threads="$threads" 2>"$work/mehdbd-puts.log" & pids+=($!)
+puts_pid=${pids[-1]}
+mkdir -p "$work/redis"
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work/redis" --appendonly yes \
+  --appendfsync always --save '' --daemonize no --logfile "$work/redis.log" & pids+=($!)
 wait_port "$big_port"
-count=$(key_count "$big_port")
-if [[ $count != 100000 ]]; then
-  echo "run.sh: the 100,000-key store answers $count keys; refusing to time it" >&2
-  exit 1
-fi
+wait_port "$puts_port"
+wait_port "$redis_port"
+require_keys "$big_port" 100000 "100,000-key store"
+require_keys "$puts_port" 100000 "store for durable PUTs"
+value=$(printf '%1024s' '' | tr ' ' v)
+for ((k = 0; k < 100000; k++)); do printf 'SET key:%012d %s\r\n' "$k" "$value"; done |
+  redis-cli -p "$redis_port" --pipe >/dev/null
+redis_keys=$(redis-cli -p "$redis_port" dbsize)
+[[ $redis_keys == 100000 ]] || { echo "run.sh: Redis holds $redis_keys keys, not 100000" >&2; exit 1; }
 
 # /status at 0 keys first, while the small store is still empty.
 measure status0 get "http://127.0.0.1:$small_port/status?level=full"
@@ -145,6 +198,8 @@ for round in $(seq 1 "$rounds"); do
   measure status100k get "http://127.0.0.1:$big_port/status?level=full"
   measure keys100 get "http://127.0.0.1:$big_port/keys?limit=100"
   measure put put "http://127.0.0.1:$small_port"
+  measure put100k put_existing "http://127.0.0.1:$puts_port"
+  measure_redis redis
   # Later rounds' 0-key baseline: a daemon on a fresh, empty directory.
   if [[ $round != 1 ]]; then
     port=$(free_port)
@@ -168,6 +223,28 @@ row "bare mehdbd front end GET, 1 KiB body" bare_fe "$(ratio bare_fe bare) x bar
 row "mehdbd GET /get/k, 1 KiB" get "$(ratio get bare_fe) x bare front end (target >= 0.80), $(ratio get bare) x cpp-httplib (target >= 1.50)"
 row "mehdbd GET /get/k, 1 KiB, $many connections" get_many "$(ratio get_many get) x $connections connections (target >= 0.90; p99 target <= 25 ms)"
 row "mehdbd PUT /set/..., 1 KiB, durable" put "$(ratio put get) x mehdbd GET"
+row "Redis SET 1 KiB, fsync always, 100k keys" redis "1.00 (baseline for the next row)"
+row "mehdbd PUT 1 KiB, durable, 100k keys" put100k "$(ratio put100k redis) x Redis (target >= 0.70)"
 row "mehdbd /status?level=full, 0 keys" status0 "1.00 (baseline for the next row)"
 row "mehdbd /status?level=full, 100k keys" status100k "$(ratio status100k status0) x 0 keys (target 0.90-1.10)"
 row "mehdbd /keys?limit=100, 100k keys" keys100 "$(ratio keys100 bare_fe) x bare front end"
+
+# Sustained durable PUTs over the preloaded store: memory and disk over time.
+echo
+echo "sustained: mehdbd durable PUT 1 KiB, random keys over 100k, -c$connections for ${sustain} s"
+printf '%8s %10s %10s %14s %14s\n' "seconds" "RSS MiB" "anon MiB" "data.mdb MiB" "all files MiB"
+MODE=put_existing wrk -t"$wrk_threads" -c"$connections" -d"${sustain}s" --timeout 10s \
+  -s "$here/wrk.lua" "http://127.0.0.1:$puts_port" >"$work/sustain.out" &
+wrk_pid=$!
+for ((t = 0; t <= sustain; t += 5)); do
+  printf '%8d %10s %10s %14.1f %14.1f\n' "$t" "$(rss_mib "$puts_pid" VmRSS)" "$(rss_mib "$puts_pid" RssAnon)" \
+    "$(stat -Lc %s "$work/puts/current/data.mdb" | awk '{ print $1 / 1048576 }')" \
+    "$(du -sbL "$work/puts" | awk '{ print $1 / 1048576 }')"
+  sleep 5
+done
+wait "$wrk_pid"
+read -r _ requests seconds lat50 lat99 errors <<<"$(grep '^RESULT' "$work/sustain.out")"
+awk -v r="$requests" -v s="$seconds" -v a="$lat50" -v b="$lat99" -v e="$errors" \
+  'BEGIN { printf "sustained: %.0f req/s, p50 %.2f ms, p99 %.2f ms%s\n", r / s, a / 1000, b / 1000,
+           (e > 0 ? sprintf("  [%d FAILED requests]", e) : "") }'
+require_keys "$puts_port" 100000 "store after the sustained run"

@@ -57,6 +57,8 @@ class Api {
   // Where reads with min_seq park until the store's sequence moves
   // (SeqWatch); null: they wait on their worker. Set before serving.
   void SetSeqQueue(std::shared_ptr<net::WaitQueue> queue) { seq_queue_ = std::move(queue); }
+  // Reads parked there now (tests catch a read while it waits).
+  std::size_t ParkedReads() const { return seq_queue_ ? seq_queue_->size() : 0; }
 
   // Peer sync state this API reports (/readyz, /replication) and waits on
   // (acks=N). Set once before serving; either may be null.

@@ -174,37 +174,42 @@ TEST(Failure, SlowAndIdleClientsAreDisconnectedAndDoNotBlockOthers) {
   const int idle = ConnectLoopback(server.port());
   ASSERT_TRUE(SendAll(idle, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_NE(ReadUntil(idle, "leader").find("leader"), std::string::npos);
-  // Neither holds a worker while it waits (connection_gate.h); both must
-  // still be closed by the timeouts.
-  const std::string slow_rest =
-      ReadUntil(slow, "<never>", std::chrono::seconds(20));
-  const std::string idle_rest =
-      ReadUntil(idle, "<never>", std::chrono::seconds(20));
+  // Neither holds a worker while it waits; both must still be closed by
+  // the server (read_timeout for the stalled head, idle_timeout for the
+  // idle one), well within 10 s.
+  const ReadToClose slow_rest = ReadUntilClosed(slow, std::chrono::seconds(10));
+  const ReadToClose idle_rest = ReadUntilClosed(idle, std::chrono::seconds(10));
   ::close(slow);
   ::close(idle);
-  EXPECT_EQ(slow_rest.find("200 OK"), std::string::npos) << slow_rest;
-  EXPECT_EQ(idle_rest, "");
+  EXPECT_TRUE(slow_rest.closed) << "a client stalled in its head was never disconnected";
+  EXPECT_TRUE(idle_rest.closed) << "an idle client was never disconnected";
+  EXPECT_EQ(slow_rest.bytes.find("200 OK"), std::string::npos) << slow_rest.bytes;
+  EXPECT_EQ(idle_rest.bytes, "");
   auto res = server.Client()->Get("/status");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->body, "leader");
 }
 
-// The head deadline is for the whole head: a client sending a byte now and
-// then, each well within read_timeout, is still cut off, with 408.
+// The head deadline is for the whole head: a client sending a byte every
+// 50 ms, each well within read_timeout, is still cut off with 408 while it
+// trickles (a per-read timeout alone would wait for the whole head, which
+// takes 10 s here, and only then time out).
 TEST(Failure, TrickledHeadGets408) {
   ServerOptions options;
   options.read_timeout = std::chrono::milliseconds(300);
   TestServer server(LeaderIdentity(), options);
   const int slow = ConnectLoopback(server.port());
-  const std::string head = "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaa";
+  const std::string head = "GET /status HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(160, 'a');
   std::string answer;
-  for (char c : head) {  // about 2 s in all, 50 ms between bytes
-    if (!SendAll(slow, std::string(1, c))) break;
+  std::size_t sent = 0;
+  while (sent < head.size() && answer.empty()) {
+    if (!SendAll(slow, head.substr(sent, 1))) break;
+    ++sent;
     answer += ReadUntil(slow, "\r\n\r\n", std::chrono::milliseconds(50));
-    if (!answer.empty()) break;
   }
-  answer += ReadUntil(slow, "<never>", std::chrono::seconds(5));
+  answer += ReadUntil(slow, "\r\n\r\n", std::chrono::seconds(5));
   ::close(slow);
+  EXPECT_LT(sent, head.size()) << "the whole head was trickled in without a deadline";
   EXPECT_EQ(answer.rfind("HTTP/1.1 408 ", 0), 0u) << answer;
 }
 

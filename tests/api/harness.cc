@@ -162,6 +162,18 @@ std::string ReadUntil(int fd, const std::string& needle,
   return out;
 }
 
+ReadToClose ReadUntilClosed(int fd, std::chrono::milliseconds limit) {
+  ReadToClose got;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (!ReadSome(fd, got.bytes, std::chrono::milliseconds(50))) {
+      got.closed = true;
+      break;
+    }
+  }
+  return got;
+}
+
 std::string RawExchange(int port, const std::string& request,
                         std::chrono::milliseconds quiet) {
   const int fd = ConnectLoopback(port);

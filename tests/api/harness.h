@@ -92,6 +92,13 @@ bool StillWaiting(int fd);
 std::string ReadUntil(
     int fd, const std::string& needle,
     std::chrono::milliseconds limit = std::chrono::seconds(10));
+// Reads until the peer closes the connection or `limit` passes: the bytes
+// read, and whether the peer closed (false: still open at `limit`).
+struct ReadToClose {
+  std::string bytes;
+  bool closed = false;
+};
+ReadToClose ReadUntilClosed(int fd, std::chrono::milliseconds limit);
 
 // A child process: argv[0] is the program path.
 struct ProcessResult {

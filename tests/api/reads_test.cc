@@ -4,6 +4,7 @@
 // streaming, read-your-writes with min_seq (leader and follower), a
 // follower's answers, health, readiness and Prometheus metrics.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -89,18 +90,25 @@ TEST(ApiMinSeq, LeaderAnswers503WhenTheSeqNeverComes) {
   EXPECT_EQ(server.Client()->Get("/status?min_seq=5")->status, 503);
 }
 
+// The read is parked (waiting for seq 1) before the write is sent, so the
+// write is what wakes it: the waiting path, not a read after the write.
 TEST(ApiMinSeq, AWaitingReadSeesAWriteThatArrives) {
   ServerOptions options;
   options.max_seq_wait = std::chrono::seconds(30);
   TestServer server(LeaderIdentity(), options);
-  httplib::Result read{nullptr, httplib::Error::Unknown};
-  std::thread reader([&] { read = server.Client()->Get("/get/k?min_seq=1"); });
-  ASSERT_EQ(server.Client()->Put("/set/k", "arrived", "text/plain")->status,
-            200);
-  reader.join();
-  ASSERT_TRUE(read);
-  EXPECT_EQ(read->status, 200);
-  EXPECT_EQ(read->body, "arrived");
+  const int reader = ConnectLoopback(server.port());
+  ASSERT_TRUE(SendAll(reader, "GET /get/k?min_seq=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.server().api().ParkedReads() == 0 && std::chrono::steady_clock::now() < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(server.server().api().ParkedReads(), 1u)
+      << "the read was answered without waiting: "
+      << ReadUntil(reader, "\r\n\r\n", std::chrono::milliseconds(100));
+  ASSERT_EQ(server.Client()->Put("/set/k", "arrived", "text/plain")->status, 200);
+  const std::string answer = ReadUntil(reader, "arrived", std::chrono::seconds(10));
+  ::close(reader);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\r\n\r\narrived"), std::string::npos) << answer;
 }
 
 TEST(ApiMinSeq, FollowerRedirectsReadsItCannotServeYet) {

@@ -5,7 +5,8 @@
 # made locally with debootstrap when no such image is present (no registry is
 # reachable), then checks the image's metadata and runs its mehdbd from the
 # exported filesystem in a chroot, as the image's user, and asks /healthz.
-# Skips with a message where root, podman or debootstrap is missing.
+# Skips with a message where root, podman or debootstrap is missing; with CI
+# set (.ci/run), where a skip would go unnoticed, that fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,7 +16,14 @@ passed=0 failed=0
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 not_ok() { echo "FAILED: $*"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-skip() { echo "SKIP image test: $*"; exit 0; }
+skip() {
+  if [ -n "${CI:-}" ]; then
+    echo "FAILED: image test cannot run on CI: $*" >&2
+    exit 1
+  fi
+  echo "SKIP image test: $*"
+  exit 0
+}
 
 [ "$(id -u)" = 0 ] || skip "needs root (podman --isolation=chroot, chroot)"
 command -v podman >/dev/null || skip "podman is missing (apt-get install podman)"

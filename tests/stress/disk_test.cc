@@ -223,9 +223,11 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
   EXPECT_EQ(writers->BodyFor(500), "store error: the data volume is read-only\n");
   // The daemon is up. Reads never return wrong data; they work unless the
   // failed write was LMDB's meta page, after which LMDB refuses the whole
-  // environment (MDB_PANIC) and reads answer 500 until the restart below.
+  // environment (MDB_PANIC) and reads answer 500 until the restart below:
+  // each failed read must be such a refusal, logged with MDB_PANIC.
   EXPECT_EQ(pod_->Status("/healthz"), 200);
   long readable = 0, unreadable = 0;
+  std::size_t panic_lines = CountLines(pod_log(), "MDB_PANIC");
   {
     auto client = pod_->Client(10);
     for (auto& ledger : writers->ledgers()) {
@@ -234,6 +236,11 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
         ASSERT_TRUE(res) << entry.first;
         if (res->status >= 500) {
           ++unreadable;
+          EXPECT_EQ(res->status, 500) << res->body;
+          const std::size_t now = CountLines(pod_log(), "MDB_PANIC");
+          EXPECT_GT(now, panic_lines) << "GET " << entry.first << " answered " << res->status
+                                      << " without an LMDB panic: " << res->body;
+          panic_lines = now;
           continue;
         }
         ASSERT_TRUE(res->status == 200 || res->status == 404) << res->status;
@@ -245,7 +252,7 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
     }
   }
   std::printf("read-only: while read-only %ld keys read back, %ld answered 5xx%s\n", readable,
-              unreadable, CountLines(pod_log(), "MDB_PANIC") > 0 ? " (LMDB panicked)" : "");
+              unreadable, panic_lines > 0 ? " (LMDB panicked)" : "");
   ReportRss("read-only: while read-only", pod_->pid());
 
   // The fix: stop, unmount, fsck, mount, start.

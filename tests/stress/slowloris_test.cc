@@ -3,9 +3,12 @@
 // Scenario 2: slowloris. 500 connections to one mehdbd (default options)
 // either sit idle or send a request head a byte at a time, and reconnect
 // whenever the daemon closes them, while a normal client keeps making
-// requests. Every normal request must be answered within 1 s; the daemon's
-// whole-head deadline must cut the tricklers off (with 408) rather than let
-// a byte now and then keep them forever.
+// requests. Every normal GET must be answered within 1 s and every durable
+// PUT (one fsync, which swings several-fold on a busy disk) within 2.5 s:
+// a request queued behind the slow connections would wait for their 5 s
+// deadlines instead. The daemon's whole-head deadline must cut the
+// tricklers off (with 408) rather than let a byte now and then keep them
+// forever.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -31,6 +34,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kAttackers = 500;
 constexpr auto kAttackTime = std::chrono::seconds(15);
+constexpr auto kGetBound = std::chrono::seconds(1);
+constexpr auto kPutBound = std::chrono::milliseconds(2500);
 
 // The slow clients: even ones idle, odd ones trickle a request head. All are
 // driven by one thread with poll(), reconnecting whenever the daemon hangs up.
@@ -94,7 +99,7 @@ struct Attack {
   }
 };
 
-TEST(Slowloris, NormalRequestsAnsweredWithinOneSecond) {
+TEST(Slowloris, NormalRequestsAnsweredWellWithinTheSlowClientsDeadline) {
   ASSERT_GE(RaiseFileLimit(4096), static_cast<std::size_t>(kAttackers + 200))
       << "cannot raise the open-file limit";
   WorkDir dir;
@@ -121,18 +126,19 @@ TEST(Slowloris, NormalRequestsAnsweredWithinOneSecond) {
     for (int fresh = 0; fresh < 2; ++fresh) {
       auto one_shot = pod.Client(5);
       httplib::Client& client = fresh ? *one_shot : *keep_alive;
+      const bool put = requests % 3 == 0;
       const auto start = Clock::now();
-      auto res = (requests % 3 == 0) ? client.Put("/set/k", "v" + std::to_string(requests),
-                                                  "application/octet-stream")
-                                     : client.Get("/get/k");
+      auto res = put ? client.Put("/set/k", "v" + std::to_string(requests),
+                                  "application/octet-stream")
+                     : client.Get("/get/k");
       const auto took = Clock::now() - start;
       worst = std::max(worst, took);
       ++requests;
       ASSERT_TRUE(res) << "normal request " << requests << " failed: "
                        << httplib::to_string(res.error());
       ASSERT_LT(res->status, 300) << res->body;
-      EXPECT_LT(took, std::chrono::seconds(1))
-          << "request " << requests << " took "
+      EXPECT_LT(took, put ? Clock::duration(kPutBound) : Clock::duration(kGetBound))
+          << (put ? "PUT " : "GET ") << requests << " took "
           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

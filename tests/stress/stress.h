@@ -97,6 +97,8 @@ class Writers {
   void Pause();  // returns once no write is in flight
   void Resume();
   long acked() const { return acked_.load(); }
+  // Writers inside a write (connecting, sending, awaiting the answer) now.
+  int in_flight() const { return busy_.load(); }
   std::map<int, long> statuses() const;
   // The distinct bodies answered with `status` (at most a few), joined.
   std::string BodyFor(int status) const;
