@@ -80,7 +80,7 @@ struct Config {
   bool restore_force = false;
   bool restore_only = false;
 
-  // Authentication (http/auth.h): empty = none.
+  // Authentication (auth/authenticator.h): empty = none.
   std::string auth_token_file;
   bool auth_reads_need_token = false;  // --auth-reads=token
   // TLS (tls/). A certificate and key (PEM) turn TLS on for the client and

@@ -4,7 +4,7 @@
 // (the store answers and we are not shutting down: readiness), /metrics
 // (Prometheus text) and /backup (a consistent copy of the store, streamed).
 // With --auth-token-file, /backup needs the token and the other three stay
-// open for probes and scrapers (http/auth.h).
+// open for probes and scrapers (auth/authenticator.h).
 #include <memory>
 #include <string>
 

@@ -22,7 +22,7 @@ Api::Api(StoreHandle& stores, Identity identity, ServerOptions options,
 Admission Api::Admit(Request& req, Response& res) {
   const Target target = ParseTarget(req.target, options_.key_rule);
   req.tag = static_cast<int>(target.route);  // for metrics
-  // Authentication first, for every route alike (see http/auth.h).
+  // Authentication first, for every route alike (see auth/authenticator.h).
   if (auth_ != nullptr &&
       !auth_->Admit(req, res, RouteAccess(target.route),
                     auth::Listener::kApi))

@@ -49,7 +49,7 @@ class PeerServer {
   // Binds host:port (0 = any free port); answers the port or -1 with `error`.
   int Bind(const std::string& host, int port, std::string& error);
   // Every peer request must carry the token when `auth` is set (see
-  // http/auth.h); null = no authentication. Set before Start().
+  // auth/authenticator.h); null = no authentication. Set before Start().
   void SetAuth(auth::Authenticator* auth) { auth_ = auth; }
   // Serves on a background thread until Stop().
   void Start();

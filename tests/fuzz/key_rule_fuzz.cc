@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Fuzz target: the key rules (http/key_rule.h) and request-target parsing
+// Fuzz target: the key rules (base/key_rule.h) and request-target parsing
 // with percent-decoding (http/route.h). The input is used both as a key and
 // as a raw request target. Properties:
 //  * a key the original rule ([a-z]+) accepts, the default rule accepts too
