@@ -116,14 +116,19 @@ void Store::Impl::ApplierLoop() {
         unapplied.pop_front();
       }
       unapplied_bytes -= bytes;
-      applied_seq.store(last, std::memory_order_release);
     }
-    applied_cv.notify_all();
     applier_commits.fetch_add(1, std::memory_order_relaxed);
     // Without kSync LMDB's commits are not synced: a segment goes only
     // after the data it holds is on disk.
     if (options.durability != Durability::kSync) mdb_env_sync(env, 1);
     wal->Retire(last);
+    {
+      // Published after the segments went, so a writer that waited for the
+      // applier (Flush) sees the space they gave back.
+      std::lock_guard lock(pending_mu);
+      applied_seq.store(last, std::memory_order_release);
+    }
+    applied_cv.notify_all();
   }
 }
 

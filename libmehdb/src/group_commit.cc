@@ -31,6 +31,8 @@ constexpr auto kApplierRetryWait = std::chrono::seconds(2);
 // LMDB bytes a record costs, per byte of its frame: the value and its
 // change-log copy (PutBytes adds room for partly filled pages).
 constexpr std::uint64_t kMapBytesPerFrameByte = 2;
+// And for the branch pages and free-list records around them.
+constexpr std::uint64_t kRoomSlackBytes = 64 << 10;
 
 std::size_t BucketFor(std::size_t n) {
   std::size_t bucket = 0;
@@ -244,6 +246,10 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
       return stopping || unapplied_bytes <= options.max_unapplied_bytes;
     });
   }
+  // On a nearly full volume, take writes only once LMDB holds every earlier
+  // one, so the room check below compares with what the disk really holds.
+  if (wal->FreeBytesIfLow() != UINT64_MAX)
+    if (Status s = Flush(); !s.ok()) return fail_all(s);
 
   StagedGroup g;
   Seq next = last_seq.load(std::memory_order_acquire);
@@ -300,7 +306,8 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
     const std::uint64_t disk_free = wal->FreeBytesIfLow();
     auto disk_full = [&](std::uint64_t puts) -> std::optional<Status> {
       if (disk_free == UINT64_MAX) return std::nullopt;
-      const std::uint64_t need = kMapBytesPerFrameByte * (unapplied_bytes + staged_bytes + puts);
+      const std::uint64_t need =
+          kMapBytesPerFrameByte * (unapplied_bytes + staged_bytes + puts) + kRoomSlackBytes;
       if (need <= disk_free) return std::nullopt;
       return Status(Code::kNoSpace,
                     "the volume of " + dir + " is full: " + std::to_string(disk_free) +
