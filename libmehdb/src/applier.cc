@@ -110,6 +110,7 @@ void Store::Impl::ApplierLoop() {
       for (const std::string& k : keys)
         if (auto it = pending.find(k); it != pending.end() && it->second.seq <= last)
           pending.erase(it);
+      pending_size.store(pending.size(), std::memory_order_release);
       std::uint64_t bytes = 0;
       for (std::size_t i = 0; i < frames.size(); ++i) {
         bytes += unapplied.front().frame.size();

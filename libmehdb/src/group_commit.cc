@@ -385,6 +385,7 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
   {
     std::lock_guard lock(pending_mu);
     for (auto& [key, op] : g.ops) pending.insert_or_assign(std::move(key), std::move(op));
+    pending_size.store(pending.size(), std::memory_order_release);
     for (std::size_t i = 0; i < g.frames.size(); ++i) {
       unapplied_bytes += g.frames[i].size();
       unapplied.push_back({g.seqs[i], std::move(g.frames[i])});

@@ -83,8 +83,10 @@ Status DamagedValue(const MDB_val& d, const internal::MapBounds& bounds) {
 Result<std::span<const ScanEntry>> Scanner::Next() {
   State& s = *state_;
   if (s.done) return std::span<const ScanEntry>();
-  if (!s.overlay.empty()) {
-    // Merging LMDB's keys with the pending ones.
+  // Merging LMDB's keys with the pending ones, out of line: the LMDB-only
+  // loop below is sensitive to its code's size (see there), and inlining
+  // this next to it cost 40% of the full-scan rate.
+  auto merged = [&]() __attribute__((noinline)) -> Result<std::span<const ScanEntry>> {
     if (!s.started) {
       s.started = true;
       s.peek_rc = s.First(s.peek_key, s.peek_data);
@@ -133,7 +135,9 @@ Result<std::span<const ScanEntry>> Scanner::Next() {
     if (n == cap && s.left != 0) return std::span<const ScanEntry>(out, n);
     s.done = true;
     return std::span<const ScanEntry>(out, n);
-  }
+  };
+  if (!s.overlay.empty()) [[unlikely]]
+    return merged();
   MDB_val k, d;
   int rc;
   if (!s.started) {
@@ -190,6 +194,7 @@ Status ScanEntry::Verify() const {
 
 std::vector<internal::PendingItem> Store::Impl::PendingRange(const ScanOptions& o) const {
   std::vector<internal::PendingItem> out;
+  if (pending_size.load(std::memory_order_acquire) == 0) return out;
   const std::string& start = o.start_after > o.prefix ? o.start_after : o.prefix;
   std::lock_guard lock(pending_mu);
   if (pending.empty()) return out;

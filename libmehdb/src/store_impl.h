@@ -133,6 +133,11 @@ struct Store::Impl {
   // reader that misses here and then opens a read txn finds it in LMDB.
   mutable std::mutex pending_mu;
   std::map<std::string, internal::PendingOp, std::less<>> pending;
+  // pending.size(), stored under pending_mu after each change: readers skip
+  // the mutex while nothing is pending (a write acknowledged before a read
+  // began made this non-zero before its acknowledgement; an entry removed
+  // was in LMDB first).
+  std::atomic<std::size_t> pending_size{0};
   std::deque<internal::UnappliedRecord> unapplied;
   std::uint64_t unapplied_bytes = 0;
   Status applier_status;   // the applier's last failure, Ok once it commits
