@@ -27,10 +27,28 @@ constexpr std::string_view kMagic = "MEHDBWAL";
 constexpr std::uint32_t kFormat = 1;
 constexpr std::size_t kHeaderBytes = 64;
 constexpr std::size_t kRecordHeaderBytes = 8;
-// Preallocation step: big enough that few syncs change the file size, small
-// enough that a nearly full volume still takes a segment (the disk-full
-// test's volume is 4 MiB).
-constexpr std::uint64_t kAllocStep = std::uint64_t{512} << 10;
+// Preallocation step: big enough that few syncs change the file size or its
+// extents. The step is reserved (posix_fallocate) and then written with
+// zeros: on ext4 a write into a merely reserved (unwritten) extent is a
+// metadata change, so each fdatasync would commit the journal, and that
+// commit waits for the data LMDB's applier has in flight.
+constexpr std::uint64_t kAllocStep = std::uint64_t{4} << 20;
+
+// Reserves [from, to) of fd and writes zeros over it; an errno value or 0.
+int Preallocate(int fd, std::uint64_t from, std::uint64_t to) {
+  if (to <= from) return 0;
+  const int rc = ::posix_fallocate(fd, static_cast<off_t>(from), static_cast<off_t>(to - from));
+  if (rc != 0 && rc != EOPNOTSUPP) return rc;
+  static const std::string zeros(std::size_t{64} << 10, '\0');
+  for (std::uint64_t at = from; at < to;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), to - at));
+    const ssize_t w = ::pwrite(fd, zeros.data(), n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : ENOSPC;
+    at += static_cast<std::uint64_t>(w);
+  }
+  return 0;
+}
 
 // Below this much free space the log preallocates nothing and gives back a
 // fully applied segment at once: the space is better left to LMDB, which
@@ -241,9 +259,7 @@ Status Wal::StartSegment(Seq first_seq) {
   const std::string header = EncodeHeader(h);
   const std::uint64_t alloc = LowOnSpace(dir_) ? 0 : std::min(segment_bytes_, kAllocStep);
   int err = 0;
-  if (alloc != 0)
-    if (const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(alloc)); rc != 0 && rc != EOPNOTSUPP)
-      err = rc;
+  if (alloc != 0) err = Preallocate(fd, 0, alloc);
   if (err == 0 && !WriteAllAt(fd, header.data(), header.size(), 0)) err = errno;
   if (err == 0 && sync_ && ::fdatasync(fd) != 0) err = errno;
   if (err != 0) {
@@ -306,11 +322,19 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
     std::uint64_t want = std::max(end, std::min(seg.allocated + kAllocStep,
                                                 std::max(segment_bytes_, end)));
     if (LowOnSpace(dir_)) want = end;
-    int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(want));
+    // Only past the records: the zeros must not overwrite this append's
+    // predecessors, and the append itself fills [offset_, end).
+    const std::uint64_t from = std::max(seg.allocated, end);
+    int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(end));
+    if (rc == 0 || rc == EOPNOTSUPP) rc = Preallocate(fd_, from, want);
     // A nearly full volume may still have room for just this append.
-    if (rc == ENOSPC && want > end) rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(want = end));
+    if (rc == ENOSPC && want > end) {
+      want = end;
+      rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(end));
+      if (rc == EOPNOTSUPP) rc = 0;
+    }
     if (rc == 0) seg.allocated = want;
-    else if (rc != EOPNOTSUPP) err = rc;
+    else err = rc;
   }
   if (err == 0 && !WriteAllAt(fd_, buf.data(), buf.size(), offset_)) err = errno;
   if (err == 0 && sync_ && ::fdatasync(fd_) != 0) err = errno;
