@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 //
 // The write path. Callers queue their writes; the one at the front becomes
-// the group's committer: it takes everything queued behind it, applies it all
-// in one LMDB write transaction with one fsync, then wakes each caller with
-// its own outcome and sequence number. While it commits, new callers queue up
-// and form the next group. This is what makes durable writes from many
-// concurrent clients cost one sync per group instead of one per write.
+// the group's committer: it takes everything queued behind it, checks their
+// conditions against the pending index and LMDB, frames their records,
+// appends them all to the write-ahead log with one fdatasync, makes them
+// visible in the pending index, then wakes each caller with its own outcome
+// and sequence number. While it commits, new callers queue up and form the
+// next group. So durable writes from many concurrent clients cost one
+// sequential append and one sync per group; the applier (applier.cc) puts
+// them into LMDB off this path.
 #include <cstring>
 
 #include "codec.h"
+#include "log_codec.h"
 #include "store_impl.h"
 
 namespace mehdb {
@@ -22,11 +26,27 @@ namespace {
 // transaction's dirty pages stay modest.
 constexpr std::size_t kMaxGroupWrites = 512;
 constexpr std::size_t kMaxGroupBytes = std::size_t{64} << 20;
+// How long a writer waits for a failing applier's retry.
+constexpr auto kApplierRetryWait = std::chrono::seconds(2);
+// LMDB bytes a record costs, per byte of its frame: the value and its
+// change-log copy (PutBytes adds room for partly filled pages).
+constexpr std::uint64_t kMapBytesPerFrameByte = 2;
+// And for the branch pages and free-list records around them.
+constexpr std::uint64_t kRoomSlackBytes = 64 << 10;
 
 std::size_t BucketFor(std::size_t n) {
   std::size_t bucket = 0;
   for (std::size_t bound = 1; bucket < 8 && n > bound; bound *= 2) ++bucket;
   return bucket;
+}
+
+// Bytes of keys and values a write puts (erases need no room), plus room
+// for the partly filled pages small values leave.
+std::uint64_t PutBytes(std::span<const LogOp> ops) {
+  std::uint64_t n = 0;
+  for (const LogOp& op : ops)
+    if (op.kind == LogOp::Kind::kPut) n += op.key.size() + op.value.size() + 512;
+  return n;
 }
 
 }  // namespace
@@ -102,110 +122,277 @@ int Store::Impl::ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version)
   return MDB_SUCCESS;
 }
 
-// Whether `key` is at `version` (see Batch::Expect) inside `txn`; kDataLoss
-// when the stored value is damaged.
-Result<bool> Store::Impl::ConditionHolds(MDB_txn* txn, const Batch::Condition& c) const {
-  const Impl& impl = *this;
-  MDB_val k = ToVal(c.key), d;
-  const bool present = mdb_get(txn, impl.kv, &k, &d) == MDB_SUCCESS;
-  if (c.version == Batch::kAbsent) return !present;
-  if (!present) return false;
-  if (c.version == Batch::kPresent) return true;
-  // A page this transaction changed is a heap copy LMDB made, not the map;
-  // its values were written or copied by this process a moment ago.
-  if (impl.bounds.InMap(d.mv_data)) {
-    if (Status s = impl.CheckStored(c.key, d); !s.ok()) return s;
-  } else if (d.mv_size < internal::kValueHeaderBytes) {
-    return Status(Code::kDataLoss, "a stored value is shorter than its header");
+Result<std::optional<Seq>> Store::Impl::StoredVersion(MDB_txn* txn, std::string_view key) const {
+  MDB_val k = ToVal(key), d;
+  const int rc = mdb_get(txn, kv, &k, &d);
+  if (rc == MDB_NOTFOUND) return std::optional<Seq>();
+  if (rc != MDB_SUCCESS) return internal::LmdbStatus(rc, "reading a key");
+  if (Status s = CheckStored(key, d); !s.ok()) return s;
+  return std::optional<Seq>(internal::LoadU64(static_cast<const char*>(d.mv_data)));
+}
+
+bool Store::Impl::MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env, &info);
+  mdb_env_stat(env, &st);
+  const std::uint64_t page = st.ms_psize;
+  const std::uint64_t used = (info.me_last_pgno + 1) * page;
+  const std::uint64_t need = kMapBytesPerFrameByte * (unapplied_bytes + more) + 16 * page;
+  if (used + need <= options.max_map_bytes) return true;
+  if (free_pages < 0) {
+    // Near the ceiling: count the free list's pages (LMDB reuses them).
+    // Each record of LMDB's free DB (dbi 0) is a page-number list whose
+    // first word is its length.
+    free_pages = 0;
+    internal::Cursor cursor;
+    if (cursor.Open(txn, 0) == MDB_SUCCESS) {
+      MDB_val k, d;
+      for (int rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_FIRST); rc == MDB_SUCCESS;
+           rc = mdb_cursor_get(cursor.get(), &k, &d, MDB_NEXT)) {
+        std::size_t n = 0;
+        if (d.mv_size >= sizeof n) std::memcpy(&n, d.mv_data, sizeof n);
+        free_pages += static_cast<std::int64_t>(n);
+      }
+    }
   }
-  return internal::LoadU64(static_cast<const char*>(d.mv_data)) == c.version;
+  return used - std::min(used, static_cast<std::uint64_t>(free_pages) * page) + need <=
+         options.max_map_bytes;
+}
+
+Status Store::Impl::AdoptHistory(const HistoryId& hist) {
+  {
+    auto txn = BeginRead();
+    if (!txn.ok()) return txn.status();
+    MDB_stat st;
+    if (last_seq.load(std::memory_order_acquire) != 0 ||
+        live_keys.load(std::memory_order_acquire) != 0 ||
+        mdb_stat(txn->get(), kv, &st) != MDB_SUCCESS || st.ms_entries != 0)
+      return Status(Code::kFailedPrecondition, "not pristine");
+  }
+  // Straight to LMDB (synced) and a fresh log: nothing is pending in a
+  // pristine store, and the log's segments carry the history they belong to.
+  Status s = RunWrite(
+      [&](MDB_txn* txn) {
+        MDB_val hk = ToVal(internal::kMetaHistory);
+        MDB_val hv{hist.bytes.size(), const_cast<std::uint8_t*>(hist.bytes.data())};
+        return mdb_put(txn, meta, &hk, &hv, 0);
+      },
+      "adopting the leader's history");
+  if (!s.ok()) return s;
+  if (Status r = wal->Reset(1, hist); !r.ok()) return r;
+  Publish(0, hist);
+  return Status::Ok();
 }
 
 namespace {
 
-bool IsPristine(MDB_txn* txn, MDB_dbi kv, Seq last) {
-  MDB_stat st;
-  return last == 0 && mdb_stat(txn, kv, &st) == MDB_SUCCESS && st.ms_entries == 0;
-}
+// Everything one group will acknowledge, staged before its log append.
+struct StagedGroup {
+  std::vector<std::string> frames;  // one change-log frame per record
+  std::vector<Seq> seqs;            // their seqs
+  std::vector<std::pair<std::string, internal::PendingOp>> ops;  // key -> newest op, in order
+  // What this group did to each key so far, for its later conditions:
+  // the version it put, or nullopt for an erase.
+  std::map<std::string, std::optional<Seq>, std::less<>> overlay;
+  std::int64_t live_delta = 0;
+};
 
 }  // namespace
 
 void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
-  Seq next = 0;
-  HistoryId hist;
-  Status status = RunWrite(
-      [&](MDB_txn* txn) -> int {
-        // May run more than once (map growth): start from committed state.
-        next = last_seq.load(std::memory_order_acquire);
-        hist = CurrentHistory();
-        const std::uint64_t now = NowNs();
-        std::uint64_t log_bytes = internal::GetMetaU64(txn, meta, internal::kMetaLogBytes);
-        for (PendingWrite* w : group) {
-          w->status = Status::Ok();
-          w->seq = 0;
-          if (w->batch != nullptr) {
-            for (const Batch::Condition& c : w->batch->conditions()) {
-              Result<bool> holds = ConditionHolds(txn, c);
-              if (!holds.ok()) {
-                w->status = holds.status();
-                break;
-              }
-              if (!*holds) {
-                w->status = Status(Code::kAborted, "precondition failed for key '" + c.key + "'");
-                break;
-              }
-            }
-            if (!w->status.ok()) continue;
-            const Seq seq = next + 1;
-            if (int rc = ApplyOps(txn, w->batch->ops(), seq)) return rc;
-            if (int rc = AppendLog(txn, seq, now, w->batch->ops(), log_bytes)) return rc;
-            next = w->seq = seq;
-            continue;
-          }
-          // A follower apply.
-          if (*w->apply_history != hist) {
-            if (!IsPristine(txn, kv, next)) {
-              w->status = Status(Code::kFailedPrecondition,
-                                 "history mismatch: this store follows " + hist.ToHex() +
-                                     ", the batch is from " + w->apply_history->ToHex());
-              continue;
-            }
-            hist = *w->apply_history;
-            MDB_val hk = ToVal(internal::kMetaHistory);
-            MDB_val hv{hist.bytes.size(), hist.bytes.data()};
-            if (int rc = mdb_put(txn, meta, &hk, &hv, 0)) return rc;
-          }
-          if (w->apply_records.front().seq != next + 1) {
-            w->status = Status(Code::kFailedPrecondition,
-                               "batch starts at seq " +
-                                   std::to_string(w->apply_records.front().seq) +
-                                   ", this store needs " + std::to_string(next + 1));
-            continue;
-          }
-          for (const LogRecord& rec : w->apply_records) {
-            if (int rc = ApplyOps(txn, rec.ops, rec.seq)) return rc;
-            if (int rc = AppendLog(txn, rec.seq, rec.commit_time_ns, rec.ops, log_bytes))
-              return rc;
-            next = rec.seq;
-          }
-          w->seq = next;
-        }
-        Seq first = 0;
-        if (int rc = TrimLog(txn, next, log_bytes, first)) return rc;
-        if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, next)) return rc;
-        if (first != 0)
-          if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first)) return rc;
-        return internal::PutMetaU64(txn, meta, internal::kMetaLogBytes, log_bytes);
-      },
-      "committing a write");
-
-  if (!status.ok()) {
+  for (PendingWrite* w : group) {
+    w->status = Status::Ok();
+    w->seq = 0;
+  }
+  auto fail_all = [&](const Status& s) {
     for (PendingWrite* w : group) {
-      w->status = status;
+      w->status = s;
       w->seq = 0;
     }
-    return;
+  };
+  HistoryId hist = CurrentHistory();
+  if (const PendingWrite* first = group.front();
+      first->batch == nullptr && *first->apply_history != hist) {
+    Status s = AdoptHistory(*first->apply_history);
+    if (s.ok()) {
+      hist = *first->apply_history;
+    } else if (s.code() != Code::kFailedPrecondition) {
+      return fail_all(s);
+    }
   }
+
+  {
+    std::unique_lock lock(pending_mu);
+    // The applier's last commit failed (a full disk, say): have it retry now
+    // and go by the outcome, rather than log writes it cannot apply.
+    if (!applier_status.ok()) {
+      // An attempt under way may have started before things improved: wait
+      // for one that starts after this point.
+      const std::uint64_t begun = applier_attempts_begun;
+      retry_now = true;
+      applier_cv.notify_all();
+      applied_cv.wait_for(lock, kApplierRetryWait, [&] {
+        return stopping || applier_status.ok() || applier_stuck_attempt > begun;
+      });
+      if (!applier_status.ok()) {
+        const Status failed = applier_status;
+        lock.unlock();
+        return fail_all(failed);
+      }
+    }
+    // Backpressure: the applier must keep up with the log within a bound.
+    applied_cv.wait(lock, [&] {
+      return stopping || unapplied_bytes <= options.max_unapplied_bytes;
+    });
+  }
+  // On a nearly full volume, take writes only once LMDB holds every earlier
+  // one, so the room check below compares with what the disk really holds.
+  if (wal->FreeBytesIfLow() != UINT64_MAX)
+    if (Status s = Flush(); !s.ok()) return fail_all(s);
+
+  StagedGroup g;
+  Seq next = last_seq.load(std::memory_order_acquire);
+  const std::uint64_t now = NowNs();
+  {
+    // Holding pending_mu from before the read txn starts until the last
+    // lookup: a key missing from `pending` was applied before the txn began,
+    // so the txn sees it (the applier drops entries only after committing,
+    // under this mutex).
+    std::lock_guard lock(pending_mu);
+    auto txn = BeginRead();
+    if (!txn.ok()) return fail_all(txn.status());
+    auto version_of = [&](std::string_view key) -> Result<std::optional<Seq>> {
+      if (auto it = g.overlay.find(key); it != g.overlay.end()) return it->second;
+      if (auto it = pending.find(key); it != pending.end())
+        return it->second.stored ? std::optional<Seq>(it->second.seq) : std::nullopt;
+      return StoredVersion(txn->get(), key);
+    };
+    auto present = [&](std::string_view key) {
+      if (auto it = g.overlay.find(key); it != g.overlay.end()) return it->second.has_value();
+      if (auto it = pending.find(key); it != pending.end()) return it->second.stored != nullptr;
+      MDB_val k = ToVal(key), d;
+      return mdb_get(txn->get(), kv, &k, &d) == MDB_SUCCESS;
+    };
+    auto stage = [&](Seq seq, std::uint64_t time_ns, std::span<const LogOp> ops) {
+      for (const LogOp& op : ops) {
+        const bool put = op.kind == LogOp::Kind::kPut;
+        g.live_delta += static_cast<int>(put) - static_cast<int>(present(op.key));
+        g.overlay.insert_or_assign(op.key, put ? std::optional<Seq>(seq) : std::nullopt);
+        internal::PendingOp p{seq, nullptr};
+        if (put) {
+          auto stored = std::make_shared<std::string>(
+              internal::kValueHeaderBytes + op.value.size(), '\0');
+          internal::WriteStoredValue(stored->data(), op.key, seq, op.value);
+          p.stored = std::move(stored);
+        }
+        g.ops.emplace_back(op.key, std::move(p));
+      }
+      std::string frame;
+      internal::EncodeLogFrame(seq, time_ns, ops, frame);
+      g.frames.push_back(std::move(frame));
+      g.seqs.push_back(seq);
+    };
+    auto map_full = [&] {
+      return Status(Code::kResourceExhausted,
+                    "the store reached its map size ceiling (max_map_bytes = " +
+                        std::to_string(options.max_map_bytes) + ")",
+                    MDB_MAP_FULL);
+    };
+    std::uint64_t staged_bytes = 0;
+    std::int64_t free_pages = -1;
+    // On a nearly full volume, a write is taken only if LMDB will find the
+    // room to apply it (the same estimate as for the map).
+    const std::uint64_t disk_free = wal->FreeBytesIfLow();
+    auto disk_full = [&](std::uint64_t puts) -> std::optional<Status> {
+      if (disk_free == UINT64_MAX) return std::nullopt;
+      const std::uint64_t need =
+          kMapBytesPerFrameByte * (unapplied_bytes + staged_bytes + puts) + kRoomSlackBytes;
+      if (need <= disk_free) return std::nullopt;
+      return Status(Code::kNoSpace,
+                    "the volume of " + dir + " is full: " + std::to_string(disk_free) +
+                        " bytes free, applying the unapplied writes needs about " +
+                        std::to_string(need),
+                    ENOSPC);
+    };
+
+    for (PendingWrite* w : group) {
+      if (w->batch != nullptr) {
+        for (const Batch::Condition& c : w->batch->conditions()) {
+          Result<std::optional<Seq>> v = version_of(c.key);
+          if (!v.ok()) {
+            w->status = v.status();
+            break;
+          }
+          const bool holds = c.version == Batch::kAbsent
+                                 ? !v->has_value()
+                                 : v->has_value() && (c.version == Batch::kPresent || **v == c.version);
+          if (!holds) {
+            w->status = Status(Code::kAborted, "precondition failed for key '" + c.key + "'");
+            break;
+          }
+        }
+        if (!w->status.ok()) continue;
+        // A write LMDB could not take must not be acknowledged: the applier
+        // would be stuck on it. Erases alone always go (they make room).
+        const std::uint64_t puts = PutBytes(w->batch->ops());
+        if (puts != 0 && !MapHasRoom(txn->get(), staged_bytes + puts, free_pages)) {
+          w->status = map_full();
+          continue;
+        }
+        if (auto full = puts != 0 ? disk_full(puts) : std::nullopt) {
+          w->status = *full;
+          continue;
+        }
+        staged_bytes += puts;
+        stage(next + 1, now, w->batch->ops());
+        next = w->seq = next + 1;
+        continue;
+      }
+      // A follower apply.
+      if (*w->apply_history != hist) {
+        w->status = Status(Code::kFailedPrecondition,
+                           "history mismatch: this store follows " + hist.ToHex() +
+                               ", the batch is from " + w->apply_history->ToHex());
+        continue;
+      }
+      if (w->apply_records.front().seq != next + 1) {
+        w->status = Status(Code::kFailedPrecondition,
+                           "batch starts at seq " + std::to_string(w->apply_records.front().seq) +
+                               ", this store needs " + std::to_string(next + 1));
+        continue;
+      }
+      std::uint64_t puts = 0;
+      for (const LogRecord& rec : w->apply_records) puts += PutBytes(rec.ops);
+      if (puts != 0 && !MapHasRoom(txn->get(), staged_bytes + puts, free_pages)) {
+        w->status = map_full();
+        continue;
+      }
+      if (auto full = puts != 0 ? disk_full(puts) : std::nullopt) {
+        w->status = *full;
+        continue;
+      }
+      staged_bytes += puts;
+      for (const LogRecord& rec : w->apply_records) stage(rec.seq, rec.commit_time_ns, rec.ops);
+      next = w->seq = w->apply_records.back().seq;
+    }
+  }
+  if (g.frames.empty()) return;
+
+  // The acknowledgement point: the records are in the log, synced once.
+  if (Status s = wal->Append(g.seqs.front(), g.frames); !s.ok()) return fail_all(s);
+
+  {
+    std::lock_guard lock(pending_mu);
+    for (auto& [key, op] : g.ops) pending.insert_or_assign(std::move(key), std::move(op));
+    pending_size.store(pending.size(), std::memory_order_release);
+    for (std::size_t i = 0; i < g.frames.size(); ++i) {
+      unapplied_bytes += g.frames[i].size();
+      unapplied.push_back({g.seqs[i], std::move(g.frames[i])});
+    }
+    live_keys.fetch_add(static_cast<std::uint64_t>(g.live_delta), std::memory_order_release);
+  }
+  applier_cv.notify_one();
   Publish(next, hist);
   commits.fetch_add(1, std::memory_order_relaxed);
   committed_writes.fetch_add(group.size(), std::memory_order_relaxed);

@@ -36,6 +36,8 @@ Status Store::Backup(std::string_view dir_view) const {
     return Status(Code::kFailedPrecondition, "backup target is not empty: " + dir);
   std::filesystem::create_directories(dir, ec);
   if (ec) return LmdbStatus(ec.value(), "creating " + dir);
+  // The copy is LMDB's: every write acknowledged so far must be in it.
+  if (Status s = impl_->Flush(); !s.ok()) return s;
   internal::GateGuard pass(impl_->gate);  // no resize while LMDB copies
   // MDB_CP_COMPACT omits free pages: the copy is as small as the data.
   return LmdbStatus(mdb_env_copy2(impl_->env, dir.c_str(), MDB_CP_COMPACT),
@@ -43,6 +45,7 @@ Status Store::Backup(std::string_view dir_view) const {
 }
 
 Status Store::BackupToFd(int fd) const {
+  if (Status s = impl_->Flush(); !s.ok()) return s;
   internal::GateGuard pass(impl_->gate);
   return LmdbStatus(mdb_env_copyfd2(impl_->env, fd, MDB_CP_COMPACT), "streaming a backup");
 }
@@ -51,6 +54,9 @@ Status Store::BackupToFd(int fd) const {
 
 Status Store::ExportSnapshot(const std::function<bool(std::string_view)>& sink,
                              std::size_t chunk_bytes) const {
+  // Read from LMDB alone, at its applied seq: include every write
+  // acknowledged before this call.
+  if (Status s = impl_->Flush(); !s.ok()) return s;
   auto txn = impl_->BeginRead();
   if (!txn.ok()) return txn.status();
   MDB_stat st;
@@ -76,6 +82,9 @@ Status Store::ExportSnapshot(const std::function<bool(std::string_view)>& sink,
     Impl& impl;
     std::list<Impl::LogHold>::iterator hold;
     ~ReleaseHold() {
+      // Records acknowledged while the snapshot streamed reach LMDB's change
+      // log under the hold, even when the grace time is nil.
+      (void)impl.Flush();
       std::lock_guard lock(impl.holds_mu);
       hold->until = std::chrono::steady_clock::now() + impl.options.snapshot_log_grace;
     }
@@ -294,6 +303,11 @@ Result<SnapshotHeader> SnapshotLoader::Finish() {
       },
       "finishing a snapshot load");
   if (!status.ok()) return status;
+  // The log starts over after the snapshot's seq (it held nothing: a
+  // snapshot loads only into an empty store), under the new history.
+  st.applied_seq.store(s.header.seq, std::memory_order_release);
+  st.live_keys.store(s.loaded, std::memory_order_release);
+  if (Status w = st.wal->Reset(s.header.seq + 1, s.header.history); !w.ok()) return w;
   st.Publish(s.header.seq, s.header.history);
   return s.header;
 }

@@ -41,6 +41,9 @@ std::uint64_t GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key) {
 // ---- Impl plumbing ---------------------------------------------------------
 
 Store::Impl::~Impl() {
+  // Drains the applier: every acknowledged write reaches LMDB (unless its
+  // commits fail; then the log keeps them for the next Open).
+  StopApplier();
   gate.DrainCached();
   if (env != nullptr) mdb_env_close(env);
 }
@@ -288,33 +291,44 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
   if (!s.ok()) return s;
   if (impl->format_on_disk != internal::kFormatVersion)
     if (Status m = impl->Migrate(); !m.ok()) return m;
+  // Replays the write-ahead log into LMDB and starts the applier.
+  if (Status w = impl->StartWal(); !w.ok()) return w;
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
 // ---- Reads -----------------------------------------------------------------
 
-Result<std::optional<Value>> Store::Get(std::string_view key) const {
-  if (key.empty() || key.size() > kMaxKeyBytes)
-    return Status(Code::kInvalidArgument, "key must be 1..511 bytes");
-  auto txn = impl_->BeginRead();
+Result<std::optional<Value>> Store::Impl::Lookup(std::string_view key) const {
+  if (pending_size.load(std::memory_order_acquire) != 0) {
+    std::lock_guard lock(pending_mu);
+    if (auto it = pending.find(key); it != pending.end()) {
+      if (!it->second.stored) return std::optional<Value>();
+      const std::string& stored = *it->second.stored;
+      return std::optional<Value>(
+          Value{stored.substr(internal::kValueHeaderBytes), it->second.seq});
+    }
+  }
+  // Not pending: applied before this txn starts (see pending_mu).
+  auto txn = BeginRead();
   if (!txn.ok()) return txn.status();
   MDB_val k = ToVal(key), d;
-  int rc = mdb_get(txn->get(), impl_->kv, &k, &d);
+  int rc = mdb_get(txn->get(), kv, &k, &d);
   if (rc == MDB_NOTFOUND) return std::optional<Value>();
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "reading a key");
-  if (Status s = impl_->CheckStored(key, d); !s.ok()) return s;
+  if (Status s = CheckStored(key, d); !s.ok()) return s;
   std::string_view raw = ToView(d);
   return std::optional<Value>(Value{std::string(raw.substr(internal::kValueHeaderBytes)),
                                     internal::LoadU64(raw.data())});
 }
 
+Result<std::optional<Value>> Store::Get(std::string_view key) const {
+  if (key.empty() || key.size() > kMaxKeyBytes)
+    return Status(Code::kInvalidArgument, "key must be 1..511 bytes");
+  return impl_->Lookup(key);
+}
+
 Result<std::uint64_t> Store::Count() const {
-  auto txn = impl_->BeginRead();
-  if (!txn.ok()) return txn.status();
-  MDB_stat st;
-  if (int rc = mdb_stat(txn->get(), impl_->kv, &st); rc != MDB_SUCCESS)
-    return LmdbStatus(rc, "counting keys");
-  return static_cast<std::uint64_t>(st.ms_entries);
+  return impl_->live_keys.load(std::memory_order_acquire);
 }
 
 Result<ScanPage> Store::Scan(const ScanOptions& options) const {
@@ -341,9 +355,7 @@ Result<Stats> Store::GetStats() const {
     MDB_stat kv, log;
     mdb_stat(txn->get(), impl_->kv, &kv);
     mdb_stat(txn->get(), impl_->log, &log);
-    st.entries = kv.ms_entries;
     st.log_entries = log.ms_entries;
-    st.last_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
     st.first_log_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
     st.log_bytes = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLogBytes);
     MDB_envinfo info;
@@ -353,6 +365,15 @@ Result<Stats> Store::GetStats() const {
     st.map_bytes = info.me_mapsize;
     st.used_bytes = (info.me_last_pgno + 1) * std::uint64_t{env_st.ms_psize};
   }
+  st.entries = impl_->live_keys.load(std::memory_order_acquire);
+  st.last_seq = impl_->last_seq.load(std::memory_order_acquire);
+  st.applied_seq = impl_->applied_seq.load(std::memory_order_acquire);
+  {
+    std::lock_guard lock(impl_->pending_mu);
+    st.unapplied_bytes = impl_->unapplied_bytes;
+  }
+  st.wal_bytes = impl_->wal->Bytes();
+  st.applier_commits = impl_->applier_commits.load(std::memory_order_relaxed);
   st.history = impl_->CurrentHistory();
   struct stat file;
   if (::stat((impl_->dir + "/data.mdb").c_str(), &file) == 0)

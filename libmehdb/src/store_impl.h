@@ -9,8 +9,14 @@
 // named databases:
 //   kv    key -> u64 version | value bytes
 //   log   u64 seq (big-endian) -> framed record (see mehdb/replication.h)
-//   meta  "format", "history", "last_seq", "first_log_seq", "log_bytes",
-//         and "loading" while a snapshot load is unfinished.
+//   meta  "format", "history", "last_seq" (the last seq applied to LMDB),
+//         "first_log_seq", "log_bytes", and "loading" while a snapshot load
+//         is unfinished.
+// and the write-ahead log in wal/ (wal.h), holding acknowledged records the
+// applier (applier.cc) has not committed to LMDB yet. Until it has, they are
+// also in memory: `pending` (key -> newest op) for reads, scans and
+// conditions, and `unapplied` (the records in seq order) for the applier
+// and ReadLog.
 #ifndef MEHDB_SRC_STORE_IMPL_H_
 #define MEHDB_SRC_STORE_IMPL_H_
 
@@ -24,7 +30,11 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <map>
+#include <optional>
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +43,7 @@
 #include "lmdb_env.h"
 #include "map_bounds.h"
 #include "resize_gate.h"
+#include "wal.h"
 
 namespace mehdb {
 
@@ -61,6 +72,26 @@ struct PendingWrite {
   Seq seq = 0;
   bool done = false;
   std::condition_variable cv;
+};
+
+// The newest acknowledged op on a key not yet applied to LMDB.
+struct PendingOp {
+  Seq seq = 0;
+  // The value in its stored form (codec.h: version | crc | bytes), so a scan
+  // hands it out like an LMDB value; null for an erase.
+  std::shared_ptr<const std::string> stored;
+};
+
+// An acknowledged record waiting for the applier.
+struct UnappliedRecord {
+  Seq seq = 0;
+  std::string frame;  // its change-log frame (log_codec.h)
+};
+
+// A pending entry copied out for a scan.
+struct PendingItem {
+  std::string key;
+  PendingOp op;
 };
 
 }  // namespace internal
@@ -94,6 +125,50 @@ struct Store::Impl {
   // commits everything queued behind it in one transaction.
   std::mutex queue_mu;
   std::deque<internal::PendingWrite*> queue;
+
+  // ---- write-ahead log and applier (group_commit.cc, applier.cc) ----
+  std::unique_ptr<internal::Wal> wal;
+  // Guards pending, unapplied, unapplied_bytes, applier_status, stopping.
+  // The applier drops a pending entry only after its LMDB commit, so a
+  // reader that misses here and then opens a read txn finds it in LMDB.
+  mutable std::mutex pending_mu;
+  std::map<std::string, internal::PendingOp, std::less<>> pending;
+  // pending.size(), stored under pending_mu after each change: readers skip
+  // the mutex while nothing is pending (a write acknowledged before a read
+  // began made this non-zero before its acknowledgement; an entry removed
+  // was in LMDB first).
+  std::atomic<std::size_t> pending_size{0};
+  std::deque<internal::UnappliedRecord> unapplied;
+  std::uint64_t unapplied_bytes = 0;
+  Status applier_status;   // the applier's last failure, Ok once it commits
+  bool stopping = false;
+  bool retry_now = false;              // a writer asks a failing applier to retry
+  std::uint64_t applier_attempts_begun = 0;  // commits started
+  std::uint64_t applier_attempts = 0;        // commits finished, failed or not
+  // The number (in applier_attempts_begun) of the last failed commit of a
+  // single record: the applier cannot get further until things change.
+  std::uint64_t applier_stuck_attempt = 0;
+  std::condition_variable applier_cv;  // work for the applier, or stop
+  mutable std::condition_variable applied_cv;  // the applier made progress
+  std::thread applier;
+  std::atomic<Seq> applied_seq{0};
+  std::atomic<std::uint64_t> live_keys{0};  // keys present, pending included
+  std::atomic<std::uint64_t> applier_commits{0};
+
+  // Replays the log at Open and starts the applier (applier.cc).
+  Status StartWal();
+  void StopApplier();
+  void ApplierLoop();
+  // Commits records (consecutive, after applied_seq) to LMDB in one
+  // transaction, recording the last as last_seq.
+  Status ApplyRecords(std::span<const std::string* const> frames, Seq last);
+  // Waits until every write acknowledged so far is in LMDB; the applier's
+  // failure if it cannot get there.
+  Status Flush() const;
+  // A key's newest state for a reader: pending first, then LMDB.
+  Result<std::optional<Value>> Lookup(std::string_view key) const;
+  // The pending entries a scan over `options` needs (see scanner.cc).
+  std::vector<internal::PendingItem> PendingRange(const ScanOptions& options) const;
 
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> committed_writes{0};
@@ -160,17 +235,24 @@ struct Store::Impl {
   Result<Seq> Submit(internal::PendingWrite& w);
   void CommitGroup(std::span<internal::PendingWrite* const> group);
   Status CheckBatch(const Batch& batch) const;
-  // Whether a condition holds inside `txn`; kDataLoss for a damaged value.
-  Result<bool> ConditionHolds(MDB_txn* txn, const Batch::Condition& c) const;
+  // Whether LMDB's map, at its ceiling, still has room for the unapplied
+  // records plus `more` bytes (a conservative estimate; see group_commit.cc).
+  // `free_pages` caches the free-list size for the group (-1: not counted).
+  bool MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const;
+  // Switches a pristine store to the leader's history before its first
+  // follower apply.
+  Status AdoptHistory(const HistoryId& hist);
 
   // Change-log maintenance inside a write txn (store_log.cc).
-  int AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
-                std::span<const LogOp> ops, std::uint64_t& log_bytes);
+  int AppendLog(MDB_txn* txn, Seq seq, std::string_view frame, std::uint64_t& log_bytes);
   // Trims the oldest records beyond the retention bounds (and log holds).
   // Sets `first` to the new first retained seq, or 0 when nothing was
   // trimmed and the stored first_log_seq stands.
   int TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first);
   int ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version);
+  // Whether `key` is present in LMDB inside `txn`, and at which version;
+  // kDataLoss for a damaged value.
+  Result<std::optional<Seq>> StoredVersion(MDB_txn* txn, std::string_view key) const;
 };
 
 // Meta accessors shared by the parts.

@@ -25,10 +25,8 @@ constexpr std::size_t kMaxTrimPerCommit = 1024;
 
 }  // namespace
 
-int Store::Impl::AppendLog(MDB_txn* txn, Seq seq, std::uint64_t time_ns,
-                           std::span<const LogOp> ops, std::uint64_t& log_bytes) {
-  std::string frame;
-  internal::EncodeLogFrame(seq, time_ns, ops, frame);
+int Store::Impl::AppendLog(MDB_txn* txn, Seq seq, std::string_view frame,
+                           std::uint64_t& log_bytes) {
   const std::string key = internal::SeqKey(seq);
   MDB_val k = ToVal(key), d = ToVal(frame);
   // Keys are big-endian seqs, always past the last one: MDB_APPEND skips the
@@ -90,6 +88,25 @@ int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& 
 }
 
 Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
+  // Records acknowledged but not yet applied come from memory, so followers
+  // are not held back by the applier. Copied before the read txn starts: a
+  // record the applier takes out of memory meanwhile is in that txn.
+  std::vector<internal::UnappliedRecord> recent;
+  Seq newest = 0;
+  {
+    std::lock_guard lock(impl_->pending_mu);
+    const auto& u = impl_->unapplied;
+    if (!u.empty()) {
+      newest = u.back().seq;
+      std::size_t bytes = 0;
+      for (std::size_t i = after + 1 > u.front().seq ? after + 1 - u.front().seq : 0;
+           i < u.size(); ++i) {
+        if (!recent.empty() && bytes + u[i].frame.size() > max_bytes) break;
+        bytes += u[i].frame.size();
+        recent.push_back(u[i]);
+      }
+    }
+  }
   auto txn = impl_->BeginRead();
   if (!txn.ok()) return txn.status();
   LogChunk chunk;
@@ -100,7 +117,8 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
       std::memcpy(chunk.history.bytes.data(), hv.mv_data, hv.mv_size);
   }
   chunk.first_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
-  chunk.last_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
+  const Seq applied = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
+  chunk.last_seq = std::max(applied, newest);
   chunk.from = after + 1;
   chunk.to = after;
   if (after > chunk.last_seq)
@@ -132,6 +150,13 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
     chunk.to = seq;
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return LmdbStatus(rc, "reading the log");
+  for (const internal::UnappliedRecord& r : recent) {
+    if (r.seq <= chunk.to) continue;  // applied meanwhile, read from LMDB above
+    if (r.seq != chunk.to + 1 || (!chunk.frames.empty() && chunk.frames.size() + r.frame.size() > max_bytes))
+      break;
+    chunk.frames.append(r.frame);
+    chunk.to = r.seq;
+  }
   if (chunk.to == after)
     return Status(Code::kDataLoss, "log record " + std::to_string(after + 1) + " is missing");
   return chunk;

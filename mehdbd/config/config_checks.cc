@@ -144,6 +144,15 @@ const std::map<std::string, Checker>& Checkers() {
                               [](Config& c, auto v) {
                                 c.store.max_value_bytes = std::size_t(v);
                               })},
+      {"wal-segment-size",
+       Size(std::uint64_t{64} << 10, std::uint64_t{1} << 40,
+            [](Config& c, auto v) { c.store.wal_segment_bytes = v; })},
+      {"max-unapplied",
+       Size(std::uint64_t{1} << 20, kMaxU64,
+            [](Config& c, auto v) { c.store.max_unapplied_bytes = v; })},
+      {"apply-batch",
+       Size(std::uint64_t{64} << 10, std::uint64_t{1} << 40,
+            [](Config& c, auto v) { c.store.apply_batch_bytes = v; })},
       {"log-retain-entries",
        Count(1, kMaxU64 >> 1,
              [](Config& c, auto v) { c.store.log_retain_entries = v; })},

@@ -89,6 +89,13 @@ std::string Metrics::Render(const mehdb::Stats* stats,
         {"store_log_entries", "Change-log records retained.",
          stats->log_entries},
         {"store_log_bytes", "Change-log bytes retained.", stats->log_bytes},
+        {"store_applied_seq", "Sequence number of the newest write applied to LMDB.",
+         stats->applied_seq},
+        {"store_applier_lag_seqs", "Acknowledged writes not yet applied to LMDB.",
+         stats->last_seq - stats->applied_seq},
+        {"store_applier_lag_bytes", "Bytes of acknowledged writes not yet applied to LMDB.",
+         stats->unapplied_bytes},
+        {"store_wal_bytes", "Size of the write-ahead log's segment files.", stats->wal_bytes},
     };
     for (const auto& g : gauges) {
       Family(out, g.name, "gauge", g.help);

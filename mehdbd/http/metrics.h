@@ -9,7 +9,9 @@
 //   http_requests_total{route,code}          counter
 //   http_request_duration_seconds{route}     histogram
 //   store_entries, store_disk_bytes, store_map_bytes, store_used_bytes,
-//   store_last_seq, store_log_entries, store_log_bytes   gauges
+//   store_last_seq, store_log_entries, store_log_bytes,
+//   store_applied_seq, store_applier_lag_seqs, store_applier_lag_bytes,
+//   store_wal_bytes                                      gauges
 //   store_commits_total, store_map_growths_total         counters
 //   store_group_commit_size                  histogram (writes per commit)
 //   role{role}, build_info{version}          info gauges

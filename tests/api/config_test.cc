@@ -101,6 +101,7 @@ TEST(Config, EveryOptionHasItsEnvironmentVariable) {
            "MEHDB_LOCAL=yes", "MEHDB_DURABILITY=nosync", "MEHDB_MAP_SIZE=1MiB",
            "MEHDB_MAX_MAP_SIZE=2G", "MEHDB_MAX_VALUE_SIZE=1K",
            "MEHDB_LOG_RETAIN_ENTRIES=7", "MEHDB_LOG_RETAIN_BYTES=1M",
+           "MEHDB_WAL_SEGMENT_SIZE=1M", "MEHDB_MAX_UNAPPLIED=2M", "MEHDB_APPLY_BATCH=3M",
            "MEHDB_KEY_RULE=original", "MEHDB_THREADS=3",
            "MEHDB_READ_TIMEOUT=100ms", "MEHDB_WRITE_TIMEOUT=2s",
            "MEHDB_IDLE_TIMEOUT=1m", "MEHDB_KEEP_ALIVE_REQUESTS=9",
@@ -118,6 +119,9 @@ TEST(Config, EveryOptionHasItsEnvironmentVariable) {
   EXPECT_EQ(c.store.max_value_bytes, 1024u);
   EXPECT_EQ(c.store.log_retain_entries, 7u);
   EXPECT_EQ(c.store.log_retain_bytes, 1u << 20);
+  EXPECT_EQ(c.store.wal_segment_bytes, 1u << 20);
+  EXPECT_EQ(c.store.max_unapplied_bytes, 2u << 20);
+  EXPECT_EQ(c.store.apply_batch_bytes, 3u << 20);
   EXPECT_EQ(c.key_rule, mehdbd::KeyRule::kOriginal);
   EXPECT_EQ(c.threads, 3u);
   EXPECT_EQ(c.read_timeout, std::chrono::milliseconds(100));
@@ -171,6 +175,8 @@ TEST(Config, BadValuesAreOneLineNamingTheOption) {
       {{"--leader-url=leader:9876"}, {}, "--leader-url"},
       {{"--namespace=a/b"}, {}, "--namespace"},
       {{"--map-size=1G", "--max-map-size=64M"}, {}, "--max-map-size"},
+      {{"--max-unapplied=64K"}, {}, "--max-unapplied"},
+      {{"--wal-segment-size=1K"}, {}, "--wal-segment-size"},
       {{"--bogus"}, {}, "--bogus"},
       {{"--port"}, {}, "port"},
       {{"stray"}, {}, "stray"},
@@ -309,6 +315,9 @@ TEST(Config, HelpListsEveryOption) {
                            "--max-value-size",
                            "--log-retain-entries",
                            "--log-retain-bytes",
+                           "--wal-segment-size",
+                           "--max-unapplied",
+                           "--apply-batch",
                            "--key-rule",
                            "--threads",
                            "--read-timeout",

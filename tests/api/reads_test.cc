@@ -205,6 +205,8 @@ TEST_F(ReadsTest, MetricsArePrometheusText) {
        {"mehdb_http_requests_total{route=\"set\",code=\"200\"} 3\n",
         "mehdb_http_requests_total{route=\"get\",code=\"404\"} 1\n",
         "mehdb_store_entries 3\n", "mehdb_store_last_seq 3\n",
+        "# TYPE mehdb_store_applier_lag_seqs gauge\n",
+        "# TYPE mehdb_store_applier_lag_bytes gauge\n", "mehdb_store_wal_bytes ",
         "mehdb_http_request_duration_seconds_count{route=\"set\"} 3\n",
         "mehdb_store_group_commit_size_bucket{le=\"+Inf\"} ",
         "mehdb_store_group_commit_size_sum 3\n",

@@ -3,9 +3,12 @@
 // Power-loss crash states. A SIGKILL keeps the page cache, so it cannot show
 // what a power cut does; this test can. crash_state_writer runs under the
 // io_trace LD_PRELOAD library (io_trace_shim.cc), which records every write
-// and sync the store makes to its data file, in order, together with the
-// writer's acknowledgements. From that trace the test rebuilds the data
-// file as a power cut at any point could have left it: everything a sync
+// and sync the store makes to its data file and its write-ahead log's
+// segment files (and their creation, preallocation and removal), in order,
+// together with the writer's acknowledgements. From that trace the test
+// rebuilds the files as a power cut at any point could have left them: a
+// segment created or unlinked since the last sync of the log directory may
+// or may not exist, and within each file everything a sync
 // (or an O_DSYNC write) made durable is there, and of the writes issued
 // since the file's last sync, any subset is lost, 4 KiB block by 4 KiB block
 // and in any order (a block keeps some prefix of the writes that touched
@@ -54,6 +57,7 @@ struct Record {
   char kind;
   std::string path;
   std::uint64_t offset;
+  std::uint64_t length;  // of data, or of a preallocation ('F')
   std::string data;
 };
 
@@ -69,6 +73,7 @@ std::vector<Record> ParseTrace(const std::string& bytes) {
     std::memcpy(&r.offset, bytes.data() + at + 5, 8);
     std::memcpy(&length, bytes.data() + at + 13, 8);
     at += 21;
+    r.length = length;
     const bool has_data = r.kind == 'W' || r.kind == 'D' || r.kind == 'R' || r.kind == 'A';
     if (at + path_len + (has_data ? length : 0) > bytes.size()) break;
     r.path = bytes.substr(at, path_len);
@@ -98,6 +103,110 @@ struct KeyHistory {
   std::vector<KeyState> after;  // the state after each of its writes, in order
   std::vector<std::size_t> ack_record;  // the trace index acknowledging each
 };
+
+// Rebuilds one file as a power cut at trace index `point` could have left
+// it, from its records in [from, point): everything a sync made durable is
+// there, and of the writes issued since the file's last sync any subset is
+// lost, 4 KiB block by 4 KiB block (a block keeps some prefix of the writes
+// that touched it, as page write-back would leave it). Preallocation
+// ('F') extends the file with zeros once synced. mode: 0 random, 1 all
+// unsynced writes lost, 2 all kept. Sets `pending` if anything was unsynced.
+std::string BuildFile(const std::vector<Record>& trace, const std::string& path,
+                      std::size_t from, std::size_t point, int mode, std::mt19937_64& rng,
+                      bool& pending) {
+  std::size_t last_sync = from;  // index + 1 of the last sync before point
+  for (std::size_t i = from; i < point; ++i)
+    if (trace[i].path == path && trace[i].kind == 'S') last_sync = i + 1;
+  std::map<std::uint64_t, std::vector<Chunk>> blocks;
+  std::uint64_t size = 0;
+  for (std::size_t i = from; i < point; ++i) {
+    const Record& r = trace[i];
+    if (r.path != path) continue;
+    if (r.kind == 'F') {
+      const bool durable = i < last_sync;
+      if (!durable) pending = true;
+      if (durable || mode == 2 || (mode == 0 && rng() % 2 == 0))
+        size = std::max<std::uint64_t>(size, r.offset + r.length);
+      continue;
+    }
+    if (r.kind != 'W' && r.kind != 'D') continue;
+    for (std::uint64_t at = r.offset; at < r.offset + r.data.size();) {
+      const std::uint64_t end = std::min<std::uint64_t>(r.offset + r.data.size(),
+                                                        (at / kBlock + 1) * kBlock);
+      blocks[at / kBlock].push_back(
+          {i, at, std::string_view(r.data).substr(at - r.offset, end - at), r.kind == 'D'});
+      at = end;
+    }
+  }
+  std::string file;
+  for (const auto& [b, chunks] : blocks) {
+    // Writes before the last sync, or durable ones, and everything before
+    // them in the block, survive.
+    std::size_t certain = 0;
+    for (std::size_t j = 0; j < chunks.size(); ++j)
+      if (chunks[j].record < last_sync || chunks[j].durable) certain = j + 1;
+    if (certain < chunks.size()) pending = true;
+    std::size_t keep = chunks.size();
+    if (mode == 1) keep = certain;
+    if (mode == 0) keep = certain + rng() % (chunks.size() - certain + 1);
+    for (std::size_t j = 0; j < keep; ++j) {
+      const Chunk& c = chunks[j];
+      if (file.size() < c.offset + c.data.size()) file.resize(c.offset + c.data.size());
+      std::memcpy(file.data() + c.offset, c.data.data(), c.data.size());
+      size = std::max<std::uint64_t>(size, c.offset + c.data.size());
+    }
+    // A block whose writes are all lost may still be inside the file's
+    // synced size (an earlier write extended it): the file keeps that size.
+    for (std::size_t j = 0; j < chunks.size(); ++j)
+      if (chunks[j].record < last_sync || chunks[j].durable)
+        size = std::max<std::uint64_t>(size, chunks[j].offset + chunks[j].data.size());
+  }
+  file.resize(size);
+  return file;
+}
+
+// The store's files (path -> bytes) in a crash state at trace index
+// `point`: the data file, and each write-ahead log segment that exists
+// there. A segment created, or unlinked, since the log directory's last
+// sync may or may not exist (mode as in BuildFile: lost, kept or random).
+std::map<std::string, std::string> FileStates(const std::vector<Record>& trace,
+                                              std::size_t point, const std::string& data_path,
+                                              const std::string& wal_dir, int mode,
+                                              std::mt19937_64& rng, bool& pending) {
+  std::map<std::string, std::string> files;
+  bool data_written = false;
+  std::size_t dir_sync = 0;  // index + 1 of the log directory's last sync
+  std::map<std::string, std::pair<std::size_t, std::size_t>> segments;  // created, unlinked+1
+  for (std::size_t i = 0; i < point; ++i) {
+    const Record& r = trace[i];
+    if (r.path == data_path && (r.kind == 'W' || r.kind == 'D')) data_written = true;
+    if (r.path == wal_dir && r.kind == 'S') dir_sync = i + 1;
+    if (r.path.size() > wal_dir.size() && r.path.compare(0, wal_dir.size() + 1, wal_dir + "/") == 0) {
+      if (r.kind == 'C') segments[r.path] = {i, 0};
+      if (r.kind == 'U' && segments.count(r.path) != 0) segments[r.path].second = i + 1;
+    }
+  }
+  if (data_written) files[data_path] = BuildFile(trace, data_path, 0, point, mode, rng, pending);
+  for (const auto& [path, span] : segments) {
+    const auto [created, unlinked] = span;
+    bool exists;
+    if (unlinked != 0) {
+      exists = dir_sync <= unlinked - 1;  // the unlink may be lost
+      if (exists) pending = true;
+      if (exists && mode != 1) exists = mode == 0 && rng() % 2 == 0;
+    } else {
+      exists = true;
+      if (dir_sync <= created) {  // the creation may be lost
+        pending = true;
+        exists = mode == 2 || (mode == 0 && rng() % 2 == 0);
+      }
+    }
+    if (!exists) continue;
+    files[path] = BuildFile(trace, path, created, unlinked != 0 ? unlinked - 1 : point, mode,
+                            rng, pending);
+  }
+  return files;
+}
 
 class CrashStates : public ::testing::Test {
  protected:
@@ -137,10 +246,14 @@ TEST_F(CrashStates, EveryStateOpensWithEveryAcknowledgedWrite) {
   const std::vector<Record> trace = ParseTrace(trace_bytes);
   const std::string data_path = dir + "/data.mdb";
 
-  // Acknowledged writes per key, and the data file's writes and syncs.
+  // Acknowledged writes per key, and the files' writes and syncs.
+  const std::string wal_dir = dir + "/wal";
+  auto is_wal = [&](const std::string& p) {
+    return p.size() > wal_dir.size() + 1 && p.compare(0, wal_dir.size() + 1, wal_dir + "/") == 0;
+  };
   std::map<std::string, KeyHistory> keys;
-  std::vector<std::size_t> syncs;  // trace indices of data-file syncs
-  std::size_t data_writes = 0, acks = 0;
+  std::size_t data_syncs = 0, data_writes = 0, wal_writes = 0, wal_syncs = 0, wal_files = 0,
+              acks = 0;
   for (std::size_t i = 0; i < trace.size(); ++i) {
     const Record& r = trace[i];
     ASSERT_NE(r.kind, 'M') << "msync seen: the model does not cover mapped writes";
@@ -162,77 +275,53 @@ TEST_F(CrashStates, EveryStateOpensWithEveryAcknowledgedWrite) {
       ++acks;
       continue;
     }
-    if (r.path != data_path) continue;  // lock files: rebuilt at every open
-    ASSERT_TRUE(r.kind == 'W' || r.kind == 'D' || r.kind == 'S')
-        << "a '" << r.kind << "' record on the data file: the model does not cover it";
-    if (r.kind == 'S') syncs.push_back(i);
-    else ++data_writes;
+    if (r.path == data_path) {
+      ASSERT_TRUE(r.kind == 'W' || r.kind == 'D' || r.kind == 'S' || r.kind == 'C')
+          << "a '" << r.kind << "' record on the data file: the model does not cover it";
+      if (r.kind == 'S') ++data_syncs;
+      if (r.kind == 'W' || r.kind == 'D') ++data_writes;
+    } else if (is_wal(r.path)) {
+      // Segment files: created, preallocated, written, synced, unlinked;
+      // never truncated or renamed while nothing fails.
+      ASSERT_TRUE(r.kind == 'W' || r.kind == 'S' || r.kind == 'C' || r.kind == 'U' ||
+                  r.kind == 'F')
+          << "a '" << r.kind << "' record on a log segment: the model does not cover it";
+      if (r.kind == 'W') ++wal_writes;
+      if (r.kind == 'S') ++wal_syncs;
+      if (r.kind == 'C') ++wal_files;
+    }
+    // Anything else (lock files, the wal directory's syncs) is read below
+    // or rebuilt at every open.
   }
   ASSERT_GT(acks, 60u);
-  ASSERT_GT(syncs.size(), 20u);
+  ASSERT_GT(data_syncs, 10u);
   ASSERT_GT(data_writes, 100u);
+  ASSERT_GT(wal_syncs, 20u);
+  ASSERT_GT(wal_files, 1u);
 
   // Crash points: after every record of the trace (and at its very start).
   std::mt19937_64 rng(seed);
   std::size_t states = 0, opened = 0, refused = 0;
   for (std::size_t point = 0; point <= trace.size(); ++point) {
-    // The data file's writes before the crash point, in blocks.
-    std::size_t last_sync = 0;  // index + 1 of the last sync before point
-    for (std::size_t s : syncs)
-      if (s < point) last_sync = s + 1;
-    std::map<std::uint64_t, std::vector<Chunk>> blocks;
-    bool any_write = false;
-    for (std::size_t i = 0; i < point; ++i) {
-      const Record& r = trace[i];
-      if (r.path != data_path || (r.kind != 'W' && r.kind != 'D')) continue;
-      any_write = true;
-      for (std::uint64_t at = r.offset; at < r.offset + r.data.size();) {
-        const std::uint64_t end = std::min<std::uint64_t>(r.offset + r.data.size(),
-                                                          (at / kBlock + 1) * kBlock);
-        blocks[at / kBlock].push_back(
-            {i, at, std::string_view(r.data).substr(at - r.offset, end - at), r.kind == 'D'});
-        at = end;
-      }
+    // Whether anything at this point is uncertain (for the variants below).
+    bool pending = false;
+    {
+      std::mt19937_64 probe(0);
+      (void)FileStates(trace, point, data_path, wal_dir, 1, probe, pending);
     }
     // Two states per crash point with pending writes: one random subset and
     // (alternately) all pending writes lost or all kept; one when nothing is
     // pending.
-    bool pending = false;
-    for (const auto& [b, chunks] : blocks)
-      for (const Chunk& c : chunks)
-        if (c.record >= last_sync && !c.durable) pending = true;
     const int variants = pending ? 2 : 1;
     for (int variant = 0; variant < variants; ++variant) {
       const int mode = variant == 0 ? 0 : (point % 2 == 0 ? 1 : 2);  // random, lose, keep
-      // Build the file.
-      std::string file;
-      std::uint64_t size = 0;
-      for (const auto& [b, chunks] : blocks) {
-        // Writes before the last sync, or durable ones, and everything
-        // before them in the block, survive.
-        std::size_t certain = 0;
-        for (std::size_t j = 0; j < chunks.size(); ++j)
-          if (chunks[j].record < last_sync || chunks[j].durable) certain = j + 1;
-        std::size_t keep = chunks.size();
-        if (mode == 1) keep = certain;
-        if (mode == 0) keep = certain + rng() % (chunks.size() - certain + 1);
-        for (std::size_t j = 0; j < keep; ++j) {
-          const Chunk& c = chunks[j];
-          if (file.size() < c.offset + c.data.size()) file.resize(c.offset + c.data.size());
-          std::memcpy(file.data() + c.offset, c.data.data(), c.data.size());
-          size = std::max<std::uint64_t>(size, c.offset + c.data.size());
-        }
-        // A block whose writes are all lost may still be inside the file's
-        // synced size (an earlier write extended it): the file keeps that size.
-        for (std::size_t j = 0; j < chunks.size(); ++j)
-          if (chunks[j].record < last_sync || chunks[j].durable)
-            size = std::max<std::uint64_t>(size, chunks[j].offset + chunks[j].data.size());
-      }
-      file.resize(size);
-
+      bool unused = false;
+      const std::map<std::string, std::string> files =
+          FileStates(trace, point, data_path, wal_dir, mode, rng, unused);
       const std::string state_dir = tmp.Sub("state-" + std::to_string(states));
-      std::filesystem::create_directories(state_dir);
-      if (any_write) testing::WriteAll(state_dir + "/data.mdb", file);
+      std::filesystem::create_directories(state_dir + "/wal");
+      for (const auto& [path, bytes] : files)
+        testing::WriteAll(state_dir + path.substr(dir.size()), bytes);
       ++states;
       SCOPED_TRACE("crash state " + std::to_string(states) + " after trace record " +
                    std::to_string(point) + " of " + std::to_string(trace.size()) + ", mode " +
@@ -285,9 +374,10 @@ TEST_F(CrashStates, EveryStateOpensWithEveryAcknowledgedWrite) {
   }
   RecordProperty("states", static_cast<int>(states));
   std::printf("crash states: %zu generated and checked (%zu opened, %zu refused with no "
-              "acknowledged writes); %zu trace records, %zu data-file writes, %zu syncs, %zu "
-              "acknowledged writes\n",
-              states, opened, refused, trace.size(), data_writes, syncs.size(), acks);
+              "acknowledged writes); %zu trace records, %zu data-file writes, %zu syncs; %zu "
+              "log segments, %zu log writes, %zu syncs; %zu acknowledged writes\n",
+              states, opened, refused, trace.size(), data_writes, data_syncs, wal_files,
+              wal_writes, wal_syncs, acks);
   EXPECT_GE(states, 300u);
 }
 

@@ -23,7 +23,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: crash_state_writer DIR ROUNDS SEED\n");
     return 2;
   }
-  auto store = mehdb::Store::Open(argv[1]);
+  // Small log segments, so the trace holds segment creation, rotation and
+  // removal too.
+  mehdb::Options options;
+  options.wal_segment_bytes = 64 << 10;
+  auto store = mehdb::Store::Open(argv[1], options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());
     return 1;

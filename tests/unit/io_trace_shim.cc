@@ -17,6 +17,9 @@
 //   'S' fsync/fdatasync of the file
 //   'T' ftruncate to `offset`
 //   'R' rename: path is the old name, data the new one
+//   'C' open with O_CREAT (and 'offset' 1 with O_TRUNC): path is the file
+//   'U' unlink of path
+//   'F' posix_fallocate of `length` bytes at `offset`
 //   'M' msync (of some mapping: the test refuses traces that have one)
 //   'A' acknowledgement line (data)
 //
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -248,6 +252,59 @@ int ftruncate(int fd, off_t len) {
 }
 
 int ftruncate64(int fd, off_t len) { return ftruncate(fd, len); }
+
+// Creation, removal and preallocation: the write-ahead log's segment files
+// are created, preallocated and unlinked as the store runs.
+static int TracedOpen(int dirfd, const char* path, int flags, mode_t mode) {
+  static const auto real = Real<int (*)(int, const char*, int, ...)>("openat");
+  if ((flags & O_CREAT) == 0 || !UnderDir(path)) return real(dirfd, path, flags, mode);
+  Lock lock;
+  const int r = real(dirfd, path, flags, mode);
+  if (r >= 0) Emit('C', path, (flags & O_TRUNC) != 0 ? 1 : 0, nullptr, 0);
+  return r;
+}
+
+static mode_t ModeArg(int flags, va_list ap) {
+  return (flags & (O_CREAT | O_TMPFILE)) != 0 ? static_cast<mode_t>(va_arg(ap, int)) : 0;
+}
+
+int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return TracedOpen(AT_FDCWD, path, flags, mode);
+}
+
+int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return TracedOpen(AT_FDCWD, path, flags, mode);
+}
+
+int unlink(const char* path) {
+  static const auto real = Real<int (*)(const char*)>("unlink");
+  if (!UnderDir(path)) return real(path);
+  Lock lock;
+  const int r = real(path);
+  if (r == 0) Emit('U', path, 0, nullptr, 0);
+  return r;
+}
+
+int posix_fallocate(int fd, off_t off, off_t len) {
+  static const auto real = Real<int (*)(int, off_t, off_t)>("posix_fallocate");
+  const std::string path = TracedPath(fd);
+  if (path.empty()) return real(fd, off, len);
+  Lock lock;
+  const int r = real(fd, off, len);
+  if (r == 0)
+    Emit('F', path, static_cast<std::uint64_t>(off), nullptr, static_cast<std::uint64_t>(len));
+  return r;
+}
+
+int posix_fallocate64(int fd, off_t off, off_t len) { return posix_fallocate(fd, off, len); }
 
 int rename(const char* from, const char* to) {
   static const auto real = Real<int (*)(const char*, const char*)>("rename");

@@ -110,6 +110,7 @@ TEST(Lock, LmdbReadOnlyToolsStillWork) {
   auto store = OpenOrDie(store_dir);
   ASSERT_TRUE(store);
   ASSERT_TRUE(store->Put("k", "v").ok());
+  testing::WaitUntilApplied(*store);  // mdb_stat reads LMDB alone
   const std::string log = dir.Sub("stat.log");
   const int status = RunToExit({tool, "-s", "kv", store_dir}, log);
   ASSERT_TRUE(WIFEXITED(status)) << status;

@@ -80,6 +80,7 @@ TEST(Log, RetentionTrimsByEntriesAndBytes) {
   {
     auto store = OpenOrDie(dir.path(), o);
     for (int i = 0; i < 25; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
+    testing::WaitUntilApplied(*store);  // the applier trims the log
     auto st = store->GetStats();
     EXPECT_EQ(st->log_entries, 10u);
     EXPECT_EQ(st->first_log_seq, 16u);
@@ -93,6 +94,7 @@ TEST(Log, RetentionTrimsByEntriesAndBytes) {
   by_bytes.log_retain_bytes = 5000;
   auto store = OpenOrDie(dir.path(), by_bytes);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->Put("big", std::string(1000, 'x')).ok());
+  testing::WaitUntilApplied(*store);
   auto st = store->GetStats();
   EXPECT_LE(st->log_bytes, 5000u);
   EXPECT_GE(st->log_entries, 1u);
@@ -142,12 +144,14 @@ TEST(Log, SnapshotHoldsTheLogAfterItsSeqForTheGraceTime) {
   auto store = OpenOrDie(dir.Sub("held"), o);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), "v").ok());
   WriteDuringSnapshot(*store, 30);  // snapshot at seq 5; the log grows to 35
+  testing::WaitUntilApplied(*store);
   auto st = store->GetStats();
   EXPECT_EQ(st->first_log_seq, 6u) << "records after the snapshot's seq were trimmed";
   EXPECT_EQ(st->log_entries, 30u) << "records at or below the snapshot's seq were kept";
   // Within the grace time after the stream ended the hold stands, so the
   // snapshot's receiver can still resume at seq 6.
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->Put("after" + std::to_string(i), "v").ok());
+  testing::WaitUntilApplied(*store);
   EXPECT_EQ(store->GetStats()->first_log_seq, 6u);
   EXPECT_TRUE(store->ReadLog(5, 1 << 20).ok());
 
@@ -159,6 +163,7 @@ TEST(Log, SnapshotHoldsTheLogAfterItsSeqForTheGraceTime) {
   WriteDuringSnapshot(*quick, 30);
   EXPECT_EQ(quick->GetStats()->first_log_seq, 6u);
   ASSERT_TRUE(quick->Put("next", "v").ok());
+  testing::WaitUntilApplied(*quick);
   st = quick->GetStats();
   EXPECT_EQ(st->log_entries, 10u);
   EXPECT_EQ(st->first_log_seq, st->last_seq - 9);

@@ -32,6 +32,16 @@ struct Options {
   // grows as data is written).
   std::uint64_t max_map_bytes = std::uint64_t{16} << 30;
   Durability durability = Durability::kSync;
+  // The write-ahead log (see README "The write path"): a write is
+  // acknowledged once its record is in the log (synced, under kSync); a
+  // background applier then commits records to LMDB in large transactions.
+  // Segment files of the log are this big (a larger group still fits).
+  std::uint64_t wal_segment_bytes = std::uint64_t{64} << 20;
+  // Writers wait while records logged but not yet applied to LMDB take more
+  // than this (their in-memory index and the log's size are bounded by it).
+  std::uint64_t max_unapplied_bytes = std::uint64_t{128} << 20;
+  // The applier commits at most this many bytes of records per transaction.
+  std::uint64_t apply_batch_bytes = std::uint64_t{32} << 20;
   // Largest accepted value; larger writes fail with kValueTooLarge.
   std::size_t max_value_bytes = std::size_t{16} << 20;
   // The change log keeps at least the last log_retain_entries records and at

@@ -175,6 +175,14 @@ struct Stats {
   std::uint64_t committed_writes = 0;
   std::array<std::uint64_t, 9> group_size_buckets{};
   std::uint64_t map_growths = 0;
+  // The write-ahead log: last_seq is the newest acknowledged write,
+  // applied_seq the newest the applier committed to LMDB; unapplied_bytes
+  // the records in between (in memory and in the log), wal_bytes the log's
+  // segment files, applier_commits the applier's LMDB transactions.
+  Seq applied_seq = 0;
+  std::uint64_t unapplied_bytes = 0;
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t applier_commits = 0;
 };
 
 // One chunk of a change-log read, as stored (already framed, see

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+//
+// The applier: a background thread that commits acknowledged records from
+// the write-ahead log to LMDB, many records per synced transaction (the
+// data, their change-log records and the applied seq together), then drops
+// them from the pending index and retires log segments it has fully
+// applied. Also Open's replay of the log, and Flush for whole-store copies.
+#include <algorithm>
+#include <chrono>
+
+#include "codec.h"
+#include "store_impl.h"
+
+namespace mehdb {
+
+namespace {
+
+// Decodes one change-log frame the store wrote itself.
+Result<LogRecord> DecodeFrame(const std::string& frame) {
+  Result<std::vector<LogRecord>> r = DecodeLogBatch(frame);
+  if (!r.ok()) return r.status();
+  if (r->size() != 1) return Status(Code::kDataLoss, "a write-ahead log record is malformed");
+  return std::move(r->front());
+}
+
+// How long the applier waits before retrying a failed commit (a full disk
+// may be freed; writers meanwhile feel backpressure, never a lost write).
+constexpr auto kRetryPause = std::chrono::milliseconds(100);
+
+}  // namespace
+
+Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq last) {
+  std::vector<LogRecord> records;
+  records.reserve(frames.size());
+  for (const std::string* f : frames) {
+    Result<LogRecord> rec = DecodeFrame(*f);
+    if (!rec.ok()) return rec.status();
+    records.push_back(std::move(*rec));
+  }
+  return RunWrite(
+      [&](MDB_txn* txn) -> int {
+        std::uint64_t log_bytes = internal::GetMetaU64(txn, meta, internal::kMetaLogBytes);
+        for (std::size_t i = 0; i < records.size(); ++i) {
+          if (int rc = ApplyOps(txn, records[i].ops, records[i].seq)) return rc;
+          if (int rc = AppendLog(txn, records[i].seq, *frames[i], log_bytes)) return rc;
+        }
+        Seq first = 0;
+        if (int rc = TrimLog(txn, last, log_bytes, first)) return rc;
+        if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, last)) return rc;
+        if (first != 0)
+          if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first))
+            return rc;
+        return internal::PutMetaU64(txn, meta, internal::kMetaLogBytes, log_bytes);
+      },
+      "applying the write-ahead log");
+}
+
+void Store::Impl::ApplierLoop() {
+  // After a failed commit the applier retries at once with half the batch:
+  // a full disk or map may take a smaller transaction (and each commit frees
+  // pages for the next); only a single record that fails waits to retry.
+  std::uint64_t batch_limit = options.apply_batch_bytes;
+  for (;;) {
+    std::vector<const std::string*> frames;
+    Seq last = 0;
+    {
+      std::unique_lock lock(pending_mu);
+      applier_cv.wait(lock, [&] { return stopping || !unapplied.empty(); });
+      if (unapplied.empty()) return;  // stopping, and everything is applied
+      ++applier_attempts_begun;
+      // References to deque elements stay valid while the leader appends.
+      std::uint64_t bytes = 0;
+      for (const internal::UnappliedRecord& r : unapplied) {
+        if (!frames.empty() && bytes + r.frame.size() > batch_limit) break;
+        frames.push_back(&r.frame);
+        bytes += r.frame.size();
+        last = r.seq;
+      }
+    }
+    Status s = ApplyRecords(frames, last);
+    std::uint64_t batch_bytes = 0;
+    for (const std::string* f : frames) batch_bytes += f->size();
+    std::vector<std::string> keys;
+    if (s.ok()) {
+      // The keys these records touched, to drop their pending entries.
+      for (const std::string* f : frames) {
+        Result<LogRecord> rec = DecodeFrame(*f);
+        if (rec.ok())
+          for (LogOp& op : rec->ops) keys.push_back(std::move(op.key));
+      }
+    }
+    {
+      std::unique_lock lock(pending_mu);
+      ++applier_attempts;
+      if (!s.ok()) {
+        applier_status = s;
+        if (frames.size() == 1) applier_stuck_attempt = applier_attempts_begun;
+        applied_cv.notify_all();
+        if (frames.size() > 1) {
+          batch_limit = batch_bytes / 2;
+          continue;
+        }
+        if (stopping) return;  // the log keeps them; the next Open replays
+        applier_cv.wait_for(lock, kRetryPause, [&] { return stopping || retry_now; });
+        retry_now = false;
+        continue;
+      }
+      applier_status = Status::Ok();
+      batch_limit = std::min(options.apply_batch_bytes, std::max(batch_limit, batch_bytes) * 2);
+      for (const std::string& k : keys)
+        if (auto it = pending.find(k); it != pending.end() && it->second.seq <= last)
+          pending.erase(it);
+      pending_size.store(pending.size(), std::memory_order_release);
+      std::uint64_t bytes = 0;
+      for (std::size_t i = 0; i < frames.size(); ++i) {
+        bytes += unapplied.front().frame.size();
+        unapplied.pop_front();
+      }
+      unapplied_bytes -= bytes;
+    }
+    applier_commits.fetch_add(1, std::memory_order_relaxed);
+    // Without kSync LMDB's commits are not synced: a segment goes only
+    // after the data it holds is on disk.
+    if (options.durability != Durability::kSync) mdb_env_sync(env, 1);
+    wal->Retire(last);
+    {
+      // Published after the segments went, so a writer that waited for the
+      // applier (Flush) sees the space they gave back.
+      std::lock_guard lock(pending_mu);
+      applied_seq.store(last, std::memory_order_release);
+    }
+    applied_cv.notify_all();
+  }
+}
+
+Status Store::Impl::Flush() const {
+  const Seq target = last_seq.load(std::memory_order_acquire);
+  std::unique_lock lock(pending_mu);
+  for (;;) {
+    if (applied_seq.load(std::memory_order_acquire) >= target) return Status::Ok();
+    if (!applier_status.ok()) return applier_status;
+    if (stopping) return Status(Code::kUnavailable, "the store is closing");
+    applied_cv.wait(lock);
+  }
+}
+
+void Store::Impl::StopApplier() {
+  {
+    std::lock_guard lock(pending_mu);
+    stopping = true;
+  }
+  applier_cv.notify_all();
+  applied_cv.notify_all();
+  if (applier.joinable()) applier.join();
+}
+
+Status Store::Impl::StartWal() {
+  wal = std::make_unique<internal::Wal>(dir, options.wal_segment_bytes,
+                                        options.durability == Durability::kSync);
+  std::vector<internal::Wal::Replayed> records;
+  const Seq applied = last_seq.load(std::memory_order_acquire);
+  if (Status s = wal->Replay(applied, CurrentHistory(), records); !s.ok()) return s;
+  // Apply what LMDB had not, in bounded batches, before anything reads;
+  // halving a batch that fails, as the applier does.
+  std::uint64_t limit = options.apply_batch_bytes;
+  for (std::size_t i = 0; i < records.size();) {
+    std::vector<const std::string*> frames;
+    std::uint64_t bytes = 0;
+    std::size_t end = i;
+    for (; end < records.size(); ++end) {
+      if (!frames.empty() && bytes + records[end].frame.size() > limit) break;
+      frames.push_back(&records[end].frame);
+      bytes += records[end].frame.size();
+    }
+    if (Status s = ApplyRecords(frames, records[end - 1].seq); !s.ok()) {
+      if (frames.size() == 1) return s;
+      limit = bytes / 2;
+      continue;
+    }
+    i = end;
+    limit = std::min(options.apply_batch_bytes, std::max(limit, bytes) * 2);
+  }
+  if (!records.empty()) {
+    if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS)
+      return internal::WriteFailureStatus(rc, "syncing the replayed log", dir);
+    last_seq.store(records.back().seq, std::memory_order_release);
+  }
+  applied_seq.store(last_seq.load(std::memory_order_acquire), std::memory_order_release);
+  if (Status s = wal->Reset(last_seq.load(std::memory_order_acquire) + 1, CurrentHistory());
+      !s.ok())
+    return s;
+  {
+    auto txn = BeginRead();
+    if (!txn.ok()) return txn.status();
+    MDB_stat st;
+    if (int rc = mdb_stat(txn->get(), kv, &st)) return internal::LmdbStatus(rc, "counting keys");
+    live_keys.store(st.ms_entries, std::memory_order_release);
+  }
+  applier = std::thread([this] { ApplierLoop(); });
+  return Status::Ok();
+}
+
+}  // namespace mehdb
