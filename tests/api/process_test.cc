@@ -36,6 +36,10 @@ class Daemon {
     env.emplace("MEHDB_PORT", std::to_string(port_));
     env.emplace("MEHDB_BIND", "127.0.0.1");
     env.emplace("MEHDB_DATADIR", dir_.Sub("data"));
+    // Quick by default: a pristine leader takes writes at once, SIGTERM
+    // stops without a drain delay (tests/cluster covers both).
+    env.emplace("MEHDB_LEADER_RECOVERY", "fresh");
+    env.emplace("MEHDB_DRAIN_DELAY", "0");
     ProcessSpec spec;
     spec.argv = {BinaryPath("MEHDBD")};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
