@@ -43,7 +43,9 @@ namespace mehdbd::replication {
 struct LeaderRecoveryOptions {
   Config::LeaderRecovery mode = Config::LeaderRecovery::kAuto;
   std::chrono::milliseconds wait{10000};   // kAuto: then start fresh
-  std::chrono::milliseconds settle{2000};  // after the first offer
+  // After the first offer, for the others: a follower that backed off
+  // while the leader was down polls again within its backoff_max (5 s).
+  std::chrono::milliseconds settle{6000};
   std::string name;                        // this pod, sent to followers
   tls::ClientTls tls;                      // for https:// follower URLs
   const TokenFile* token = nullptr;        // sent as Bearer; may be null
