@@ -81,6 +81,25 @@ TEST_F(HandOff, SigtermFailsReadinessAtOnceServesForTheDrainDelayThenStops) {
       << log;
 }
 
+TEST_F(HandOff, ParkedWaitsAreAnsweredAtOnceWhenTheListenersClose) {
+  Pod& leader = AddPod();
+  leader.Start();
+  // No follower will ever ack: this write waits up to its 20 s ack_timeout.
+  auto write = std::async(std::launch::async, [&] {
+    return leader.Client(30)->Put("/set/k?acks=1&ack_timeout=20s", "v", "text/plain");
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  const auto sent = Clock::now();
+  leader.Signal(SIGTERM);
+  auto answer = write.get();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 202);  // written, not acknowledged in time
+  EXPECT_EQ(answer->get_header_value("X-Mehdb-Acks"), "0");
+  const int status = leader.Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_LT(Clock::now() - sent, seconds(10));
+}
+
 TEST_F(HandOff, SecondSigtermEndsTheDrainDelay) {
   Pod& leader = AddPod({"--drain-delay=60s"});
   leader.Start();
