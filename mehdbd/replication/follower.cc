@@ -177,7 +177,10 @@ bool Follower::LeaderSpeaksPeer() {
   const std::string path = std::string(kLogPath) + "?from=1&history=&max_bytes=1&wait_ms=0";
   auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
   if (!res) return false;
-  return res->status == 401 || res->status == 403 || res->has_header(kHistoryHeader);
+  // Every peer-server answer names its history or, refusing (a recovering
+  // leader's 503, say), its reason; the original's API does neither.
+  return res->status == 401 || res->status == 403 || res->has_header(kHistoryHeader) ||
+         res->has_header(kReasonHeader);
 }
 
 void Follower::OriginalApiStep() {
