@@ -9,9 +9,11 @@
 // Signals are taken synchronously by one thread with sigwait(): they are
 // blocked before any other thread exists, so no handler ever runs inside the
 // HTTP or store code, and shutdown is ordinary code: stop accepting, let the
-// in-flight requests finish, close the store, exit 0. A pod's default grace
-// period is 30 s; this takes at most the longest request in flight
-// (connections between requests are closed at once).
+// in-flight requests finish, close the store, exit 0. First, /readyz fails
+// at once and requests are still served for --drain-delay (Endpoints drop
+// the pod meanwhile); a pod's grace period must cover that delay plus the
+// longest request in flight (connections between requests close at once,
+// parked long-polls are answered at once).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -36,6 +38,7 @@
 #include "base/log.h"
 #include "config/reload.h"
 #include "replication/follower.h"
+#include "replication/leader_recovery.h"
 #include "replication/peer_server.h"
 #include "store/restore.h"
 #include "store/store_handle.h"
@@ -69,6 +72,49 @@ std::string LeaderPeerUrl(const mehdbd::Config& config,
   const auto colon = url.rfind(':');
   if (colon != std::string::npos && colon > scheme + 2) url.erase(colon);
   return url + ":" + std::to_string(config.peer_port);
+}
+
+// Where a leader reaches this follower's peer port (to recover from an
+// empty volume, replication/leader_recovery.h), given the port it got: the
+// bound address when it is a specific one (pods on one host, as the tests
+// run them); else the leader's name with this pod's name in place of the
+// leader's (mehdb-0.mehdb.ns.svc... -> mehdb-1.mehdb.ns.svc..., the
+// StatefulSet's DNS); else, beside a leader on localhost, localhost; else
+// this host's name.
+std::string AdvertisedPeerUrl(const mehdbd::Config& config, const mehdbd::Identity& identity,
+                              int port) {
+  const std::string leader = LeaderPeerUrl(config, identity);
+  const auto scheme_end = leader.find("://");
+  const std::string scheme = scheme_end == std::string::npos ? "http" : leader.substr(0, scheme_end);
+  std::string host;
+  if (config.bind != "0.0.0.0" && config.bind != "::" && !config.bind.empty()) {
+    host = config.bind.find(':') != std::string::npos ? "[" + config.bind + "]" : config.bind;
+  } else if (scheme_end != std::string::npos) {
+    const std::string rest = leader.substr(scheme_end + 3);
+    const std::string leader_host = rest.substr(0, rest.rfind(':'));
+    const std::string first = leader_host.substr(0, leader_host.find('.'));
+    const std::string own = identity.host.substr(0, identity.host.find('.'));
+    if (!identity.set.empty() && first == identity.set + "-0")
+      host = own + leader_host.substr(first.size());
+    else if (leader_host == "localhost" || leader_host.rfind("127.", 0) == 0)
+      host = leader_host;
+  }
+  if (host.empty()) host = identity.host;
+  return scheme + "://" + host + ":" + std::to_string(port);
+}
+
+// A follower on the same host as its leader and the other daemons (the
+// local walkthrough, a development box): the configured peer port is the
+// leader's, so the follower takes any free one. Pods, and the tests that
+// give each pod an address of its own, keep --peer-port.
+bool SharesHostWithLeader(const mehdbd::Config& config, const mehdbd::Identity& identity) {
+  if (!config.local.empty()) return true;
+  if (config.bind == "127.0.0.1" || config.bind == "localhost" || config.bind == "::1") return true;
+  const std::string& url = identity.leader_url;
+  const auto at = url.find("://");
+  if (at == std::string::npos) return false;
+  const std::string host = url.substr(at + 3, url.find_first_of(":/", at + 3) - at - 3);
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]";
 }
 
 mehdbd::replication::FollowerOptions FollowerOptionsFrom(
@@ -180,9 +226,30 @@ int Serve(const mehdbd::Config& config,
   mehdbd::replication::AckTable acks(config.forget_followers_after);
   std::unique_ptr<mehdbd::replication::PeerServer> peers;
   std::unique_ptr<mehdbd::replication::Follower> follower;
+  std::unique_ptr<mehdbd::replication::LeaderRecovery> recovery;
   if (identity.role == mehdbd::Role::kFollower) {
     auto options = FollowerOptionsFrom(config, identity);
     options.token = token.get();
+    // A follower's peer port serves only its snapshot, for a leader that
+    // lost its volume. Any free port does when the configured one is taken
+    // or is the leader's: the follower tells the leader where it is.
+    mehdbd::replication::PeerServerOptions peer_options;
+    peer_options.tls = tls;
+    peer_options.serve_log = false;
+    peer_options.threads = 2;
+    peers = std::make_unique<mehdbd::replication::PeerServer>(**stores, acks, peer_options);
+    peers->SetAuth(auth.get());
+    int peer_port = SharesHostWithLeader(config, identity)
+                        ? -1
+                        : peers->Bind(config.bind, config.peer_port, error);
+    if (peer_port < 0) peer_port = peers->Bind(config.bind, 0, error);
+    if (peer_port < 0) {
+      LogWarning(error + "; a leader that loses its volume cannot recover from this follower");
+      peers.reset();
+    } else {
+      options.advertise_peer_url = AdvertisedPeerUrl(config, identity, peer_port);
+      listeners += ", peer (snapshots) " + options.advertise_peer_url;
+    }
     follower = std::make_unique<mehdbd::replication::Follower>(
         **stores, std::move(options));
     server->api().SetReplication(follower.get(), nullptr);
@@ -192,6 +259,18 @@ int Serve(const mehdbd::Config& config,
     peers = std::make_unique<mehdbd::replication::PeerServer>(
         **stores, acks, peer_options);
     peers->SetAuth(auth.get());
+    if (identity.role == mehdbd::Role::kLeader) {
+      mehdbd::replication::LeaderRecoveryOptions recovery_options;
+      recovery_options.mode = config.leader_recovery;
+      recovery_options.wait = config.recovery_wait;
+      recovery_options.name = identity.host;
+      recovery_options.tls = {config.tls_ca, config.tls_verify_hostname};
+      recovery_options.token = token.get();
+      recovery = std::make_unique<mehdbd::replication::LeaderRecovery>(
+          **stores, std::move(recovery_options));
+      peers->SetRecovery(recovery.get());
+      server->api().SetRecovery(recovery.get());
+    }
     const int peer_port = peers->Bind(config.bind, config.peer_port, error);
     if (peer_port < 0) {
       LogError(error);
@@ -223,17 +302,36 @@ int Serve(const mehdbd::Config& config,
         on_hangup();
         continue;
       }
-      LogInfo(std::string("received ") +
-              (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-              ": finishing in-flight requests");
+      // Not ready at once, yet serving for the drain delay: Endpoints
+      // take a moment to drop this pod, and clients sent here meanwhile
+      // must still be answered. Another SIGTERM/SIGINT cuts the delay.
+      const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      server->api().SetDraining();
+      if (config.drain_delay.count() > 0) {
+        LogInfo(std::string("received ") + name + ": not ready; serving " +
+                std::to_string(config.drain_delay.count()) +
+                " ms more (--drain-delay) before finishing in-flight requests");
+        timespec delay{};
+        delay.tv_sec = static_cast<time_t>(config.drain_delay.count() / 1000);
+        delay.tv_nsec = static_cast<long>(config.drain_delay.count() % 1000 * 1000000);
+        siginfo_t info{};
+        int got;
+        while ((got = sigtimedwait(&set, &info, &delay)) == SIGHUP) on_hangup();
+        if (exiting.load()) return;
+        if (got > 0) LogInfo("second signal: ending the drain delay");
+      } else {
+        LogInfo(std::string("received ") + name + ": finishing in-flight requests");
+      }
       server->Stop();
       return;
     }
   });
 
   if (peers) peers->Start();
+  if (recovery) recovery->Start();
   if (follower) follower->Start();
   const bool ran = server->Run();
+  if (recovery) recovery->Stop();
   if (follower) follower->Stop();
   if (peers) peers->Stop();
   exiting.store(true);
@@ -243,6 +341,7 @@ int Serve(const mehdbd::Config& config,
   server.reset();  // every handler has returned: the store has no users left
   follower.reset();
   peers.reset();
+  recovery.reset();
   stores->reset();
   if (!ran) {
     LogError("the HTTP server stopped unexpectedly");

@@ -56,6 +56,15 @@ int SetUp(const mehdb_cli::Invocation& line, mehdb_cli::Endpoint& server) {
                         line.command);
     server.timeout = *d;
   }
+  {
+    const std::string text = line.Value("retry-for", FromEnv("MEHDB_RETRY_FOR", "10s"));
+    auto parsed = mehdbd::ParseDuration(text);
+    const auto* d = std::get_if<std::chrono::milliseconds>(&parsed);
+    if (d == nullptr)
+      return UsageError("--retry-for '" + text + "': " + std::get<std::string>(parsed),
+                        line.command);
+    server.retry_for = *d;
+  }
   const std::string token_file =
       line.Value("token-file", FromEnv("MEHDB_TOKEN_FILE", ""));
   if (!token_file.empty()) {

@@ -94,6 +94,10 @@ const std::vector<OptionSpec>& GlobalOptions() {
       {"timeout", 0, "DURATION",
        "give up when connecting, or waiting for the next bytes, takes longer "
        "(500ms, 10s, 2m; default 30s)"},
+      {"retry-for", 0, "DURATION",
+       "try again for this long while no daemon answers, a read breaks "
+       "off, or the daemon answers 503 with Retry-After (a pod "
+       "restarting); 0: once (default: $MEHDB_RETRY_FOR, else 10s)"},
       {"write-out", 'w', "FORMAT",
        "output format: text (default) or json (one JSON document on stdout)",
        Complete::kWords, "text json"},

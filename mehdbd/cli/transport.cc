@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <thread>
 #include <vector>
 
 #include "tls/client.h"
@@ -197,7 +199,10 @@ std::optional<Url> ParseUrl(const std::string& url) {
   return out;
 }
 
-Reply Perform(const Endpoint& endpoint, const Exchange& exchange) {
+namespace {
+
+// Redirects followed, no retries.
+Reply FollowRedirects(const Endpoint& endpoint, const Exchange& exchange) {
   const std::string& base_url = endpoint.url;
   auto base = ParseUrl(base_url);
   if (!base) {
@@ -223,6 +228,54 @@ Reply Perform(const Endpoint& endpoint, const Exchange& exchange) {
     } else {
       return reply;
     }
+  }
+}
+
+// How long to pause before trying `reply`'s exchange again, or nullopt
+// when it is final. `pause` is the backoff for failed connections.
+std::optional<std::chrono::milliseconds> RetryPause(const Reply& reply, const Exchange& ex,
+                                                    std::chrono::milliseconds pause) {
+  using std::chrono::milliseconds;
+  if (reply.status == 503) {
+    const auto it = reply.headers.find("Retry-After");
+    if (it == reply.headers.end()) return std::nullopt;  // a refusal, not "later"
+    int seconds = 0;
+    const auto [end, ec] = std::from_chars(it->second.data(),
+                                           it->second.data() + it->second.size(), seconds);
+    if (ec != std::errc() || seconds < 0) seconds = 1;
+    // Come back sooner than asked: the usual cause (a pod restarting)
+    // often ends within a second.
+    return std::min(milliseconds(seconds * 1000), milliseconds(1000));
+  }
+  if (reply.status != 0) return std::nullopt;
+  switch (reply.failure) {
+    case Failure::kUnreachable:
+    case Failure::kDns:
+      return pause;  // nothing reached a daemon
+    case Failure::kBroken:
+      // A write may have been done before the connection broke; a read
+      // streamed into a sink may have written part of its output.
+      if (ex.method == "GET" && !ex.sink) return pause;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Reply Perform(const Endpoint& endpoint, const Exchange& exchange) {
+  using Clock = std::chrono::steady_clock;
+  const auto give_up = Clock::now() + endpoint.retry_for;
+  std::chrono::milliseconds pause(100);
+  for (;;) {
+    Reply reply = FollowRedirects(endpoint, exchange);
+    const auto wait = RetryPause(reply, exchange, pause);
+    const auto now = Clock::now();
+    if (!wait || now >= give_up) return reply;
+    // The last attempt comes at the bound.
+    std::this_thread::sleep_for(std::min<Clock::duration>(*wait, give_up - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(1000));
   }
 }
 

@@ -81,8 +81,16 @@ struct Endpoint {
   // Bound on connecting and on each wait for bytes (not on the whole
   // transfer: a large backup streams for as long as it streams).
   std::chrono::milliseconds timeout{30000};
+  // How long to keep trying again (--retry-for) when no daemon answered
+  // (refused, name not resolving: a pod restarting), when a GET broke off,
+  // or when the daemon answered 503 with Retry-After (a follower out of
+  // contact, a leader recovering or draining): nothing was done then, so
+  // trying again is safe for writes too. 0: one attempt.
+  std::chrono::milliseconds retry_for{0};
 };
 
+// One exchange, with redirects followed and retries as retry_for allows;
+// the last attempt's reply.
 Reply Perform(const Endpoint& endpoint, const Exchange& exchange);
 
 // PEM CA certificates to trust for https:// URLs (--ca-file /

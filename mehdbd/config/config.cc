@@ -125,6 +125,18 @@ constexpr OptionSpec kOptions[] = {
     {"forget-followers-after", "60s",
      "a leader forgets a follower (no longer counts its acks or lists it) "
      "once it has had no log poll open for this long"},
+    {"leader-recovery", "auto",
+     "a leader starting on an empty store: auto (wait up to "
+     "--recovery-wait for a follower that holds data and load a snapshot "
+     "from the most advanced one, keeping its history; else start a new "
+     "history), fresh (start a new history at once) or followers (wait for "
+     "such a follower however long); writes get 503 while it waits"},
+    {"recovery-wait", "10s",
+     "how long --leader-recovery=auto waits for followers' polls"},
+    {"drain-delay", "5s",
+     "after SIGTERM, /readyz fails at once and requests are still served "
+     "this long (for Endpoints to drop the pod) before listeners close; a "
+     "second SIGTERM ends the delay"},
     {"auth-token-file", nullptr,
      "file holding the bearer token that writes, /backup and the peer port "
      "require (re-read when it changes, e.g. a mounted Secret); followers "

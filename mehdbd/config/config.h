@@ -74,6 +74,17 @@ struct Config {
   bool resnapshot_on_mismatch = false;
   std::chrono::milliseconds max_ack_wait{10000};
   std::chrono::milliseconds forget_followers_after{60000};
+  // A leader starting on an empty store (replication/leader_recovery.h):
+  // kAuto waits up to recovery_wait for a follower holding data and loads
+  // it, else starts a new history; kFresh starts one at once; kFollowers
+  // waits for a follower however long it takes.
+  enum class LeaderRecovery { kAuto, kFresh, kFollowers };
+  LeaderRecovery leader_recovery = LeaderRecovery::kAuto;
+  std::chrono::milliseconds recovery_wait{10000};
+
+  // Graceful shutdown: after SIGTERM, /readyz fails and requests are still
+  // served for this long (Endpoints propagation) before listeners close.
+  std::chrono::milliseconds drain_delay{5000};
 
   // Start-up restore (restore.h): empty = none.
   std::string restore_from;

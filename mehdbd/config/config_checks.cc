@@ -230,6 +230,20 @@ const std::map<std::string, Checker>& Checkers() {
          c.auth_token_file = t;
          return std::nullopt;
        }},
+      {"leader-recovery",
+       [](const std::string& t, Config& c) -> Reason {
+         if (t == "auto")
+           c.leader_recovery = Config::LeaderRecovery::kAuto;
+         else if (t == "fresh")
+           c.leader_recovery = Config::LeaderRecovery::kFresh;
+         else if (t == "followers")
+           c.leader_recovery = Config::LeaderRecovery::kFollowers;
+         else
+           return std::string("expected auto, fresh or followers");
+         return std::nullopt;
+       }},
+      {"recovery-wait", Duration(ms(0), ms(3600000), &Config::recovery_wait)},
+      {"drain-delay", Duration(ms(0), ms(600000), &Config::drain_delay)},
       {"auth-reads",
        [](const std::string& t, Config& c) -> Reason {
          if (t == "open")

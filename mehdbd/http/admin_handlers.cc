@@ -27,6 +27,10 @@ void Api::Readyz(net::Response& res) {
     AnswerText(res, 503, "shutting down");
     return;
   }
+  if (recovery_ != nullptr && recovery_->Active()) {
+    AnswerText(res, 503, "not ready: recovering the data from the followers (empty store)");
+    return;
+  }
   // A read transaction proves the store is open and has reader slots free.
   auto count = store()->Count();
   if (!count.ok()) {

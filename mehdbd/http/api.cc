@@ -51,6 +51,17 @@ Admission Api::Admit(Request& req, Response& res) {
     AnswerText(res, 405, "405 method not allowed");
     return Admission::kAnswered;
   }
+  if (recovery_ != nullptr && recovery_->Active() &&
+      (target.route == Route::kSet || target.route == Route::kGet ||
+       target.route == Route::kKeys || target.route == Route::kBackup)) {
+    // The store is empty until the followers' data is loaded: an answer
+    // from it would be wrong, a write would start a second history.
+    res.set_header("Retry-After", "2");
+    AnswerText(res, 503,
+               "the leader started on an empty store and is recovering its data from its "
+               "followers; retry in a few seconds");
+    return Admission::kAnswered;
+  }
   if (target.route == Route::kSet) return AdmitSet(req, res, target);
   if (AnswersOnTheLoop(req, target.route)) {
     Serve(req, res);

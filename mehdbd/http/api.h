@@ -36,6 +36,7 @@
 #include "net/wait_queue.h"
 #include "replication/ack_table.h"
 #include "replication/follower.h"
+#include "replication/leader_recovery.h"
 #include "store/store_handle.h"
 
 namespace mehdbd::http {
@@ -67,6 +68,11 @@ class Api {
     follower_ = follower;
     acks_ = acks;
   }
+
+  // A leader recovering its data from its followers (replication/
+  // leader_recovery.h): while active, /readyz, writes and data reads answer
+  // 503 with Retry-After. Set once before serving; null = never.
+  void SetRecovery(const replication::LeaderRecovery* recovery) { recovery_ = recovery; }
 
   // Bearer-token checks (auth.h); null = no authentication. Set once
   // before serving.
@@ -144,6 +150,7 @@ class Api {
   std::atomic<bool> draining_{false};
   const replication::Follower* follower_ = nullptr;
   replication::AckTable* acks_ = nullptr;
+  const replication::LeaderRecovery* recovery_ = nullptr;
   auth::Authenticator* auth_ = nullptr;
   const net::FrontEnd* front_end_ = nullptr;
   std::shared_ptr<net::WaitQueue> seq_queue_;

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "replication/protocol.h"
+#include "replication/snapshot_fetch.h"
 
 namespace mehdbd::replication {
 namespace {
@@ -145,6 +146,13 @@ void Follower::Run() {
         if (peer_absent_ && MaybeFollowOriginal()) break;
         Backoff();
         break;
+      case Outcome::kLeaderRecovering: {
+        // Poll again soon: the leader decides on the positions it has seen.
+        backoff_ = options_.backoff_min;
+        std::unique_lock lock(wake_mu_);
+        wake_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_.load(); });
+        break;
+      }
     }
   }
 }
@@ -169,7 +177,10 @@ bool Follower::LeaderSpeaksPeer() {
   const std::string path = std::string(kLogPath) + "?from=1&history=&max_bytes=1&wait_ms=0";
   auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
   if (!res) return false;
-  return res->status == 401 || res->status == 403 || res->has_header(kHistoryHeader);
+  // Every peer-server answer names its history or, refusing (a recovering
+  // leader's 503, say), its reason; the original's API does neither.
+  return res->status == 401 || res->status == 403 || res->has_header(kHistoryHeader) ||
+         res->has_header(kReasonHeader);
 }
 
 void Follower::OriginalApiStep() {
@@ -221,7 +232,10 @@ Follower::Outcome Follower::Poll() {
                            // The first poll of a connection answers at once, so a
                            // (re)started follower is ready as soon as it caught up.
                            "&wait_ms=" + std::to_string(resumed_ ? options_.poll_wait.count() : 0);
-  auto res = client->Get(path, httplib::Headers{{kFollowerHeader, options_.name}});
+  httplib::Headers headers{{kFollowerHeader, options_.name}};
+  if (!options_.advertise_peer_url.empty())
+    headers.emplace(kPeerUrlHeader, options_.advertise_peer_url);
+  auto res = client->Get(path, headers);
   if (stop_.load()) return Outcome::kIdle;
   peer_absent_ = (!res && res.error() == httplib::Error::Connection) || (res && res->status == 404);
   if (!res) {
@@ -234,6 +248,17 @@ Follower::Outcome Follower::Poll() {
   if (res->status == 401 || res->status == 403) {
     FailAuth(res->status, "log request");
     return Outcome::kError;
+  }
+  if (res->status == 503 && res->get_header_value(kReasonHeader) == kReasonRecovering) {
+    // A leader on an empty volume collects followers' positions and loads
+    // the most advanced one's data; it has not lost contact with us, and it
+    // is not another history yet. Our data stays what readers get.
+    std::lock_guard lock(status_mu_);
+    if (status_.state != "leader-recovering")
+      LogInfo("peer sync: the leader is recovering its data from its followers (this one is at "
+              "seq " + std::to_string(applied) + "); waiting");
+    status_.state = "leader-recovering";
+    return Outcome::kLeaderRecovering;
   }
   {
     std::lock_guard lock(status_mu_);
@@ -316,61 +341,30 @@ Follower::Outcome Follower::Poll() {
 
 bool Follower::Bootstrap() {
   SetState("snapshotting");
-  auto fresh = stores_.CreateFresh();
-  if (!fresh.ok()) {
-    Fail("cannot create a store for the snapshot: " + fresh.status().ToString());
-    return false;
-  }
-  auto loader = mehdb::SnapshotLoader::Begin(*fresh->store);
-  if (!loader.ok()) {
-    Fail("cannot start a snapshot load: " + loader.status().ToString());
-    stores_.Discard(std::move(*fresh));
-    return false;
-  }
   std::shared_ptr<httplib::Client> client = NewClient(std::chrono::seconds(30));
   {
     std::lock_guard lock(client_mu_);
     client_ = client;
   }
-  int status = 0;
-  mehdb::Status fed;
   // The snapshot is the leader's data as of some moment after this one.
   const auto asked = Clock::now();
-  auto res = client->Get(
-      kSnapshotPath, httplib::Headers{{kFollowerHeader, options_.name}},
-      [&](const httplib::Response& r) {
-        status = r.status;
-        return r.status == 200;
-      },
-      [&](const char* data, std::size_t n) {
-        fed = (*loader)->Feed(std::string_view(data, n));
-        return fed.ok() && !stop_.load();
-      });
-  mehdb::Result<mehdb::SnapshotHeader> header = mehdb::Status(mehdb::Code::kAborted, "not read");
-  if (res && status == 200 && fed.ok()) header = (*loader)->Finish();
-  loader->reset();
-  peer_absent_ = (!res && status == 0 && res.error() == httplib::Error::Connection) ||
-                 status == 404;
-  // The response handler cancels a non-200 answer, so `res` is an error
-  // here; the status it saw tells a refusal apart.
-  if (status == 401 || status == 403) {
-    stores_.Discard(std::move(*fresh));
-    FailAuth(status, "snapshot request");
+  const SnapshotFetch fetched = FetchSnapshot(stores_, *client, options_.name, stop_);
+  peer_absent_ = fetched.peer_absent;
+  if (fetched.status == 401 || fetched.status == 403) {
+    FailAuth(fetched.status, "snapshot request");
     return false;
   }
-  if (!res || status != 200 || !fed.ok() || !header.ok()) {
-    const std::string why = !res ? "transfer failed: " + tls::DescribeError(*client, res.error())
-                            : status != 200 ? "leader answered " + std::to_string(status)
-                            : !fed.ok()     ? fed.ToString()
-                                            : header.status().ToString();
-    stores_.Discard(std::move(*fresh));
-    Fail("snapshot failed: " + why);
+  if (fetched.status == 503) {
+    // A leader recovering its own data answers 503 until it has (see Poll);
+    // we have nothing to offer it, so just wait.
+    SetState("leader-recovering");
     return false;
   }
-  if (mehdb::Status s = stores_.Promote(std::move(*fresh)); !s.ok()) {
-    Fail("cannot switch to the snapshot: " + s.ToString());
+  if (!fetched.ok) {
+    Fail("snapshot failed: " + fetched.error);
     return false;
   }
+  const mehdb::SnapshotHeader* header = &fetched.header;
   LogInfo("peer sync: loaded a snapshot of history " + header->history.ToHex() + " at seq " +
           std::to_string(header->seq) + " (" + std::to_string(header->entries) + " keys)");
   std::lock_guard lock(status_mu_);
@@ -425,7 +419,10 @@ FollowerStatus Follower::Status() const {
                               .count());
   const bool in_contact =
       s.seconds_since_contact >= 0 && s.seconds_since_contact * 1000 <= contact_limit_ms;
-  const bool away = s.state == "leader-unreachable" || (s.state == "streaming" && !in_contact);
+  // A recovering leader takes no writes, so a follower's data is as stale
+  // as if the leader were away.
+  const bool away = s.state == "leader-unreachable" || s.state == "leader-recovering" ||
+                    (s.state == "streaming" && !in_contact);
   const bool fresh_enough =
       s.staleness_seconds >= 0 &&
       s.staleness_seconds * 1000 <= static_cast<double>(options_.max_staleness.count());

@@ -10,6 +10,10 @@
 //   409 (other history, or the leader is behind us)
 //                               stop applying and stay not ready; snapshot
 //                               only when resnapshot_on_mismatch is set
+//   503 leader-recovering (the leader lost its volume, leader_recovery.h)
+//                               poll again every 0.5 s: each poll tells
+//                               it our history and seq; serve reads
+//                               within max_staleness meanwhile
 //   401/403 (the leader refused our token)
 //                               state "unauthorized", not ready; retry
 //                               with backoff (the token may be rotated)
@@ -56,6 +60,9 @@ struct FollowerOptions {
   std::string leader_url;
   OriginalApiLimits original_api;
   std::string name;             // this pod, as the leader lists it
+  // Where the leader reaches this follower's peer port (for its snapshot,
+  // when the leader recovers from an empty volume); sent with each poll.
+  std::string advertise_peer_url;
   tls::ClientTls tls;           // for an https:// leader_peer_url
   std::chrono::milliseconds poll_wait{5000};
   std::size_t max_batch_bytes = std::size_t{4} << 20;
@@ -77,7 +84,7 @@ struct FollowerOptions {
 
 struct FollowerStatus {
   // starting, snapshotting, streaming, history-mismatch, leader-unreachable,
-  // unauthorized
+  // leader-recovering, unauthorized
   std::string state;
   // "peer" (the peer protocol) or "original-api" (a mehdb 0.6 leader)
   std::string mode = "peer";
@@ -121,7 +128,7 @@ class Follower {
   bool LeaderOutOfReach() const;
 
  private:
-  enum class Outcome { kApplied, kIdle, kNeedSnapshot, kMismatch, kError };
+  enum class Outcome { kApplied, kIdle, kNeedSnapshot, kMismatch, kError, kLeaderRecovering };
   void Run();
   Outcome Poll();
   bool Bootstrap();

@@ -29,6 +29,13 @@ void Refuse(net::Response& res, int status, const char* reason, const std::strin
   res.set_content(text + "\n", "text/plain; charset=utf-8");
 }
 
+// While a leader recovers its data (leader_recovery.h): come back shortly.
+void Recovering(net::Response& res) {
+  res.set_header("Retry-After", "1");
+  Refuse(res, 503, kReasonRecovering,
+         "the leader started on an empty store and is recovering its data from its followers");
+}
+
 // A poll may legitimately wait max_wait before its answer is written; a
 // follower polls over one connection for as long as it lives, so the
 // request limit is practically unbounded.
@@ -56,7 +63,7 @@ class PeerServer::Service final : public net::Service {
     if (server_.auth_ != nullptr &&
         !server_.auth_->Admit(req, res, auth::Access::kProtected, auth::Listener::kPeer))
       return Admission::kAnswered;
-    if (req.path != kLogPath && req.path != kSnapshotPath) {
+    if ((req.path != kLogPath || !server_.options_.serve_log) && req.path != kSnapshotPath) {
       Refuse(res, 404, "not-found", "404 page not found");
       return Admission::kAnswered;
     }
@@ -129,6 +136,11 @@ void PeerServer::Log(const net::Request& req, net::Response& res, bool no_wait) 
   if (history.empty() && from != 1)
     return Refuse(res, 400, "bad-request", "history is required after the first record");
 
+  if (recovery_ != nullptr && recovery_->Active()) {
+    recovery_->Offer(req.get_header_value(kFollowerHeader), history, from - 1,
+                     req.get_header_value(kPeerUrlHeader));
+    return Recovering(res);
+  }
   auto store = stores_.Current();
   const mehdb::HistoryId mine = store->History();
   if (!history.empty() && history != mine.ToHex()) {
@@ -183,6 +195,7 @@ void PeerServer::Log(const net::Request& req, net::Response& res, bool no_wait) 
 }
 
 void PeerServer::Snapshot(const net::Request& req, net::Response& res) {
+  if (recovery_ != nullptr && recovery_->Active()) return Recovering(res);
   auto store = stores_.Current();
   const std::string follower = req.get_header_value(kFollowerHeader);
   LogInfo("streaming a snapshot at seq " + std::to_string(store->LastSeq()) + " to " +

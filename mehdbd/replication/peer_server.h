@@ -23,6 +23,7 @@
 #include "net/front_end.h"
 #include "net/service.h"
 #include "replication/ack_table.h"
+#include "replication/leader_recovery.h"
 #include "store/seq_watch.h"
 #include "store/store_handle.h"
 
@@ -39,6 +40,9 @@ struct PeerServerOptions {
   // Non-null: peers are served over TLS (the same certificate as the
   // client listener, reloaded the same way).
   std::shared_ptr<tls::TlsServerContext> tls;
+  // False on a follower: it serves only snapshots (to a recovering leader,
+  // leader_recovery.h); log polls get 404.
+  bool serve_log = true;
 };
 
 class PeerServer {
@@ -51,6 +55,10 @@ class PeerServer {
   // Every peer request must carry the token when `auth` is set (see
   // auth/authenticator.h); null = no authentication. Set before Start().
   void SetAuth(auth::Authenticator* auth) { auth_ = auth; }
+  // A leader that started on an empty store: while `recovery` is active,
+  // polls are offers to it and are answered 503 (leader_recovery.h). Set
+  // before Start(); may be null.
+  void SetRecovery(LeaderRecovery* recovery) { recovery_ = recovery; }
   // Serves on a background thread until Stop().
   void Start();
   void Stop();
@@ -70,6 +78,7 @@ class PeerServer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   auth::Authenticator* auth_ = nullptr;
+  LeaderRecovery* recovery_ = nullptr;
 };
 
 }  // namespace mehdbd::replication

@@ -14,8 +14,14 @@
 //     409  H is not the leader's history, or S-1 is past the leader's last
 //          seq (the follower is ahead: the leader lost data or was restored).
 //     400  malformed parameters.
+//     503  (reason leader-recovering) the leader started on an empty store
+//          and is learning followers' positions (history H, S-1, and the
+//          X-Mehdb-Peer-Url header) to load the most advanced one's
+//          snapshot (leader_recovery.h); poll again shortly.
 //   GET /v1/replication/snapshot
-//     200  a snapshot stream (mehdb/replication.h), chunked.
+//     200  a snapshot stream (mehdb/replication.h), chunked. Followers
+//          serve it too, for a recovering leader.
+//     503  a recovering leader has nothing to give yet.
 //
 // Every answer carries the leader's history and retained range in the
 // headers below. H may be empty only with S = 1 (a new follower).
@@ -34,10 +40,14 @@ inline constexpr const char* kFromHeader = "X-Mehdb-From";
 inline constexpr const char* kToHeader = "X-Mehdb-To";
 inline constexpr const char* kFollowerHeader = "X-Mehdb-Follower";
 inline constexpr const char* kReasonHeader = "X-Mehdb-Reason";
+// A follower's own peer base URL, where a recovering leader fetches its
+// snapshot (sent with polls).
+inline constexpr const char* kPeerUrlHeader = "X-Mehdb-Peer-Url";
 
 inline constexpr const char* kReasonHistory = "history-mismatch";
 inline constexpr const char* kReasonAhead = "follower-ahead";
 inline constexpr const char* kReasonTrimmed = "trimmed";
+inline constexpr const char* kReasonRecovering = "leader-recovering";
 
 }  // namespace mehdbd::replication
 

@@ -39,6 +39,10 @@ class Daemon {
     // which another test's daemon may hold at the same moment.
     env.emplace("MEHDB_PEER_PORT", std::to_string(FreePort()));
     env.emplace("MEHDB_DATADIR", dir_.Sub("data"));
+    // Quick by default: a pristine leader takes writes at once, SIGTERM
+    // stops without a drain delay (tests/cluster covers both).
+    env.emplace("MEHDB_LEADER_RECOVERY", "fresh");
+    env.emplace("MEHDB_DRAIN_DELAY", "0");
     ProcessSpec spec;
     spec.argv = {BinaryPath("MEHDBD")};
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -54,11 +56,17 @@ void Pod::Start() {
                                    "--peer-port=" + std::to_string(ports_.peer),
                                    "--datadir=" + datadir_,
                                    "--leader-url=" + leader};
-  // Short polls by default; a test may pass its own --poll-wait.
-  const bool own_poll_wait = std::any_of(extra_args_.begin(), extra_args_.end(), [](const std::string& a) {
-    return a.rfind("--poll-wait", 0) == 0;
-  });
-  if (!own_poll_wait) args.push_back("--poll-wait=2s");
+  const auto given = [&](const char* option) {
+    return std::any_of(extra_args_.begin(), extra_args_.end(),
+                       [&](const std::string& a) { return a.rfind(option, 0) == 0; });
+  };
+  // Quick by default; a test may pass its own values: short polls, no
+  // drain delay on SIGTERM, and a leader on an empty store starts fresh at
+  // once (instead of waiting --recovery-wait for followers with data).
+  if (!given("--poll-wait")) args.push_back("--poll-wait=2s");
+  if (!given("--drain-delay")) args.push_back("--drain-delay=0");
+  if (!given("--leader-recovery") && !given("--recovery-wait"))
+    args.push_back("--leader-recovery=fresh");
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -87,12 +95,25 @@ void Pod::Kill() {
 }
 
 int Pod::Terminate() {
+  Signal(SIGTERM);
+  return Wait();
+}
+
+void Pod::Signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+int Pod::Wait() {
   if (!running()) return -1;
-  ::kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return status;
+}
+
+std::string Pod::LogText() const {
+  std::ifstream in(logfile_);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void Pod::WipeData() {

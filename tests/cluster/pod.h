@@ -46,6 +46,9 @@ class Pod {
   void Start();
   void Kill();       // SIGKILL, then reap
   int Terminate();   // SIGTERM, then reap; answers the exit status
+  void Signal(int sig);  // without waiting
+  int Wait();        // reaps after Signal(); answers the exit status
+  std::string LogText() const;  // everything the process wrote
   void WipeData();   // like deleting the PVC: only while stopped
   void SetExtraArgs(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // The pod serves TLS (its extra args carry --tls-cert/--tls-key): its

@@ -633,7 +633,8 @@ test("checks catch: a deprecated kustomize field (commonLabels)", { skip }, asyn
 
 test("checks catch: options mehdbd does not have, set twice, or a listener the kit lacks", { skip }, () => {
   // A stand-in for `mehdbd --help` (the real one is asked above, when built).
-  const known = new Map(["host", "namespace", "port", "peer-port", "health-port", "datadir", "config", "durability"].map((o) => [o, null]));
+  const known = new Map(["host", "namespace", "port", "peer-port", "health-port", "datadir", "config", "durability",
+    "drain-delay", "leader-recovery", "recovery-wait"].map((o) => [o, null]));
   known.set("port", "9876");
   known.set("peer-port", "9877");
   known.set("health-port", "0");
@@ -767,7 +768,8 @@ test("components/backup: the CronJob's script saves backups that mehdbd restores
     const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
     const [port, peer] = [await freePort(), await freePort()];
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kit-backup-"));
-    const daemon = spawn(binary, [`--datadir=${dir}/data`, "--bind=127.0.0.1", `--port=${port}`, `--peer-port=${peer}`, "--host=mehdb-0"], { stdio: "ignore" });
+    const daemon = spawn(binary, [`--datadir=${dir}/data`, "--bind=127.0.0.1", `--port=${port}`, `--peer-port=${peer}`, "--host=mehdb-0",
+      "--leader-recovery=fresh"], { stdio: "ignore" });
     try {
       const base = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 50 && !(await fetch(`${base}/healthz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));

@@ -67,7 +67,10 @@ export class Cluster {
   writeHosts() {
     const base = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"];
     const dns = this.dnsLines();
-    fs.writeFileSync(this.jumpHosts, [...base, ...dns, ""].join("\n"));
+    // The jump pod's file is mounted afresh by each curl: replaced whole, so
+    // a curl starting mid-update never reads a truncated file.
+    fs.writeFileSync(`${this.jumpHosts}.new`, [...base, ...dns, ""].join("\n"));
+    fs.renameSync(`${this.jumpHosts}.new`, this.jumpHosts);
     for (const p of this.running()) {
       // What the kubelet writes for a pod with a hostname and subdomain.
       const own = `${this.ip(p.i)} ${p.name}.${this.sts.spec.serviceName}.${this.ns}.svc.${this.domain} ${p.name}`;
@@ -81,6 +84,25 @@ export class Cluster {
     const r = spawnSync("unshare", ["--mount", "--", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec curl "$@"',
       "sh", this.jumpHosts, "-sS", "--max-time", "10", ...args], { encoding: "utf8" });
     return { ok: r.status === 0, out: r.stdout, err: r.stderr.trim(), status: r.status };
+  }
+
+  // The same, without blocking the event loop (the probes keep running):
+  // for load generated while pods come and go.
+  curlAsync(...args) {
+    return new Promise((resolve) => {
+      const p = spawn("unshare", ["--mount", "--", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec curl "$@"',
+        "sh", this.jumpHosts, "-sS", "--max-time", "10", ...args]);
+      let out = "", err = "";
+      p.stdout.on("data", (d) => { out += d; });
+      p.stderr.on("data", (d) => { err += d; });
+      p.on("close", (status) => resolve({ ok: status === 0, out, err: err.trim(), status }));
+    });
+  }
+
+  // Ready pods a Service selects (its endpoints).
+  readyEndpoints(serviceName) {
+    const svc = this.services.find((s) => s.metadata.name === serviceName);
+    return this.running().filter((p) => p.ready && selectorMatches(svc.spec.selector, podLabels(this.sts, p.i)));
   }
 
   pvcDir(claim, i) { return path.join(this.root, "pvc", `${claim}-${this.podName(i)}`); }

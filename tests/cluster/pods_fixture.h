@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+//
+// PodsTest: a gtest fixture owning a scratch directory and the pods started
+// in it (pod.h); pod logs are kept when a test fails.
+#ifndef MEHDB_TESTS_CLUSTER_PODS_FIXTURE_H_
+#define MEHDB_TESTS_CLUSTER_PODS_FIXTURE_H_
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pod.h"
+
+namespace mehdb::cluster {
+
+class PodsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mehdb-pods-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    workdir_ = tmpl;
+    ports_ = Ports::ForThisProcess();
+  }
+  void TearDown() override {
+    pods_.clear();
+    if (!HasFailure()) std::filesystem::remove_all(workdir_);
+    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
+  }
+  // The next ordinal: mehdb-0 first (the leader).
+  Pod& AddPod(std::vector<std::string> args = {}) {
+    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
+                                          std::move(args)));
+    return *pods_.back();
+  }
+  // GET /replication as JSON (an empty object when it does not answer).
+  static nlohmann::json Replication(const Pod& pod) {
+    const std::string text = pod.ReplicationJson();
+    return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
+  }
+
+  std::string workdir_;
+  Ports ports_;
+  std::vector<std::unique_ptr<Pod>> pods_;
+};
+
+}  // namespace mehdb::cluster
+
+#endif  // MEHDB_TESTS_CLUSTER_PODS_FIXTURE_H_
