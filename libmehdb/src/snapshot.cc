@@ -277,6 +277,10 @@ Status SnapshotLoader::Impl::Entries(internal::Reader& r) {
       "loading a snapshot");
   if (!s.ok()) return s;
   loaded += batch.size();
+  // Count() reads the live-key counter: keep it true to what LMDB holds
+  // after each committed chunk, also when a later chunk fails and leaves
+  // the store marked incomplete (a snapshot loads only into an empty store).
+  st.live_keys.store(loaded, std::memory_order_release);
   last_key.assign(batch.back().key);
   return Status::Ok();
 }

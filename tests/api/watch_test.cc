@@ -133,7 +133,14 @@ TEST(Watch, AFromOlderThanTheRetainedLogIs410WithTheOldestSeq) {
   for (int i = 0; i < 30; ++i)
     ASSERT_EQ(cli->Put(("/set/k" + std::to_string(i)).c_str(), "v", "text/plain")->status, 200);
   // The log is trimmed as the writes reach LMDB, which may trail their
-  // acknowledgement a little.
+  // acknowledgement a little: wait for the applier to catch up, so the
+  // oldest retained seq no longer moves while the test reads from it.
+  for (int i = 0; i < 500; ++i) {
+    auto metrics = cli->Get("/metrics");
+    ASSERT_TRUE(metrics);
+    if (metrics->body.find("\nmehdb_store_applier_lag_seqs 0\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   int status = 0;
   std::string text, oldest_header;
   for (int i = 0; i < 250 && status != 410; ++i) {
