@@ -13,38 +13,17 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "pod.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
 
 using std::chrono::seconds;
 
-class Acks : public ::testing::Test {
+class Acks : public PodFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mehdb-acks-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    workdir_ = tmpl;
-    ports_ = Ports::ForThisProcess();
-  }
-  void TearDown() override {
-    pods_.clear();
-    if (!HasFailure()) std::filesystem::remove_all(workdir_);
-    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
-  }
-
-  Pod& AddPod(std::vector<std::string> args = {}) {
-    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
-                                          std::move(args)));
-    return *pods_.back();
-  }
   Pod& leader() { return *pods_[0]; }
 
-  nlohmann::json Replication(const Pod& pod) {
-    const std::string text = pod.ReplicationJson();
-    return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
-  }
   std::vector<std::string> KnownFollowers() {
     std::vector<std::string> names;
     const auto doc = Replication(leader());  // kept alive for the loop
@@ -74,9 +53,6 @@ class Acks : public ::testing::Test {
     return res->get_header_value("X-Mehdb-Acks");
   }
 
-  std::string workdir_;
-  Ports ports_;
-  std::vector<std::unique_ptr<Pod>> pods_;
 };
 
 TEST_F(Acks, ForgedOrAheadPollsNeverCount) {

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "pod.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
@@ -20,25 +20,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class Cluster : public ::testing::Test {
+class Cluster : public PodFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mehdb-cluster-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    workdir_ = tmpl;
-    ports_ = Ports::ForThisProcess();
-  }
-  void TearDown() override {
-    pods_.clear();
-    if (!HasFailure()) std::filesystem::remove_all(workdir_);
-    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
-  }
-
-  Pod& AddPod(std::vector<std::string> args = {}) {
-    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
-                                          std::move(args)));
-    return *pods_.back();
-  }
   Pod& leader() { return *pods_[0]; }
 
   // Starts a leader and `followers` followers.
@@ -94,9 +77,6 @@ class Cluster : public ::testing::Test {
     std::thread thread_;
   };
 
-  std::string workdir_;
-  Ports ports_;
-  std::vector<std::unique_ptr<Pod>> pods_;
 };
 
 // GET /metrics as text ("" on error).

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "pod.h"
-#include "pods_fixture.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class HandOff : public PodsTest {
+class HandOff : public PodFixture {
  protected:
   // Runs `mehdb ARGS` against `url` in the background; its exit code.
   static std::future<int> Cli(const std::string& url, const std::string& args) {

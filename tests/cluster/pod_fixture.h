@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ class PodFixture : public ::testing::Test {
     pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
                                           std::move(args)));
     return *pods_.back();
+  }
+  // GET /replication as JSON (an empty object when it does not answer).
+  static nlohmann::json Replication(const Pod& pod) {
+    const std::string text = pod.ReplicationJson();
+    return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
   }
 
   std::string workdir_;

@@ -13,14 +13,14 @@
 #include <string>
 
 #include "pod.h"
-#include "pods_fixture.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
 
 using std::chrono::seconds;
 
-class Recovery : public PodsTest {};
+class Recovery : public PodFixture {};
 
 TEST_F(Recovery, AWipedLeaderLoadsTheMostAdvancedFollowersData) {
   Pod& leader = AddPod();

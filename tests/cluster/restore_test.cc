@@ -15,7 +15,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "pod.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
@@ -43,31 +43,8 @@ RunResult RunMehdbd(const std::vector<std::string>& args) {
   return r;
 }
 
-class Restore : public ::testing::Test {
+class Restore : public PodFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mehdb-restore-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    workdir_ = tmpl;
-    ports_ = Ports::ForThisProcess();
-  }
-  void TearDown() override {
-    pods_.clear();
-    if (!HasFailure()) std::filesystem::remove_all(workdir_);
-    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
-  }
-
-  Pod& AddPod(std::vector<std::string> args = {}) {
-    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
-                                          std::move(args)));
-    return *pods_.back();
-  }
-
-  nlohmann::json Replication(const Pod& pod) {
-    const std::string text = pod.ReplicationJson();
-    return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text);
-  }
-
   // GET /backup into a file, as `mehdb backup FILE` does.
   std::string TakeBackup(const Pod& pod, const std::string& name) {
     auto res = pod.Client(30)->Get("/backup");
@@ -90,9 +67,6 @@ class Restore : public ::testing::Test {
     return {pod.Contents(), r["last_seq"], r["history"]};
   }
 
-  std::string workdir_;
-  Ports ports_;
-  std::vector<std::unique_ptr<Pod>> pods_;
 };
 
 TEST_F(Restore, ABackupRestoresOntoAFreshVolumeWithItsHistory) {

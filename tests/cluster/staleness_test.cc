@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "pod.h"
+#include "pod_fixture.h"
 
 namespace mehdb::cluster {
 namespace {
@@ -20,32 +20,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class Staleness : public ::testing::Test {
+class Staleness : public PodFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/mehdb-staleness-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    workdir_ = tmpl;
-    ports_ = Ports::ForThisProcess();
-  }
-  void TearDown() override {
-    pods_.clear();
-    if (!HasFailure()) std::filesystem::remove_all(workdir_);
-    else std::fprintf(stderr, "pod logs kept in %s\n", workdir_.c_str());
-  }
-  Pod& AddPod(std::vector<std::string> args = {}) {
-    pods_.push_back(std::make_unique<Pod>(workdir_, static_cast<int>(pods_.size()), ports_,
-                                          std::move(args)));
-    return *pods_.back();
-  }
-  nlohmann::json Follower(const Pod& pod) {
-    const std::string text = pod.ReplicationJson();
-    return text.empty() ? nlohmann::json::object() : nlohmann::json::parse(text)["follower"];
-  }
-
-  std::string workdir_;
-  Ports ports_;
-  std::vector<std::unique_ptr<Pod>> pods_;
+  static nlohmann::json Follower(const Pod& pod) { return Replication(pod)["follower"]; }
 };
 
 TEST_F(Staleness, AFollowerServesReadsWithinTheBoundWhileTheLeaderIsAway) {
