@@ -109,10 +109,12 @@ TEST_F(Cluster, WritesOverwritesDeletesAndBatchesReplicate) {
   ExpectConverged();
   EXPECT_FALSE(pods_[1]->Get("k5").has_value());
   EXPECT_EQ(pods_[2]->Get("b2"), "y");
-  // A new write is readable on the followers within a second.
+  // A new write reaches the followers. How fast is bench/replication's
+  // figure (p99 lag); the bound here only tells a stalled follower from a
+  // slow one on a loaded 2-core machine under TSan.
   ASSERT_EQ(leader().Put("fresh", "now"), 200);
   for (int i = 1; i <= 2; ++i)
-    EXPECT_TRUE(WaitUntil([&] { return pods_[i]->Get("fresh") == "now"; }, milliseconds(1000)));
+    EXPECT_TRUE(WaitUntil([&] { return pods_[i]->Get("fresh") == "now"; }, milliseconds(20000)));
   // Followers redirect writes to the leader.
   EXPECT_EQ(pods_[1]->Put("x", "y"), 307);
 }
