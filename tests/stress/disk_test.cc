@@ -148,12 +148,14 @@ TEST_F(Volume, FullDiskAnswers507AndRecoversWhenSpaceIsFreed) {
   EXPECT_EQ(Others(statuses, {200, 507}), 0)
       << "other answers, e.g. " << writers->BodyFor(500) << writers->BodyFor(0);
   EXPECT_EQ(writers->BodyFor(507), "insufficient storage: the data volume is full\n");
-  // How the full disk reached the store: ENOSPC, or a write cut short that
-  // LMDB reports as EIO (mapped to the same 507 by libmehdb).
+  // How the full disk reached the store, for the record: with the
+  // write-ahead log a write is refused (kNoSpace, 507) before anything is
+  // written when the volume lacks the room to log and apply it, so an ENOSPC
+  // or a write cut short (EIO) need not happen at all; before the log, the
+  // large write ran out half-way. The 507s above and the ledgers below are
+  // what this test holds the daemon to.
   std::printf("full: daemon log: %zu ENOSPC failures, %zu short writes (EIO on a full volume)\n",
               CountLines(pod_log(), "No space left"), CountLines(pod_log(), "(the volume is full)"));
-  EXPECT_GT(CountLines(pod_log(), "(the volume is full)"), 0u)
-      << "the filler left less than a large value free: that write should have been cut short";
 
   ExpectLedgersHold(*pod_, writers->ledgers(), "full: after space was freed");
   pod_->Kill();
