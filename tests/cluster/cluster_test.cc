@@ -249,17 +249,33 @@ TEST_F(Cluster, WipedLeaderIsRefusedUnlessResnapshotIsAllowed) {
 TEST_F(Cluster, ReadYourWritesOnAFollower) {
   StartCluster(1);
   ASSERT_TRUE(WaitUntil([&] { return pods_[1]->Status("/readyz") == 200; }));
+  int redirected = 0;
   for (int i = 0; i < 100; ++i) {
     const std::string value = "v" + std::to_string(i);
     std::string seq;
     ASSERT_EQ(leader().Put("ryw", value, &seq), 200);
     ASSERT_FALSE(seq.empty());
-    auto res = pods_[1]->Client()->Get("/get/ryw?min_seq=" + seq);
+    const std::string path = "/get/ryw?min_seq=" + seq;
+    auto res = pods_[1]->Client()->Get(path);
     ASSERT_TRUE(res);
+    if (res->status == 307) {
+      // The follower did not apply the write within --max-seq-wait (1 s):
+      // it sends the read to the leader, which has every acknowledged write.
+      ++redirected;
+      const std::string location = res->get_header_value("Location");
+      ASSERT_GE(location.size(), path.size());
+      ASSERT_EQ(location.substr(location.size() - path.size()), path) << location;
+      res = leader().Client()->Get(path);
+      ASSERT_TRUE(res);
+    }
     ASSERT_EQ(res->status, 200);
     ASSERT_EQ(res->body, value);
     ASSERT_GE(std::stoull(res->get_header_value("X-Mehdb-Applied-Seq")), std::stoull(seq));
   }
+  // Most reads are answered by the follower itself; how fast it applies is
+  // bench/replication's figure, not this test's (CI runs it beside a build).
+  std::printf("read-your-writes: %d of 100 reads redirected to the leader\n", redirected);
+  EXPECT_LT(redirected, 50);
 }
 
 TEST_F(Cluster, AcksWaitForFollowers) {
