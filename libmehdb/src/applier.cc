@@ -67,6 +67,12 @@ void Store::Impl::ApplierLoop() {
       std::unique_lock lock(pending_mu);
       applier_cv.wait(lock, [&] { return stopping || !unapplied.empty(); });
       if (unapplied.empty()) return;  // stopping, and everything is applied
+      // Let a batch gather (Options::apply_delay).
+      const std::uint64_t enough =
+          std::min(options.apply_batch_bytes, options.max_unapplied_bytes / 2);
+      applier_cv.wait_for(lock, options.apply_delay, [&] {
+        return stopping || retry_now || flush_waiters > 0 || unapplied_bytes >= enough;
+      });
       ++applier_attempts_begun;
       // References to deque elements stay valid while the leader appends.
       std::uint64_t bytes = 0;
@@ -136,12 +142,23 @@ void Store::Impl::ApplierLoop() {
 Status Store::Impl::Flush() const {
   const Seq target = last_seq.load(std::memory_order_acquire);
   std::unique_lock lock(pending_mu);
+  ++flush_waiters;  // the applier skips its apply_delay while this waits
+  applier_cv.notify_all();
+  Status result;
   for (;;) {
-    if (applied_seq.load(std::memory_order_acquire) >= target) return Status::Ok();
-    if (!applier_status.ok()) return applier_status;
-    if (stopping) return Status(Code::kUnavailable, "the store is closing");
+    if (applied_seq.load(std::memory_order_acquire) >= target) break;
+    if (!applier_status.ok()) {
+      result = applier_status;
+      break;
+    }
+    if (stopping) {
+      result = Status(Code::kUnavailable, "the store is closing");
+      break;
+    }
     applied_cv.wait(lock);
   }
+  --flush_waiters;
+  return result;
 }
 
 void Store::Impl::StopApplier() {

@@ -246,9 +246,20 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
       return stopping || unapplied_bytes <= options.max_unapplied_bytes;
     });
   }
-  // On a nearly full volume, take writes only once LMDB holds every earlier
-  // one, so the room check below compares with what the disk really holds.
-  if (wal->FreeBytesIfLow() != UINT64_MAX)
+  // Near the map's ceiling or on a nearly full volume, take writes only once
+  // LMDB holds every earlier one (the applier may be gathering a batch), so
+  // the room checks below compare with what LMDB really holds.
+  // "Near": the estimate passes half the ceiling (LMDB cannot reuse pages
+  // freed inside the transaction that frees them, so one large batch needs
+  // more than the per-record estimate says).
+  auto map_near_ceiling = [&] {
+    std::uint64_t more = options.max_map_bytes / (2 * kMapBytesPerFrameByte);
+    for (const PendingWrite* w : group) more += w->bytes;
+    std::int64_t uncounted = 0;  // a quick look: no free-list count
+    std::lock_guard lock(pending_mu);
+    return unapplied_bytes != 0 && !MapHasRoom(nullptr, more, uncounted);
+  };
+  if (wal->FreeBytesIfLow() != UINT64_MAX || map_near_ceiling())
     if (Status s = Flush(); !s.ok()) return fail_all(s);
 
   StagedGroup g;

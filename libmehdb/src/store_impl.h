@@ -128,7 +128,8 @@ struct Store::Impl {
 
   // ---- write-ahead log and applier (group_commit.cc, applier.cc) ----
   std::unique_ptr<internal::Wal> wal;
-  // Guards pending, unapplied, unapplied_bytes, applier_status, stopping.
+  // Guards pending, unapplied, unapplied_bytes, flush_waiters,
+  // applier_status, stopping.
   // The applier drops a pending entry only after its LMDB commit, so a
   // reader that misses here and then opens a read txn finds it in LMDB.
   mutable std::mutex pending_mu;
@@ -140,6 +141,9 @@ struct Store::Impl {
   std::atomic<std::size_t> pending_size{0};
   std::deque<internal::UnappliedRecord> unapplied;
   std::uint64_t unapplied_bytes = 0;
+  // Callers waiting in Flush: the applier starts at once for them rather
+  // than gathering a batch (Options::apply_delay).
+  mutable std::size_t flush_waiters = 0;
   Status applier_status;   // the applier's last failure, Ok once it commits
   bool stopping = false;
   bool retry_now = false;              // a writer asks a failing applier to retry
@@ -148,7 +152,7 @@ struct Store::Impl {
   // The number (in applier_attempts_begun) of the last failed commit of a
   // single record: the applier cannot get further until things change.
   std::uint64_t applier_stuck_attempt = 0;
-  std::condition_variable applier_cv;  // work for the applier, or stop
+  mutable std::condition_variable applier_cv;  // work for the applier, or stop
   mutable std::condition_variable applied_cv;  // the applier made progress
   std::thread applier;
   std::atomic<Seq> applied_seq{0};
@@ -237,7 +241,8 @@ struct Store::Impl {
   Status CheckBatch(const Batch& batch) const;
   // Whether LMDB's map, at its ceiling, still has room for the unapplied
   // records plus `more` bytes (a conservative estimate; see group_commit.cc).
-  // `free_pages` caches the free-list size for the group (-1: not counted).
+  // `free_pages` caches the free-list size for the group (-1: not counted
+  // yet, and counted in `txn` if needed; 0 and up: taken as it is).
   bool MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const;
   // Switches a pristine store to the leader's history before its first
   // follower apply.

@@ -67,6 +67,8 @@ constexpr OptionSpec kOptions[] = {
     {"max-unapplied", "128MiB",
      "writers wait while acknowledged writes not yet applied to LMDB exceed this"},
     {"apply-batch", "32MiB", "most bytes of logged writes applied to LMDB in one transaction"},
+    {"apply-delay", "200ms",
+     "how long logged writes gather before the applier commits them to LMDB as one batch"},
     {"log-retain-entries", "100000", "change-log records kept for followers"},
     {"log-retain-bytes", "256MiB", "change-log bytes kept for followers"},
     {"snapshot-log-grace", "5m",

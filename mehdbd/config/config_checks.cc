@@ -153,6 +153,8 @@ const std::map<std::string, Checker>& Checkers() {
       {"apply-batch",
        Size(std::uint64_t{64} << 10, std::uint64_t{1} << 40,
             [](Config& c, auto v) { c.store.apply_batch_bytes = v; })},
+      {"apply-delay",
+       Duration(ms(0), ms(60000), [](Config& c, ms v) { c.store.apply_delay = v; })},
       {"log-retain-entries",
        Count(1, kMaxU64 >> 1,
              [](Config& c, auto v) { c.store.log_retain_entries = v; })},

@@ -6,8 +6,10 @@
 // writes one acknowledgement line to stdout per write that returned. The
 // library records those lines in the same order as the store's file writes.
 #include <mehdb/store.h>
+
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -24,9 +26,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Small log segments, so the trace holds segment creation, rotation and
-  // removal too.
+  // removal too; and an applier that commits as soon as records wait, so
+  // LMDB's commits interleave with the log's appends all through the trace
+  // (with the default apply_delay a short run would apply in a few batches).
   mehdb::Options options;
   options.wal_segment_bytes = 64 << 10;
+  options.apply_delay = std::chrono::milliseconds(0);
   auto store = mehdb::Store::Open(argv[1], options);
   if (!store.ok()) {
     std::fprintf(stderr, "open: %s\n", store.status().ToString().c_str());

@@ -42,6 +42,14 @@ struct Options {
   std::uint64_t max_unapplied_bytes = std::uint64_t{128} << 20;
   // The applier commits at most this many bytes of records per transaction.
   std::uint64_t apply_batch_bytes = std::uint64_t{32} << 20;
+  // Once records wait, the applier lets more gather for this long before it
+  // commits them, so one LMDB transaction (and its two syncs) covers many
+  // writes and a leaf page written several times is written once; its page
+  // writes then compete less with the log's syncs for the disk. It starts
+  // at once when apply_batch_bytes are waiting, when writers near
+  // max_unapplied_bytes, or when something waits for LMDB to hold every
+  // write (backups, snapshots, close). Reads do not wait for it.
+  std::chrono::milliseconds apply_delay{200};
   // Largest accepted value; larger writes fail with kValueTooLarge.
   std::size_t max_value_bytes = std::size_t{16} << 20;
   // The change log keeps at least the last log_retain_entries records and at
