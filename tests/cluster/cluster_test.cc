@@ -154,8 +154,10 @@ TEST_F(Cluster, WipedFollowerBootstrapsFromSnapshotThenStreams) {
 
 TEST_F(Cluster, TrimmedLogMeansGoneThenSnapshotThenResume) {
   // No grace: the follower's first snapshot (of the empty store) would
-  // otherwise hold the whole log for the next five minutes.
-  StartCluster(1, {"--log-retain-entries=20", "--snapshot-log-grace=0"});
+  // otherwise hold the whole log for the next five minutes. No apply delay:
+  // the log is trimmed as records are applied to LMDB, and records not yet
+  // applied are still served (from the write-ahead log's index).
+  StartCluster(1, {"--log-retain-entries=20", "--snapshot-log-grace=0", "--apply-delay=0"});
   ASSERT_EQ(leader().Put("first", "1"), 200);
   ExpectConverged();
   pods_[1]->Kill();
