@@ -331,6 +331,8 @@ Result<std::uint64_t> Store::Count() const {
   return impl_->live_keys.load(std::memory_order_acquire);
 }
 
+Status Store::Flush() const { return impl_->Flush(); }
+
 Result<ScanPage> Store::Scan(const ScanOptions& options) const {
   ScanPage page;
   ScanOptions probe = options;

@@ -340,9 +340,15 @@ TEST(Wal, TheApplierGathersABatchButNeverMakesAFlushOrACloseWait) {
   ASSERT_TRUE(store->Backup(dir.Sub("backup")).ok());
   EXPECT_GE(store->GetStats()->applier_commits, 1u);
   EXPECT_EQ(store->GetStats()->unapplied_bytes, 0u);
-  // Writes after it gather again, and closing the store applies them
-  // without waiting out the delay.
-  for (int i = 50; i < 80; ++i) ASSERT_TRUE(store->Put(Key(i), Val(i)).ok());
+  // Writes after it gather again; Flush applies them at once too.
+  for (int i = 50; i < 60; ++i) ASSERT_TRUE(store->Put(Key(i), Val(i)).ok());
+  EXPECT_GT(store->GetStats()->unapplied_bytes, 0u);
+  const auto commits = store->GetStats()->applier_commits;
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(store->GetStats()->unapplied_bytes, 0u);
+  EXPECT_GT(store->GetStats()->applier_commits, commits);
+  // And closing the store applies what waits without waiting out the delay.
+  for (int i = 60; i < 80; ++i) ASSERT_TRUE(store->Put(Key(i), Val(i)).ok());
   store.reset();
   auto reopened = OpenOrDie(dir.Sub("store"), o);
   ASSERT_TRUE(reopened);

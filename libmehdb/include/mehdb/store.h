@@ -252,6 +252,14 @@ class MEHDB_EXPORT Store {
   Seq LastSeq() const;
   HistoryId History() const;
 
+  // Waits until LMDB holds every write acknowledged before the call: the
+  // applier commits the write-ahead log's records at once rather than after
+  // Options::apply_delay. Writes are durable when acknowledged without this;
+  // it is for callers about to copy or inspect the data file itself.
+  // Errors: the applier's failure (kNoSpace, kResourceExhausted, kReadOnly,
+  // kDataLoss), kUnavailable (the store is closing).
+  Status Flush() const;
+
   // A consistent copy of the whole store (compacted) into `dir`, which must
   // not exist or be empty; safe while writers run. The copy opens as a normal
   // store with the same history and seq. Errors: kFailedPrecondition (`dir`
