@@ -260,7 +260,7 @@ void Cluster::ReadYourWrites(int& redirected) {
     auto res = pods_[1]->Client()->Get(path);
     ASSERT_TRUE(res) << "the follower did not answer read " << i << " (" << path << ")";
     if (res->status == 307) {
-      // The follower did not apply the write within --max-seq-wait (1 s):
+      // The follower did not apply the write within --max-seq-wait:
       // it sends the read to the leader, which has every acknowledged write.
       ++redirected;
       const std::string location = res->get_header_value("Location");
