@@ -359,6 +359,7 @@ class Connection final : public ConnectionBase {
     state_ = State::kHandling;
     ClearDeadline();
     asio::post(*listener_.workers, [self = Self()] {
+      self->epoch_ = WaitQueue::Epoch();  // before the handler checks what it may park on
       try {
         self->listener_.options.service->Handle(self->req_, self->res_);
       } catch (const std::exception& e) {
@@ -394,7 +395,7 @@ class Connection final : public ConnectionBase {
       asio::post(executor, [weak] {
         if (auto conn = weak.lock()) static_cast<Connection*>(conn.get())->Wake(false);
       });
-    });
+    }, epoch_);
     ExpireAt(parked_->until);
   }
 
@@ -405,6 +406,7 @@ class Connection final : public ConnectionBase {
     state_ = State::kHandling;
     final = final || fe_.stopping();
     asio::post(*listener_.workers, [self = Self(), parked = std::move(parked_), final] {
+      self->epoch_ = WaitQueue::Epoch();  // before resume checks again
       try {
         parked->resume(self->res_, final);
       } catch (const std::exception& e) {
@@ -664,6 +666,7 @@ class Connection final : public ConnectionBase {
   std::promise<bool>* flush_promise_ = nullptr;
   std::shared_ptr<Parked> parked_;   // while kParked
   std::shared_ptr<char> park_token_;  // alive while parked: the queue's waiter counts
+  std::uint64_t epoch_ = 0;           // WaitQueue::Epoch() before the handler last ran
 };
 
 void StartConnection(FrontEnd& fe, FrontEnd::ListenerState& listener,

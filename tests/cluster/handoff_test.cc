@@ -113,12 +113,9 @@ TEST_F(HandOff, SecondSigtermEndsTheDrainDelay) {
 }
 
 TEST_F(HandOff, TheCliRetriesThroughALeaderRestartWithinItsBound) {
-  Pod& leader = AddPod();
-  leader.Start();
-  Pod& follower = AddPod();
-  follower.Start();
-  ASSERT_EQ(leader.Put("k", "v"), 200);
-  ASSERT_TRUE(WaitUntil([&] { return follower.Get("k") == "v"; }));
+  ASSERT_NO_FATAL_FAILURE(StartLeaderAndFollowerInSync());
+  Pod& leader = *pods_[0];
+  Pod& follower = *pods_[1];
   leader.Terminate();
 
   // Without retries, a stopped leader is an error at once (exit 6: refused).

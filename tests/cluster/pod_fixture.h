@@ -39,6 +39,16 @@ class PodFixture : public ::testing::Test {
                                           std::move(args)));
     return *pods_.back();
   }
+  // Starts a leader (mehdb-0) and a follower (mehdb-1), writes k = v on the
+  // leader and waits until the follower holds it: both up, in sync.
+  void StartLeaderAndFollowerInSync() {
+    Pod& leader = AddPod();
+    leader.Start();
+    Pod& follower = AddPod();
+    follower.Start();
+    ASSERT_EQ(leader.Put("k", "v"), 200);
+    ASSERT_TRUE(WaitUntil([&] { return follower.Get("k") == "v"; })) << follower.ReplicationJson();
+  }
   // GET /replication as JSON (an empty object when it does not answer).
   static nlohmann::json Replication(const Pod& pod) {
     const std::string text = pod.ReplicationJson();

@@ -94,12 +94,9 @@ TEST_F(Recovery, WithNoFollowerHoldingDataTheLeaderStartsFreshAfterTheWait) {
 }
 
 TEST_F(Recovery, FreshStartsANewHistoryAtOnceWhenTheOperatorSaysSo) {
-  Pod& leader = AddPod();
-  leader.Start();
-  Pod& follower = AddPod();
-  follower.Start();
-  ASSERT_EQ(leader.Put("k", "v"), 200);
-  ASSERT_TRUE(WaitUntil([&] { return follower.Get("k") == "v"; }));
+  ASSERT_NO_FATAL_FAILURE(StartLeaderAndFollowerInSync());
+  Pod& leader = *pods_[0];
+  Pod& follower = *pods_[1];
   leader.Kill();
   leader.WipeData();
   leader.SetExtraArgs({"--leader-recovery=fresh"});

@@ -7,11 +7,11 @@
 // Run through netns.sh (meson does), as root.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KUSTOMIZE_DIR, findKustomize, loadNpm, mehdbdBinary, parseAll, render, skipUnlessCI } from "./lib/kit.mjs";
+import { KUSTOMIZE_DIR, parseAll, render } from "./lib/kit.mjs";
+import { eventually as retry, podPrerequisites, podTools, sleep } from "./lib/pod-test.mjs";
 import { Cluster } from "./lib/kubelet.mjs";
 
 // Flip to true once followers copy the leader's data (the peer sync issue).
@@ -22,20 +22,7 @@ const FOLLOWER_SYNC = true;
 const OVERLAY = "dev";
 const NAMESPACE = "default"; // dev sets none: kubectl's current namespace
 
-function prerequisites(kz, npm, binary) {
-  if (kz.skip || npm.skip) return kz.skip || npm.skip;
-  if (!binary) return "mehdbd is not built (meson passes its path as MEHDBD)";
-  if (!process.env.KIT_NETNS) return "run through tests/kit/netns.sh (own network namespace)";
-  for (const tool of ["curl", "setpriv", "unshare"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
-  }
-  return false;
-}
-
-const kz = findKustomize();
-const npm = await loadNpm();
-const binary = mehdbdBinary();
-const skip = skipUnlessCI(test, prerequisites(kz, npm, binary));
+const { kz, npm, binary, skip } = await podPrerequisites(test);
 
 const roots = [];
 function newCluster(overlay) {
@@ -51,26 +38,12 @@ after(async () => {
   for (const r of process.env.KIT_KEEP ? [] : roots) fs.rmSync(r, { recursive: true, force: true });
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ordinals = (n) => Array.from({ length: n }, (_, i) => i);
-const logs = () => [...cluster.pods.values()].map((p) => p.logTail()).join("\n");
-
-// curl from the jump pod; asserts success and returns the body.
-function curl(...args) {
-  const r = cluster.curl("-f", ...args);
-  assert.ok(r.ok, `curl ${args.join(" ")}: ${r.err}\n${logs()}`);
-  return r.out;
-}
+const { logs, curl } = podTools(() => cluster);
 
 // Retries until fn stops throwing (replication is asynchronous).
 // Short while follower sync is not required, so the marked steps fail fast.
-async function eventually(fn, ms = FOLLOWER_SYNC ? 10000 : 2000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
-    await sleep(200);
-  }
-}
+const eventually = (fn) => retry(fn, FOLLOWER_SYNC ? 10000 : 2000);
 
 // A step that needs followers to hold the leader's data (see FOLLOWER_SYNC).
 function followerData(name, fn) {

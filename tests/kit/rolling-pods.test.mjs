@@ -12,29 +12,16 @@
 // Run through netns.sh (meson does), as root.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KUSTOMIZE_DIR, findKustomize, loadNpm, mehdbdBinary, parseAll, render, skipUnlessCI } from "./lib/kit.mjs";
+import { KUSTOMIZE_DIR, parseAll, render } from "./lib/kit.mjs";
+import { eventually as retry, podPrerequisites, podTools, sleep } from "./lib/pod-test.mjs";
 import { Cluster } from "./lib/kubelet.mjs";
 
 const REPLICAS = 3;
 
-function prerequisites(kz, npm, binary) {
-  if (kz.skip || npm.skip) return kz.skip || npm.skip;
-  if (!binary) return "mehdbd is not built (meson passes its path as MEHDBD)";
-  if (!process.env.KIT_NETNS) return "run through tests/kit/netns.sh (own network namespace)";
-  for (const tool of ["curl", "setpriv", "unshare"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
-  }
-  return false;
-}
-
-const kz = findKustomize();
-const npm = await loadNpm();
-const binary = mehdbdBinary();
-const skip = skipUnlessCI(test, prerequisites(kz, npm, binary));
+const { kz, npm, binary, skip } = await podPrerequisites(test);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "kit-rolling-"));
 const cluster = skip ? null : new Cluster({
@@ -46,21 +33,9 @@ after(async () => {
   if (!process.env.KIT_KEEP) fs.rmSync(root, { recursive: true, force: true });
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ordinals = Array.from({ length: REPLICAS }, (_, i) => i);
-const logs = () => [...cluster.pods.values()].map((p) => p.logTail()).join("\n");
-function curl(...args) {
-  const r = cluster.curl("-f", ...args);
-  assert.ok(r.ok, `curl ${args.join(" ")}: ${r.err}\n${logs()}`);
-  return r.out;
-}
-async function eventually(fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
-    await sleep(200);
-  }
-}
+const { logs, curl } = podTools(() => cluster);
+const eventually = (fn, ms = 20000) => retry(fn, ms);
 const replication = (i) => JSON.parse(curl(`mehdb-${i}.mehdb:9876/replication`));
 
 // Every write mehdb-leader acknowledged: key -> value.

@@ -14,27 +14,15 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { KIT_TESTS, KUSTOMIZE_DIR, findKustomize, loadNpm, mehdbdBinary, parseAll, render } from "./lib/kit.mjs";
+import { KIT_TESTS, KUSTOMIZE_DIR, parseAll, render } from "./lib/kit.mjs";
+import { eventually as retry, podPrerequisites, podTools, sleep } from "./lib/pod-test.mjs";
 import { Cluster } from "./lib/kubelet.mjs";
 
 const NAMESPACE = "default";
 const ORIGINAL_USER = 1001; // the original image's user and group (chown 1001:1)
 const ORIGINAL_GROUP = 1;
 
-function prerequisites(kz, npm, binary) {
-  if (kz.skip || npm.skip) return kz.skip || npm.skip;
-  if (!binary) return "mehdbd is not built (meson passes its path as MEHDBD)";
-  if (!process.env.KIT_NETNS) return "run through tests/kit/netns.sh (own network namespace)";
-  for (const tool of ["curl", "setpriv", "unshare"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
-  }
-  return false;
-}
-
-const kz = findKustomize();
-const npm = await loadNpm();
-const binary = mehdbdBinary();
-const skip = prerequisites(kz, npm, binary);
+const { kz, npm, binary, skip } = await podPrerequisites(test);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "kit-upgrade-"));
 const tutorial = skip ? null : parseAll(npm.yaml, fs.readFileSync(path.join(KIT_TESTS, "fixtures", "tutorial-app.yaml"), "utf8"))
@@ -49,20 +37,8 @@ after(async () => {
   if (!process.env.KIT_KEEP) fs.rmSync(root, { recursive: true, force: true });
 });
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const logs = () => [...cluster.pods.values()].map((p) => p.logTail()).join("\n");
-function curl(...args) {
-  const r = cluster.curl("-f", ...args);
-  assert.ok(r.ok, `curl ${args.join(" ")}: ${r.err}\n${logs()}`);
-  return r.out;
-}
-async function eventually(fn, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { return await fn(); } catch (e) { if (Date.now() > end) throw e; }
-    await sleep(300);
-  }
-}
+const { logs, curl } = podTools(() => cluster);
+const eventually = (fn, ms = 30000) => retry(fn, ms, 300);
 
 // The data: keys of the original's alphabet, values of 0 B to 64 KiB and one
 // of 1 MiB, written as the original writes them.
