@@ -253,11 +253,21 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
   // freed inside the transaction that frees them, so one large batch needs
   // more than the per-record estimate says).
   auto map_near_ceiling = [&] {
-    std::uint64_t more = options.max_map_bytes / (2 * kMapBytesPerFrameByte);
+    std::uint64_t waiting = 0;
+    {
+      std::lock_guard lock(pending_mu);
+      waiting = unapplied_bytes;
+    }
+    if (waiting == 0) return false;
+    std::uint64_t more = 0;
     for (const PendingWrite* w : group) more += w->bytes;
-    std::int64_t uncounted = 0;  // a quick look: no free-list count
-    std::lock_guard lock(pending_mu);
-    return unapplied_bytes != 0 && !MapHasRoom(nullptr, more, uncounted);
+    internal::GateGuard inside(gate);  // the applier may be growing the map
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(env, &info);
+    mdb_env_stat(env, &st);
+    const std::uint64_t used = (info.me_last_pgno + 1) * st.ms_psize;
+    return used + kMapBytesPerFrameByte * (waiting + more) > options.max_map_bytes / 2;
   };
   if (wal->FreeBytesIfLow() != UINT64_MAX || map_near_ceiling())
     if (Status s = Flush(); !s.ok()) return fail_all(s);

@@ -241,8 +241,7 @@ struct Store::Impl {
   Status CheckBatch(const Batch& batch) const;
   // Whether LMDB's map, at its ceiling, still has room for the unapplied
   // records plus `more` bytes (a conservative estimate; see group_commit.cc).
-  // `free_pages` caches the free-list size for the group (-1: not counted
-  // yet, and counted in `txn` if needed; 0 and up: taken as it is).
+  // `free_pages` caches the free-list size for the group (-1: not counted).
   bool MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const;
   // Switches a pristine store to the leader's history before its first
   // follower apply.
