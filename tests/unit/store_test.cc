@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -357,6 +359,31 @@ TEST(Store, WaitForSeq) {
   });
   EXPECT_EQ(store->WaitForSeq(1, std::chrono::seconds(30)), 1u);
   writer.join();
+}
+
+// Many writers while the applier grows the map again and again: every
+// group's room check reads the map's size while a growth may be changing
+// it (a check made outside the resize gate crashed here).
+TEST(Store, ConcurrentWritersWhileTheMapGrows) {
+  TempDir dir;
+  Options o;
+  o.map_bytes = 64 << 10;
+  o.apply_delay = std::chrono::milliseconds(0);  // apply (and grow) all along
+  auto store = OpenOrDie(dir.path(), o);
+  ASSERT_TRUE(store);
+  const std::string value(1024, 'g');
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 64; ++t)
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i)
+        if (!store->Put("w" + std::to_string(t) + "-" + std::to_string(i), value).ok()) ++failed;
+    });
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_GE(store->GetStats()->map_growths, 4u);
+  EXPECT_EQ(*store->Count(), 64u * 300);
 }
 
 TEST(Store, GroupCommitSharesTransactions) {
