@@ -45,7 +45,7 @@ Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq
           if (int rc = AppendLog(txn, records[i].seq, *frames[i], log_bytes)) return rc;
         }
         Seq first = 0;
-        if (int rc = TrimLog(txn, last, log_bytes, first)) return rc;
+        if (int rc = TrimLog(txn, last, records.size(), log_bytes, first)) return rc;
         if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, last)) return rc;
         if (first != 0)
           if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first))

@@ -249,10 +249,11 @@ struct Store::Impl {
 
   // Change-log maintenance inside a write txn (store_log.cc).
   int AppendLog(MDB_txn* txn, Seq seq, std::string_view frame, std::uint64_t& log_bytes);
-  // Trims the oldest records beyond the retention bounds (and log holds).
+  // Trims the oldest records beyond the retention bounds (and log holds),
+  // at most `appended` (the records this commit added) + a fixed number.
   // Sets `first` to the new first retained seq, or 0 when nothing was
   // trimmed and the stored first_log_seq stands.
-  int TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first);
+  int TrimLog(MDB_txn* txn, Seq last, std::size_t appended, std::uint64_t& log_bytes, Seq& first);
   int ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version);
   // Whether `key` is present in LMDB inside `txn`, and at which version;
   // kDataLoss for a damaged value.

@@ -18,9 +18,9 @@ using internal::ToView;
 
 namespace {
 
-// A trim removes at most this many records per commit, so one commit never
-// does unbounded work; appends add at most a group's worth, so the log still
-// converges to its bounds.
+// A trim removes at most this many records per commit beyond the number
+// the commit appended, so one commit never does unbounded work and the log
+// still converges to its bounds (the applier's commits append thousands).
 constexpr std::size_t kMaxTrimPerCommit = 1024;
 
 }  // namespace
@@ -51,7 +51,8 @@ Seq Store::Impl::LogHoldFloor() {
   return floor;
 }
 
-int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& first) {
+int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::size_t appended, std::uint64_t& log_bytes,
+                         Seq& first) {
   MDB_stat st;
   if (int rc = mdb_stat(txn, log, &st)) return rc;
   std::uint64_t entries = st.ms_entries;
@@ -73,7 +74,7 @@ int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::uint64_t& log_bytes, Seq& 
     return k.mv_size == 8 && internal::LoadU64(static_cast<const char*>(k.mv_data)) <= hold_floor;
   };
   for (std::size_t trimmed = 0;
-       rc == MDB_SUCCESS && entries > 1 && trimmed < kMaxTrimPerCommit && trimmable();
+       rc == MDB_SUCCESS && entries > 1 && trimmed < appended + kMaxTrimPerCommit && trimmable();
        ++trimmed) {
     log_bytes -= std::min<std::uint64_t>(log_bytes, d.mv_size);
     if (int del = mdb_cursor_del(cursor.get(), 0)) return del;

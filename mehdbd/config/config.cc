@@ -66,7 +66,7 @@ constexpr OptionSpec kOptions[] = {
     {"wal-segment-size", "64MiB", "size of a write-ahead log segment file"},
     {"max-unapplied", "128MiB",
      "writers wait while acknowledged writes not yet applied to LMDB exceed this"},
-    {"apply-batch", "32MiB", "most bytes of logged writes applied to LMDB in one transaction"},
+    {"apply-batch", "8MiB", "most bytes of logged writes applied to LMDB in one transaction"},
     {"apply-delay", "200ms",
      "how long logged writes gather before the applier commits them to LMDB as one batch"},
     {"log-retain-entries", "100000", "change-log records kept for followers"},
