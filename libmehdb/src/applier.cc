@@ -114,8 +114,10 @@ void Store::Impl::ApplierLoop() {
       applier_status = Status::Ok();
       batch_limit = std::min(options.apply_batch_bytes, std::max(batch_limit, batch_bytes) * 2);
       for (const std::string& k : keys)
-        if (auto it = pending.find(k); it != pending.end() && it->second.seq <= last)
+        if (auto it = pending.find(k); it != pending.end() && it->second.seq <= last) {
           pending.erase(it);
+          PendingSlot(k).fetch_sub(1, std::memory_order_release);
+        }
       pending_size.store(pending.size(), std::memory_order_release);
       std::uint64_t bytes = 0;
       for (std::size_t i = 0; i < frames.size(); ++i) {

@@ -405,7 +405,11 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
 
   {
     std::lock_guard lock(pending_mu);
-    for (auto& [key, op] : g.ops) pending.insert_or_assign(std::move(key), std::move(op));
+    for (auto& [key, op] : g.ops) {
+      std::atomic<std::uint32_t>& slot = PendingSlot(key);
+      if (pending.insert_or_assign(std::move(key), std::move(op)).second)
+        slot.fetch_add(1, std::memory_order_release);
+    }
     pending_size.store(pending.size(), std::memory_order_release);
     for (std::size_t i = 0; i < g.frames.size(); ++i) {
       unapplied_bytes += g.frames[i].size();

@@ -299,7 +299,7 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
 // ---- Reads -----------------------------------------------------------------
 
 Result<std::optional<Value>> Store::Impl::Lookup(std::string_view key) const {
-  if (pending_size.load(std::memory_order_acquire) != 0) {
+  if (PendingSlot(key).load(std::memory_order_acquire) != 0) {
     std::lock_guard lock(pending_mu);
     if (auto it = pending.find(key); it != pending.end()) {
       if (!it->second.stored) return std::optional<Value>();

@@ -37,6 +37,7 @@
 #include <thread>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dir_lock.h"
@@ -139,6 +140,17 @@ struct Store::Impl {
   // began made this non-zero before its acknowledgement; an entry removed
   // was in LMDB first).
   std::atomic<std::size_t> pending_size{0};
+  // The same per key hash slot: how many pending keys hash there, changed
+  // under pending_mu next to each insert and erase. A get whose slot reads
+  // zero skips the mutex and the map (with the applier gathering a batch,
+  // `pending` is rarely empty while writes go on; the same argument as for
+  // pending_size makes the shortcut safe).
+  static constexpr std::size_t kPendingSlots = std::size_t{1} << 16;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> pending_slots{
+      new std::atomic<std::uint32_t>[kPendingSlots]()};
+  std::atomic<std::uint32_t>& PendingSlot(std::string_view key) const {
+    return pending_slots[std::hash<std::string_view>{}(key) & (kPendingSlots - 1)];
+  }
   std::deque<internal::UnappliedRecord> unapplied;
   std::uint64_t unapplied_bytes = 0;
   // Callers waiting in Flush: the applier starts at once for them rather
