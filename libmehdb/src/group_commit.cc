@@ -314,27 +314,35 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
       g.frames.push_back(std::move(frame));
       g.seqs.push_back(seq);
     };
-    auto map_full = [&] {
-      return Status(Code::kResourceExhausted,
-                    "the store reached its map size ceiling (max_map_bytes = " +
-                        std::to_string(options.max_map_bytes) + ")",
-                    MDB_MAP_FULL);
-    };
     std::uint64_t staged_bytes = 0;
     std::int64_t free_pages = -1;
     // On a nearly full volume, a write is taken only if LMDB will find the
     // room to apply it (the same estimate as for the map).
     const std::uint64_t disk_free = wal->FreeBytesIfLow();
-    auto disk_full = [&](std::uint64_t puts) -> std::optional<Status> {
-      if (disk_free == UINT64_MAX) return std::nullopt;
-      const std::uint64_t need =
-          kMapBytesPerFrameByte * (unapplied_bytes + staged_bytes + puts) + kRoomSlackBytes;
-      if (need <= disk_free) return std::nullopt;
-      return Status(Code::kNoSpace,
-                    "the volume of " + dir + " is full: " + std::to_string(disk_free) +
-                        " bytes free, applying the unapplied writes needs about " +
-                        std::to_string(need),
-                    ENOSPC);
+    // A write LMDB could not take must not be acknowledged: the applier
+    // would be stuck on it. So a write putting `puts` bytes is refused
+    // (with why) unless the map and the volume have room for it after
+    // everything unapplied and staged; erases alone always go (they make
+    // room). Counts the room as taken when it is there.
+    auto take_room = [&](std::uint64_t puts) -> std::optional<Status> {
+      if (puts == 0) return std::nullopt;
+      if (!MapHasRoom(txn->get(), staged_bytes + puts, free_pages))
+        return Status(Code::kResourceExhausted,
+                      "the store reached its map size ceiling (max_map_bytes = " +
+                          std::to_string(options.max_map_bytes) + ")",
+                      MDB_MAP_FULL);
+      if (disk_free != UINT64_MAX) {
+        const std::uint64_t need =
+            kMapBytesPerFrameByte * (unapplied_bytes + staged_bytes + puts) + kRoomSlackBytes;
+        if (need > disk_free)
+          return Status(Code::kNoSpace,
+                        "the volume of " + dir + " is full: " + std::to_string(disk_free) +
+                            " bytes free, applying the unapplied writes needs about " +
+                            std::to_string(need),
+                        ENOSPC);
+      }
+      staged_bytes += puts;
+      return std::nullopt;
     };
 
     for (PendingWrite* w : group) {
@@ -354,18 +362,10 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
           }
         }
         if (!w->status.ok()) continue;
-        // A write LMDB could not take must not be acknowledged: the applier
-        // would be stuck on it. Erases alone always go (they make room).
-        const std::uint64_t puts = PutBytes(w->batch->ops());
-        if (puts != 0 && !MapHasRoom(txn->get(), staged_bytes + puts, free_pages)) {
-          w->status = map_full();
+        if (auto refused = take_room(PutBytes(w->batch->ops()))) {
+          w->status = *refused;
           continue;
         }
-        if (auto full = puts != 0 ? disk_full(puts) : std::nullopt) {
-          w->status = *full;
-          continue;
-        }
-        staged_bytes += puts;
         stage(next + 1, now, w->batch->ops());
         next = w->seq = next + 1;
         continue;
@@ -385,15 +385,10 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
       }
       std::uint64_t puts = 0;
       for (const LogRecord& rec : w->apply_records) puts += PutBytes(rec.ops);
-      if (puts != 0 && !MapHasRoom(txn->get(), staged_bytes + puts, free_pages)) {
-        w->status = map_full();
+      if (auto refused = take_room(puts)) {
+        w->status = *refused;
         continue;
       }
-      if (auto full = puts != 0 ? disk_full(puts) : std::nullopt) {
-        w->status = *full;
-        continue;
-      }
-      staged_bytes += puts;
       for (const LogRecord& rec : w->apply_records) stage(rec.seq, rec.commit_time_ns, rec.ops);
       next = w->seq = w->apply_records.back().seq;
     }
