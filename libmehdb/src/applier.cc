@@ -180,40 +180,87 @@ Status Store::Impl::StartWal() {
   const Seq applied = last_seq.load(std::memory_order_acquire);
   if (Status s = wal->Replay(applied, CurrentHistory(), records); !s.ok()) return s;
   // Apply what LMDB had not, in bounded batches, before anything reads;
-  // halving a batch that fails, as the applier does.
+  // halving a batch that fails, as the applier does. A record LMDB has no
+  // room for (a full volume or map) does not keep the store shut: it and
+  // the records after it stay in the log and in memory, readable, and the
+  // applier retries them as it would after a commit that failed while
+  // running; writes meanwhile get its error.
   std::uint64_t limit = options.apply_batch_bytes;
-  for (std::size_t i = 0; i < records.size();) {
+  std::size_t done = 0;  // records applied
+  Status stuck;
+  while (done < records.size()) {
     std::vector<const std::string*> frames;
     std::uint64_t bytes = 0;
-    std::size_t end = i;
+    std::size_t end = done;
     for (; end < records.size(); ++end) {
       if (!frames.empty() && bytes + records[end].frame.size() > limit) break;
       frames.push_back(&records[end].frame);
       bytes += records[end].frame.size();
     }
     if (Status s = ApplyRecords(frames, records[end - 1].seq); !s.ok()) {
-      if (frames.size() == 1) return s;
+      if (frames.size() == 1) {
+        if (s.code() != Code::kNoSpace && s.code() != Code::kResourceExhausted) return s;
+        stuck = s;
+        break;
+      }
       limit = bytes / 2;
       continue;
     }
-    i = end;
+    done = end;
     limit = std::min(options.apply_batch_bytes, std::max(limit, bytes) * 2);
   }
-  if (!records.empty()) {
+  if (done > 0) {
     if (int rc = mdb_env_sync(env, 1); rc != MDB_SUCCESS)
       return internal::WriteFailureStatus(rc, "syncing the replayed log", dir);
-    last_seq.store(records.back().seq, std::memory_order_release);
+    applied_seq.store(records[done - 1].seq, std::memory_order_release);
+  } else {
+    applied_seq.store(applied, std::memory_order_release);
   }
-  applied_seq.store(last_seq.load(std::memory_order_acquire), std::memory_order_release);
-  if (Status s = wal->Reset(last_seq.load(std::memory_order_acquire) + 1, CurrentHistory());
+  if (!records.empty()) last_seq.store(records.back().seq, std::memory_order_release);
+  const Seq next = last_seq.load(std::memory_order_acquire) + 1;
+  if (Status s = stuck.ok() ? wal->Reset(next, CurrentHistory())
+                            : wal->Continue(next, CurrentHistory());
       !s.ok())
     return s;
+  std::int64_t pending_live_delta = 0;
   {
     auto txn = BeginRead();
     if (!txn.ok()) return txn.status();
     MDB_stat st;
     if (int rc = mdb_stat(txn->get(), kv, &st)) return internal::LmdbStatus(rc, "counting keys");
-    live_keys.store(st.ms_entries, std::memory_order_release);
+    if (!stuck.ok()) {
+      std::lock_guard lock(pending_mu);
+      for (std::size_t i = done; i < records.size(); ++i) {
+        Result<std::vector<LogRecord>> decoded = DecodeLogBatch(records[i].frame);
+        if (!decoded.ok()) return decoded.status();
+        for (const LogRecord& rec : *decoded) {
+          for (const LogOp& op : rec.ops) {
+            internal::PendingOp p{rec.seq, nullptr};
+            if (op.kind == LogOp::Kind::kPut) {
+              auto stored = std::make_shared<std::string>(
+                  internal::kValueHeaderBytes + op.value.size(), '\0');
+              internal::WriteStoredValue(stored->data(), op.key, rec.seq, op.value);
+              p.stored = std::move(stored);
+            }
+            std::atomic<std::uint32_t>& slot = PendingSlot(op.key);
+            if (pending.insert_or_assign(op.key, std::move(p)).second)
+              slot.fetch_add(1, std::memory_order_release);
+          }
+        }
+        unapplied_bytes += records[i].frame.size();
+        unapplied.push_back({records[i].seq, std::move(records[i].frame)});
+      }
+      pending_size.store(pending.size(), std::memory_order_release);
+      // Keys present once the pending ops are applied, against LMDB's count.
+      for (const auto& [key, op] : pending) {
+        MDB_val k = internal::ToVal(key), d;
+        const bool in_lmdb = mdb_get(txn->get(), kv, &k, &d) == MDB_SUCCESS;
+        pending_live_delta += static_cast<int>(op.stored != nullptr) - static_cast<int>(in_lmdb);
+      }
+      applier_status = stuck;
+    }
+    live_keys.store(st.ms_entries + static_cast<std::uint64_t>(pending_live_delta),
+                    std::memory_order_release);
   }
   applier = std::thread([this] { ApplierLoop(); });
   return Status::Ok();

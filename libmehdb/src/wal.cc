@@ -298,6 +298,27 @@ Status Wal::Reset(Seq next_seq, const HistoryId& history) {
   return StartSegment(next_seq);
 }
 
+Status Wal::Continue(Seq next_seq, const HistoryId& history) {
+  std::lock_guard lock(mu_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  segments_.clear();
+  for (const auto& [seq, path] : ListSegments(dir_)) {
+    if (seq >= next_seq) {
+      // Started for records that never came (its header at most): it goes,
+      // like every segment Reset finds.
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return Errno(errno, "removing " + path, dir_);
+      continue;
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return Errno(errno, "reading " + path, dir_);
+    segments_.push_back({seq, path, static_cast<std::uint64_t>(st.st_size)});
+  }
+  history_ = history;
+  return StartSegment(next_seq);
+}
+
 Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
   std::lock_guard lock(mu_);
   std::size_t total = 0;

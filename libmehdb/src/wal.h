@@ -56,6 +56,12 @@ class Wal {
   // `next_seq` (after Open's replay, and after a snapshot load).
   Status Reset(Seq next_seq, const HistoryId& history);
 
+  // Keeps every segment (they hold records not yet applied) and starts a
+  // new one whose first record will be `next_seq`: after an Open whose
+  // replay could not apply everything. Retire removes the old ones once
+  // their records are applied.
+  Status Continue(Seq next_seq, const HistoryId& history);
+
   // Appends the frames (records first_seq, first_seq + 1, ...) and, in sync
   // mode, fdatasyncs them once. On failure nothing was appended: the segment
   // is cut back to its last good record and the next append starts a new

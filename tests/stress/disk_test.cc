@@ -109,13 +109,6 @@ TEST_F(Volume, FullDiskAnswers507AndRecoversWhenSpaceIsFreed) {
   ASSERT_EQ(mount("tmpfs", pod_datadir_.c_str(), "tmpfs", 0, "size=24m"), 0)
       << std::strerror(errno);
   mounted_ = true;
-  // A short change log: by default it keeps up to 256 MiB of values, so the
-  // writes after the filler goes would fill this 24 MiB volume again before
-  // the SIGKILL below; a write admitted then but not yet applicable (LMDB's
-  // failed commit keeps the space it took) would keep the store from
-  // opening until space is freed (README: "Full disk or map"), which is not
-  // what this test is about.
-  pod_->SetExtraArgs({"--log-retain-bytes=2MiB"});
   pod_->Start();
   ReportRss("full: before", pod_->pid());
 

@@ -360,6 +360,53 @@ TEST(Wal, TheApplierGathersABatchButNeverMakesAFlushOrACloseWait) {
   EXPECT_EQ(*backup->Count(), 50u);
 }
 
+// Acknowledged writes that LMDB has no room for when the store opens again
+// (here a map ceiling below what they need; on a pod, a full volume) keep
+// neither the store shut nor out of sight: it opens, reads see them, writes
+// get the room error, and once there is room they reach LMDB.
+TEST(Wal, AStoreOpensWhenItsLogHoldsWritesLmdbCannotTakeYet) {
+  TempDir dir;
+  const std::string big(200 << 10, 'b');
+  // A writer that dies (like a SIGKILL) with its writes in the log only:
+  // the applier is holding back for its hour-long delay.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    Options o;
+    o.apply_delay = std::chrono::hours(1);
+    auto s = Store::Open(dir.path(), o);
+    if (!s.ok()) _exit(1);
+    for (int i = 0; i < 20; ++i)
+      if (!(*s)->Put(Key(i), big + Val(i)).ok()) _exit(2);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  Options tight;
+  tight.map_bytes = 1 << 20;
+  tight.max_map_bytes = 2 << 20;  // room for a few of the twenty
+  {
+    auto store = OpenOrDie(dir.path(), tight);
+    ASSERT_TRUE(store);
+    EXPECT_GT(store->GetStats()->unapplied_bytes, 0u);
+    EXPECT_EQ(*store->Count(), 20u);
+    for (int i = 0; i < 20; ++i) {
+      auto v = store->Get(Key(i));
+      ASSERT_TRUE(v.ok() && v->has_value()) << i;
+      EXPECT_EQ((*v)->data, big + Val(i)) << i;
+    }
+    EXPECT_EQ(store->Put("more", "x").status().code(), Code::kResourceExhausted);
+    EXPECT_EQ(store->Flush().code(), Code::kResourceExhausted);
+  }
+  auto roomy = OpenOrDie(dir.path());
+  ASSERT_TRUE(roomy);
+  EXPECT_EQ(roomy->GetStats()->unapplied_bytes, 0u);
+  EXPECT_EQ(*roomy->Count(), 20u);
+  EXPECT_EQ((*roomy->Get(Key(19)))->data, big + Val(19));
+  ASSERT_TRUE(roomy->Put("more", "x").ok());
+}
+
 TEST(Wal, BackupsAndSnapshotsHoldEveryAcknowledgedWrite) {
   TempDir dir;
   auto store = OpenOrDie(dir.Sub("leader"));
