@@ -316,7 +316,12 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
     segments_.push_back({seq, path, static_cast<std::uint64_t>(st.st_size)});
   }
   history_ = history;
-  return StartSegment(next_seq);
+  // The next append starts the new segment: on the full volume that made
+  // the replay stop, even its header may not fit yet, and the store must
+  // still open.
+  next_seq_ = next_seq;
+  rotate_ = true;
+  return Status::Ok();
 }
 
 Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {

@@ -56,10 +56,10 @@ class Wal {
   // `next_seq` (after Open's replay, and after a snapshot load).
   Status Reset(Seq next_seq, const HistoryId& history);
 
-  // Keeps every segment (they hold records not yet applied) and starts a
-  // new one whose first record will be `next_seq`: after an Open whose
-  // replay could not apply everything. Retire removes the old ones once
-  // their records are applied.
+  // Keeps every segment (they hold records not yet applied); the next
+  // append starts a new one with `next_seq`: after an Open whose replay
+  // could not apply everything. Retire removes the old ones once their
+  // records are applied.
   Status Continue(Seq next_seq, const HistoryId& history);
 
   // Appends the frames (records first_seq, first_seq + 1, ...) and, in sync
