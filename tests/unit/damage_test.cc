@@ -44,6 +44,7 @@ std::string MakeStore(const TempDir& dir) {
   Batch batch;
   for (int i = 0; i < 300; ++i) batch.Put("key-" + std::to_string(1000 + i), ValueFor(i));
   EXPECT_TRUE(store->Write(batch).ok());
+  EXPECT_TRUE(store->Flush().ok());  // its own commit, whatever the timing
   EXPECT_TRUE(store->Put(kVictim, std::string(1000, 'V')).ok());
   return path;
 }
