@@ -234,18 +234,7 @@ Status Store::Impl::StartWal() {
         Result<std::vector<LogRecord>> decoded = DecodeLogBatch(records[i].frame);
         if (!decoded.ok()) return decoded.status();
         for (const LogRecord& rec : *decoded) {
-          for (const LogOp& op : rec.ops) {
-            internal::PendingOp p{rec.seq, nullptr};
-            if (op.kind == LogOp::Kind::kPut) {
-              auto stored = std::make_shared<std::string>(
-                  internal::kValueHeaderBytes + op.value.size(), '\0');
-              internal::WriteStoredValue(stored->data(), op.key, rec.seq, op.value);
-              p.stored = std::move(stored);
-            }
-            std::atomic<std::uint32_t>& slot = PendingSlot(op.key);
-            if (pending.insert_or_assign(op.key, std::move(p)).second)
-              slot.fetch_add(1, std::memory_order_release);
-          }
+          for (const LogOp& op : rec.ops) SetPending(op.key, internal::PendingOpFor(op, rec.seq));
         }
         unapplied_bytes += records[i].frame.size();
         unapplied.push_back({records[i].seq, std::move(records[i].frame)});

@@ -131,13 +131,33 @@ Result<std::optional<Seq>> Store::Impl::StoredVersion(MDB_txn* txn, std::string_
   return std::optional<Seq>(internal::LoadU64(static_cast<const char*>(d.mv_data)));
 }
 
-bool Store::Impl::MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const {
+std::uint64_t Store::Impl::MapUsedBytes() const {
   MDB_envinfo info;
   MDB_stat st;
   mdb_env_info(env, &info);
   mdb_env_stat(env, &st);
+  return (info.me_last_pgno + 1) * st.ms_psize;
+}
+
+namespace internal {
+
+PendingOp PendingOpFor(const LogOp& op, Seq seq) {
+  PendingOp p{seq, nullptr};
+  if (op.kind == LogOp::Kind::kPut) {
+    auto stored = std::make_shared<std::string>(kValueHeaderBytes + op.value.size(), '\0');
+    WriteStoredValue(stored->data(), op.key, seq, op.value);
+    p.stored = std::move(stored);
+  }
+  return p;
+}
+
+}  // namespace internal
+
+bool Store::Impl::MapHasRoom(MDB_txn* txn, std::uint64_t more, std::int64_t& free_pages) const {
+  MDB_stat st;
+  mdb_env_stat(env, &st);
   const std::uint64_t page = st.ms_psize;
-  const std::uint64_t used = (info.me_last_pgno + 1) * page;
+  const std::uint64_t used = MapUsedBytes();
   const std::uint64_t need = kMapBytesPerFrameByte * (unapplied_bytes + more) + 16 * page;
   if (used + need <= options.max_map_bytes) return true;
   if (free_pages < 0) {
@@ -262,12 +282,7 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
     std::uint64_t more = 0;
     for (const PendingWrite* w : group) more += w->bytes;
     internal::GateGuard inside(gate);  // the applier may be growing the map
-    MDB_envinfo info;
-    MDB_stat st;
-    mdb_env_info(env, &info);
-    mdb_env_stat(env, &st);
-    const std::uint64_t used = (info.me_last_pgno + 1) * st.ms_psize;
-    return used + kMapBytesPerFrameByte * (waiting + more) > options.max_map_bytes / 2;
+    return MapUsedBytes() + kMapBytesPerFrameByte * (waiting + more) > options.max_map_bytes / 2;
   };
   if (wal->FreeBytesIfLow() != UINT64_MAX || map_near_ceiling())
     if (Status s = Flush(); !s.ok()) return fail_all(s);
@@ -300,14 +315,7 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
         const bool put = op.kind == LogOp::Kind::kPut;
         g.live_delta += static_cast<int>(put) - static_cast<int>(present(op.key));
         g.overlay.insert_or_assign(op.key, put ? std::optional<Seq>(seq) : std::nullopt);
-        internal::PendingOp p{seq, nullptr};
-        if (put) {
-          auto stored = std::make_shared<std::string>(
-              internal::kValueHeaderBytes + op.value.size(), '\0');
-          internal::WriteStoredValue(stored->data(), op.key, seq, op.value);
-          p.stored = std::move(stored);
-        }
-        g.ops.emplace_back(op.key, std::move(p));
+        g.ops.emplace_back(op.key, internal::PendingOpFor(op, seq));
       }
       std::string frame;
       internal::EncodeLogFrame(seq, time_ns, ops, frame);
@@ -400,11 +408,7 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
 
   {
     std::lock_guard lock(pending_mu);
-    for (auto& [key, op] : g.ops) {
-      std::atomic<std::uint32_t>& slot = PendingSlot(key);
-      if (pending.insert_or_assign(std::move(key), std::move(op)).second)
-        slot.fetch_add(1, std::memory_order_release);
-    }
+    for (auto& [key, op] : g.ops) SetPending(std::move(key), std::move(op));
     pending_size.store(pending.size(), std::memory_order_release);
     for (std::size_t i = 0; i < g.frames.size(); ++i) {
       unapplied_bytes += g.frames[i].size();

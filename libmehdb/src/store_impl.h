@@ -83,6 +83,9 @@ struct PendingOp {
   std::shared_ptr<const std::string> stored;
 };
 
+// `op` of the write with `seq` as a pending entry (group_commit.cc).
+PendingOp PendingOpFor(const LogOp& op, Seq seq);
+
 // An acknowledged record waiting for the applier.
 struct UnappliedRecord {
   Seq seq = 0;
@@ -150,6 +153,13 @@ struct Store::Impl {
       new std::atomic<std::uint32_t>[kPendingSlots]()};
   std::atomic<std::uint32_t>& PendingSlot(std::string_view key) const {
     return pending_slots[std::hash<std::string_view>{}(key) & (kPendingSlots - 1)];
+  }
+  // Holding pending_mu: makes `op` the key's pending entry, counting a new
+  // key in its slot.
+  void SetPending(std::string key, internal::PendingOp op) {
+    std::atomic<std::uint32_t>& slot = PendingSlot(key);
+    if (pending.insert_or_assign(std::move(key), std::move(op)).second)
+      slot.fetch_add(1, std::memory_order_release);
   }
   std::deque<internal::UnappliedRecord> unapplied;
   std::uint64_t unapplied_bytes = 0;
@@ -237,6 +247,9 @@ struct Store::Impl {
   // aborts, grows the map and runs fn again from scratch, so fn must not
   // keep effects outside the transaction between attempts.
   Status RunWrite(const std::function<int(MDB_txn*)>& fn, std::string_view what);
+  // Bytes of the map LMDB has used so far (up to its last page); the
+  // caller holds the gate, as a resize changes what this reads.
+  std::uint64_t MapUsedBytes() const;
   // Doubles the map, up to options.max_map_bytes.
   Status GrowMap();
 
