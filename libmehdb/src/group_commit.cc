@@ -404,10 +404,26 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
   if (g.frames.empty()) return;
 
   // The acknowledgement point: the records are in the log, synced once.
-  if (Status s = wal->Append(g.seqs.front(), g.frames); !s.ok()) return fail_all(s);
+  bool in_doubt = false;
+  if (Status s = wal->Append(g.seqs.front(), g.frames, in_doubt); !s.ok()) {
+    if (in_doubt) {
+      // The volume failed mid-append and the records could not be cut off:
+      // the next Open may find them. Until then these keys have no state
+      // this store can vouch for.
+      std::lock_guard lock(pending_mu);
+      for (const auto& [key, op] : g.ops) doubted.insert(key);
+      doubted_size.store(doubted.size(), std::memory_order_release);
+    }
+    return fail_all(s);
+  }
 
   {
     std::lock_guard lock(pending_mu);
+    if (!doubted.empty() && !wal->InDoubt()) {
+      // This append's new segment superseded the failed one's records.
+      doubted.clear();
+      doubted_size.store(0, std::memory_order_release);
+    }
     for (auto& [key, op] : g.ops) SetPending(std::move(key), std::move(op));
     pending_size.store(pending.size(), std::memory_order_release);
     for (std::size_t i = 0; i < g.frames.size(); ++i) {

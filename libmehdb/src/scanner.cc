@@ -210,7 +210,19 @@ std::vector<internal::PendingItem> Store::Impl::PendingRange(const ScanOptions& 
   return out;
 }
 
+Status Store::Impl::CheckRangeNotDoubted(const ScanOptions& o) const {
+  if (doubted_size.load(std::memory_order_acquire) == 0) return Status::Ok();
+  std::lock_guard lock(pending_mu);
+  for (auto it = doubted.lower_bound(o.prefix); it != doubted.end(); ++it) {
+    if (!o.prefix.empty() && !std::string_view(*it).starts_with(o.prefix)) break;
+    if (*it <= o.start_after) continue;
+    return DoubtedStatus(*it);
+  }
+  return Status::Ok();
+}
+
 Result<Scanner> Store::NewScanner(const ScanOptions& options) const {
+  if (Status s = impl_->CheckRangeNotDoubted(options); !s.ok()) return s;
   // Pending entries first, then the read txn: one the applier drops
   // meanwhile is in the txn (see Store::Impl::pending_mu).
   std::vector<internal::PendingItem> pending = impl_->PendingRange(options);

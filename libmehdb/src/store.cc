@@ -298,7 +298,22 @@ Result<std::unique_ptr<Store>> Store::Open(std::string_view dir_view,
 
 // ---- Reads -----------------------------------------------------------------
 
+Status Store::Impl::DoubtedStatus(std::string_view key) {
+  return Status(Code::kUnavailable,
+                "the last write to key '" + std::string(key) +
+                    "' failed as the volume failed, and whether it reached the disk is "
+                    "unknown until the store is reopened");
+}
+
+Status Store::Impl::CheckNotDoubted(std::string_view key) const {
+  if (doubted_size.load(std::memory_order_acquire) == 0) return Status::Ok();
+  std::lock_guard lock(pending_mu);
+  if (doubted.find(key) == doubted.end()) return Status::Ok();
+  return DoubtedStatus(key);
+}
+
 Result<std::optional<Value>> Store::Impl::Lookup(std::string_view key) const {
+  if (Status s = CheckNotDoubted(key); !s.ok()) return s;
   if (PendingSlot(key).load(std::memory_order_acquire) != 0) {
     std::lock_guard lock(pending_mu);
     if (auto it = pending.find(key); it != pending.end()) {
@@ -328,6 +343,10 @@ Result<std::optional<Value>> Store::Get(std::string_view key) const {
 }
 
 Result<std::uint64_t> Store::Count() const {
+  if (impl_->doubted_size.load(std::memory_order_acquire) != 0)
+    return Status(Code::kUnavailable,
+                  "the count is unknown until the store is reopened: writes failed as the "
+                  "volume failed, and whether they reached the disk is unknown");
   return impl_->live_keys.load(std::memory_order_acquire);
 }
 

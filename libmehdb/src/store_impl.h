@@ -36,6 +36,7 @@
 #include <mutex>
 #include <thread>
 #include <span>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -161,6 +162,19 @@ struct Store::Impl {
     if (pending.insert_or_assign(std::move(key), std::move(op)).second)
       slot.fetch_add(1, std::memory_order_release);
   }
+  // Keys of the failed appends whose records may still be replayed
+  // (Wal::InDoubt): their state is unknown until the log supersedes those
+  // records or the store is reopened, so reads of them, scans over them and
+  // counts answer kUnavailable rather than a state the next Open might
+  // contradict. Guarded by pending_mu; doubted_size mirrors its size for
+  // readers that skip the mutex.
+  std::set<std::string, std::less<>> doubted;
+  std::atomic<std::size_t> doubted_size{0};
+  static Status DoubtedStatus(std::string_view key);
+  // kUnavailable if `key` is in doubt (the mutex only while any is).
+  Status CheckNotDoubted(std::string_view key) const;
+  // kUnavailable if any key in doubt lies in the scan's range.
+  Status CheckRangeNotDoubted(const ScanOptions& o) const;
   std::deque<internal::UnappliedRecord> unapplied;
   std::uint64_t unapplied_bytes = 0;
   // Callers waiting in Flush: the applier starts at once for them rather

@@ -175,7 +175,10 @@ std::vector<std::pair<Seq, std::string>> ListSegments(const std::string& dir) {
 }  // namespace
 
 Wal::Wal(std::string store_dir, std::uint64_t segment_bytes, bool sync)
-    : dir_(std::move(store_dir) + "/wal"), segment_bytes_(segment_bytes), sync_(sync) {}
+    : store_dir_(std::move(store_dir)),
+      dir_(store_dir_ + "/wal"),
+      segment_bytes_(segment_bytes),
+      sync_(sync) {}
 
 Wal::~Wal() {
   if (fd_ >= 0) ::close(fd_);
@@ -189,11 +192,11 @@ std::string Wal::SegmentPath(Seq first_seq) const {
 
 Status Wal::SyncDir() const {
   const int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno(errno, "opening " + dir_, dir_);
+  if (fd < 0) return Errno(errno, "opening " + dir_, store_dir_);
   const int rc = sync_ ? ::fsync(fd) : 0;
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return Errno(err, "syncing " + dir_, dir_);
+  if (rc != 0) return Errno(err, "syncing " + dir_, store_dir_);
   return Status::Ok();
 }
 
@@ -201,7 +204,7 @@ Status Wal::Replay(Seq applied, const HistoryId& history, std::vector<Replayed>&
   Seq next = applied + 1;  // the record replay needs next
   for (const auto& [name_seq, path] : ListSegments(dir_)) {
     std::string data;
-    if (!ReadFile(path, data)) return Errno(errno, "reading " + path, dir_);
+    if (!ReadFile(path, data)) return Errno(errno, "reading " + path, store_dir_);
     Header h;
     // A segment whose header never reached the disk was created for
     // records none of which were acknowledged (creation syncs the header
@@ -251,7 +254,7 @@ Status Wal::StartSegment(Seq first_seq) {
   if (!segments_.empty() && segments_.back().first_seq == first_seq) segments_.pop_back();
   const std::string path = SegmentPath(first_seq);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Errno(errno, "creating " + path, dir_);
+  if (fd < 0) return Errno(errno, "creating " + path, store_dir_);
   Header h;
   h.history = history_;
   h.first_seq = first_seq;
@@ -265,7 +268,7 @@ Status Wal::StartSegment(Seq first_seq) {
   if (err != 0) {
     ::close(fd);
     ::unlink(path.c_str());
-    return Errno(err, "creating write-ahead log segment " + path, dir_);
+    return Errno(err, "creating write-ahead log segment " + path, store_dir_);
   }
   if (Status s = SyncDir(); !s.ok()) {
     ::close(fd);
@@ -280,6 +283,9 @@ Status Wal::StartSegment(Seq first_seq) {
   next_seq_ = first_seq;
   salt_ = h.salt;
   rotate_ = false;
+  // Its synced header makes Replay drop whatever an older segment holds from
+  // first_seq on, records of a failed append included.
+  if (doubt_from_ != 0 && first_seq <= doubt_from_) doubt_from_ = 0;
   segments_.push_back({first_seq, path, static_cast<std::uint64_t>(st.st_size)});
   return Status::Ok();
 }
@@ -287,13 +293,13 @@ Status Wal::StartSegment(Seq first_seq) {
 Status Wal::Reset(Seq next_seq, const HistoryId& history) {
   std::lock_guard lock(mu_);
   if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST)
-    return Errno(errno, "creating " + dir_, dir_);
+    return Errno(errno, "creating " + dir_, store_dir_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   segments_.clear();
   for (const auto& [seq, path] : ListSegments(dir_))
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-      return Errno(errno, "removing " + path, dir_);
+      return Errno(errno, "removing " + path, store_dir_);
   history_ = history;
   return StartSegment(next_seq);
 }
@@ -308,11 +314,11 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
       // Started for records that never came (its header at most): it goes,
       // like every segment Reset finds.
       if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-        return Errno(errno, "removing " + path, dir_);
+        return Errno(errno, "removing " + path, store_dir_);
       continue;
     }
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return Errno(errno, "reading " + path, dir_);
+    if (::stat(path.c_str(), &st) != 0) return Errno(errno, "reading " + path, store_dir_);
     segments_.push_back({seq, path, static_cast<std::uint64_t>(st.st_size)});
   }
   history_ = history;
@@ -324,8 +330,9 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
   return Status::Ok();
 }
 
-Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
+Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_doubt) {
   std::lock_guard lock(mu_);
+  in_doubt = false;
   std::size_t total = 0;
   for (const std::string& f : frames) total += kRecordHeaderBytes + f.size();
   if (rotate_ || fd_ < 0 ||
@@ -341,6 +348,7 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
   }
   Segment& seg = segments_.back();
   int err = 0;
+  bool wrote = false;  // bytes of this append may be in the file
   const std::uint64_t end = offset_ + buf.size();
   if (end > seg.allocated) {
     // Grow ahead by a step, so the next appends' syncs need not write the
@@ -362,7 +370,10 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
     if (rc == 0) seg.allocated = want;
     else err = rc;
   }
-  if (err == 0 && !WriteAllAt(fd_, buf.data(), buf.size(), offset_)) err = errno;
+  if (err == 0) {
+    wrote = true;
+    if (!WriteAllAt(fd_, buf.data(), buf.size(), offset_)) err = errno;
+  }
   if (err == 0 && sync_ && ::fdatasync(fd_) != 0) err = errno;
   if (err == 0) {
     offset_ = end;
@@ -370,14 +381,20 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames) {
     return Status::Ok();
   }
   // Nothing of this append may survive to be replayed: cut the segment back
-  // to its last good record (whatever a failed sync left in the page cache is
-  // untrustworthy), and write the next group to a new segment.
+  // to its last good record (a failed sync may still have written some of
+  // it), and write the next group to a new segment.
   rotate_ = true;
-  if (::ftruncate(fd_, static_cast<off_t>(offset_)) == 0) {
-    seg.allocated = offset_;
-    if (sync_) ::fdatasync(fd_);
+  bool cut = ::ftruncate(fd_, static_cast<off_t>(offset_)) == 0;
+  if (cut) seg.allocated = offset_;
+  cut = cut && (!sync_ || ::fdatasync(fd_) == 0);
+  // On a volume the kernel turned read-only neither works, and the records
+  // may be on disk all the same: the caller must not answer as if they
+  // were not (InDoubt).
+  if (wrote && !cut) {
+    in_doubt = true;
+    if (doubt_from_ == 0 || first_seq < doubt_from_) doubt_from_ = first_seq;
   }
-  return Errno(err, "appending to the write-ahead log " + seg.path, dir_);
+  return Errno(err, "appending to the write-ahead log " + seg.path, store_dir_);
 }
 
 void Wal::Retire(Seq applied) {
@@ -394,6 +411,11 @@ void Wal::Retire(Seq applied) {
   for (std::size_t i = 0; i < drop; ++i) ::unlink(segments_[i].path.c_str());
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(drop));
   (void)SyncDir();
+}
+
+bool Wal::InDoubt() const {
+  std::lock_guard lock(mu_);
+  return doubt_from_ != 0;
 }
 
 std::uint64_t Wal::FreeBytesIfLow() const {

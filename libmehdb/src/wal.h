@@ -63,10 +63,19 @@ class Wal {
   Status Continue(Seq next_seq, const HistoryId& history);
 
   // Appends the frames (records first_seq, first_seq + 1, ...) and, in sync
-  // mode, fdatasyncs them once. On failure nothing was appended: the segment
-  // is cut back to its last good record and the next append starts a new
-  // segment.
-  Status Append(Seq first_seq, std::span<const std::string> frames);
+  // mode, fdatasyncs them once. On failure the segment is cut back to its
+  // last good record and the next append starts a new segment; when the cut
+  // itself fails (a volume turned read-only) after this append wrote,
+  // `in_doubt` is set: its records may yet be replayed (InDoubt).
+  Status Append(Seq first_seq, std::span<const std::string> frames, bool& in_doubt);
+
+  // True while records of a failed append may still be on disk for the next
+  // Open to replay: the append wrote them, its sync failed, and cutting them
+  // off failed too. Whether those writes happened is then unknown until a
+  // new segment starting at or before their seq supersedes them (the next
+  // append that gets that far; Replay drops what a later segment's first
+  // seq covers) or the store is reopened.
+  bool InDoubt() const;
 
   // Unlinks the segments (other than the current one) whose records are all
   // at or below `applied`.
@@ -89,6 +98,7 @@ class Wal {
   Status SyncDir() const;
   std::string SegmentPath(Seq first_seq) const;
 
+  const std::string store_dir_;
   const std::string dir_;  // <store>/wal
   const std::uint64_t segment_bytes_;
   const bool sync_;
@@ -101,6 +111,7 @@ class Wal {
   Seq next_seq_ = 0;               // the seq the next append starts with
   std::uint64_t salt_ = 0;
   bool rotate_ = false;  // start a new segment before the next append
+  Seq doubt_from_ = 0;   // the first seq of records in doubt (InDoubt), or 0
 };
 
 }  // namespace mehdb::internal

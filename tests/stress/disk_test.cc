@@ -223,12 +223,16 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
   EXPECT_EQ(Others(statuses, {200, 500}), 0);
   // Every 500 says why (one distinct body).
   EXPECT_EQ(writers->BodyFor(500), "store error: the data volume is read-only\n");
-  // The daemon is up. Reads never return wrong data; they work unless the
-  // failed write was LMDB's meta page, after which LMDB refuses the whole
-  // environment (MDB_PANIC) and reads answer 500 until the restart below:
-  // each failed read must be such a refusal, logged with MDB_PANIC.
+  // The daemon is up. Reads never return wrong data, nor a state the
+  // restart below contradicts. They work but for two cases:
+  //  * the failed write was LMDB's meta page, after which LMDB refuses the
+  //    whole environment (MDB_PANIC) and reads answer 500 until the restart:
+  //    each such read must be logged with MDB_PANIC;
+  //  * a write whose log append failed and could not be cut off (the volume
+  //    was read-only by then) may or may not be on disk: its key answers 503
+  //    until the restart decides. Only a key with an unanswered write may.
   EXPECT_EQ(pod_->Status("/healthz"), 200);
-  long readable = 0, unreadable = 0;
+  long readable = 0, unreadable = 0, in_doubt = 0;
   std::size_t panic_lines = CountLines(pod_log(), "MDB_PANIC");
   {
     auto client = pod_->Client(10);
@@ -236,6 +240,12 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
       for (const auto& entry : ledger.keys()) {
         auto res = client->Get("/get/" + entry.first);
         ASSERT_TRUE(res) << entry.first;
+        if (res->status == 503) {
+          ++in_doubt;
+          EXPECT_GT(entry.second.size(), 1u)
+              << "GET " << entry.first << " answered 503 but its last write was answered";
+          continue;
+        }
         if (res->status >= 500) {
           ++unreadable;
           EXPECT_EQ(res->status, 500) << res->body;
@@ -253,8 +263,11 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
       }
     }
   }
-  std::printf("read-only: while read-only %ld keys read back, %ld answered 5xx%s\n", readable,
-              unreadable, panic_lines > 0 ? " (LMDB panicked)" : "");
+  std::printf("read-only: while read-only %ld keys read back, %ld answered 500%s, %ld 503 (in doubt)\n",
+              readable, unreadable, panic_lines > 0 ? " (LMDB panicked)" : "", in_doubt);
+  if (in_doubt > 0)
+    EXPECT_EQ(CountLines(pod_log(), "whether it reached the disk is unknown"),
+              static_cast<std::size_t>(in_doubt));
   ReportRss("read-only: while read-only", pod_->pid());
 
   // The fix: stop, unmount, fsck, mount, start.
