@@ -265,9 +265,10 @@ TEST_F(Volume, ReadOnlyVolumeAnswersClearly5xxAndRecoversAfterFsck) {
   }
   std::printf("read-only: while read-only %ld keys read back, %ld answered 500%s, %ld 503 (in doubt)\n",
               readable, unreadable, panic_lines > 0 ? " (LMDB panicked)" : "", in_doubt);
-  if (in_doubt > 0)
+  if (in_doubt > 0) {
     EXPECT_EQ(CountLines(pod_log(), "whether it reached the disk is unknown"),
               static_cast<std::size_t>(in_doubt));
+  }
   ReportRss("read-only: while read-only", pod_->pid());
 
   // The fix: stop, unmount, fsck, mount, start.
