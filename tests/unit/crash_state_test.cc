@@ -39,6 +39,7 @@
 
 #include "crash_state_model.h"
 #include "lmdb_damage.h"
+#include "preloaded_child.h"
 #include "temp_dir.h"
 
 namespace mehdb {
@@ -47,11 +48,6 @@ namespace {
 using testing::TempDir;
 
 constexpr std::uint64_t kBlock = 4096;
-
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
 
 struct Record {
   char kind;
@@ -211,26 +207,13 @@ std::map<std::string, std::string> FileStates(const std::vector<Record>& trace,
 class CrashStates : public ::testing::Test {
  protected:
   void RunWriter(const std::string& dir, const std::string& trace, int rounds, unsigned seed) {
-    const std::string shim = EnvOr("MEHDB_IO_TRACE_SHIM", "./libio_trace.so");
-    const std::string writer = EnvOr("MEHDB_CRASH_STATE_WRITER", "./crash_state_writer");
     const std::string err = trace + ".stderr";
-    const pid_t pid = fork();
-    if (pid == 0) {
-      if (std::freopen("/dev/null", "w", stdout) == nullptr) _exit(126);
-      if (std::freopen(err.c_str(), "w", stderr) == nullptr) _exit(126);
-      setenv("LD_PRELOAD", shim.c_str(), 1);
-      setenv("MEHDB_IO_TRACE", trace.c_str(), 1);
-      setenv("MEHDB_IO_TRACE_DIR", dir.c_str(), 1);
-      setenv("MEHDB_IO_TRACE_ACK_FD", "1", 1);
-      // Sanitizer builds: the library comes before the sanitizer runtime.
-      const std::string asan = EnvOr("ASAN_OPTIONS", "");
-      setenv("ASAN_OPTIONS", (asan + (asan.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(), 1);
-      const std::string r = std::to_string(rounds), s = std::to_string(seed);
-      execl(writer.c_str(), writer.c_str(), dir.c_str(), r.c_str(), s.c_str(), nullptr);
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
+    const int status = testing::RunPreloaded(
+        testing::EnvOr("MEHDB_IO_TRACE_SHIM", "./libio_trace.so"),
+        {{"MEHDB_IO_TRACE", trace}, {"MEHDB_IO_TRACE_DIR", dir}, {"MEHDB_IO_TRACE_ACK_FD", "1"}},
+        {testing::EnvOr("MEHDB_CRASH_STATE_WRITER", "./crash_state_writer"), dir,
+         std::to_string(rounds), std::to_string(seed)},
+        "/dev/null", err);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "writer status " << status << ": " << testing::ReadAll(err);
   }

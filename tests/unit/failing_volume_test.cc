@@ -21,6 +21,7 @@
 #include <string>
 
 #include "lmdb_damage.h"
+#include "preloaded_child.h"
 #include "temp_dir.h"
 
 namespace mehdb {
@@ -29,33 +30,16 @@ namespace {
 using testing::OpenOrDie;
 using testing::TempDir;
 
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : fallback;
-}
-
 // Runs the writer on `dir` in `mode`; answers its transcript.
 std::string RunWriter(const TempDir& tmp, const std::string& dir, const std::string& mode) {
-  const std::string shim = EnvOr("MEHDB_FAILING_VOLUME_SHIM", "./libfailing_volume.so");
-  const std::string writer = EnvOr("MEHDB_FAILING_VOLUME_WRITER", "./failing_volume_writer");
   const std::string out = tmp.Sub("transcript"), err = tmp.Sub("stderr");
   const std::string trigger = tmp.Sub("volume-failed");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (std::freopen(out.c_str(), "w", stdout) == nullptr) _exit(126);
-    if (std::freopen(err.c_str(), "w", stderr) == nullptr) _exit(126);
-    setenv("LD_PRELOAD", shim.c_str(), 1);
-    setenv("MEHDB_FAIL_DIR", dir.c_str(), 1);
-    setenv("MEHDB_FAIL_TRIGGER", trigger.c_str(), 1);
-    // Sanitizer builds: the library comes before the sanitizer runtime.
-    const std::string asan = EnvOr("ASAN_OPTIONS", "");
-    setenv("ASAN_OPTIONS", (asan + (asan.empty() ? "" : ":") + "verify_asan_link_order=0").c_str(),
-           1);
-    execl(writer.c_str(), writer.c_str(), dir.c_str(), trigger.c_str(), mode.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int status = testing::RunPreloaded(
+      testing::EnvOr("MEHDB_FAILING_VOLUME_SHIM", "./libfailing_volume.so"),
+      {{"MEHDB_FAIL_DIR", dir}, {"MEHDB_FAIL_TRIGGER", trigger}},
+      {testing::EnvOr("MEHDB_FAILING_VOLUME_WRITER", "./failing_volume_writer"), dir, trigger,
+       mode},
+      out, err);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << "writer status " << status << ": " << testing::ReadAll(err);
   return testing::ReadAll(out);
