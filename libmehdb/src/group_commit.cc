@@ -71,12 +71,45 @@ Result<Seq> Store::Impl::Submit(PendingWrite& w) {
   std::unique_lock lock(queue_mu);
   queue.push_back(&w);
   w.cv.wait(lock, [&] { return w.done || queue.front() == &w; });
-  if (w.done) {
-    if (!w.status.ok()) return w.status;
-    return w.seq;
-  }
+  if (!w.done) LeadGroup(lock, &w);  // this caller leads the next group
+  if (!w.status.ok()) return w.status;
+  return w.seq;
+}
 
-  // This caller leads the next group.
+void Store::Impl::SubmitAsync(std::unique_ptr<PendingWrite> w) {
+  std::unique_lock lock(queue_mu);
+  if (committer_stop) {
+    lock.unlock();
+    w->on_done(Status(Code::kUnavailable, "the store is closing"));
+    return;
+  }
+  if (!committer.joinable()) committer = std::thread([this] { CommitterLoop(); });
+  PendingWrite* p = w.release();
+  queue.push_back(p);
+  if (queue.front() == p) committer_cv.notify_one();
+}
+
+void Store::Impl::CommitterLoop() {
+  std::unique_lock lock(queue_mu);
+  for (;;) {
+    committer_cv.wait(lock, [&] {
+      return queue.empty() ? committer_stop : queue.front()->on_done != nullptr;
+    });
+    if (queue.empty()) return;  // stopping, and every write is answered
+    LeadGroup(lock, nullptr);
+  }
+}
+
+void Store::Impl::StopCommitter() {
+  {
+    std::lock_guard lock(queue_mu);
+    committer_stop = true;
+  }
+  committer_cv.notify_all();
+  if (committer.joinable()) committer.join();
+}
+
+void Store::Impl::LeadGroup(std::unique_lock<std::mutex>& lock, const PendingWrite* self) {
   std::vector<PendingWrite*> group;
   std::size_t bytes = 0;
   for (PendingWrite* p : queue) {
@@ -95,15 +128,28 @@ Result<Seq> Store::Impl::Submit(PendingWrite& w) {
   // writers queued behind it wait for, so it should not queue for the mutex
   // behind the writers just finished. Notifying under the mutex is required:
   // a woken writer returns and destroys its PendingWrite (and cv) at once.
-  if (!queue.empty()) queue.front()->cv.notify_one();
+  if (!queue.empty()) {
+    if (queue.front()->on_done) committer_cv.notify_one();
+    else queue.front()->cv.notify_one();
+  }
+  std::vector<std::unique_ptr<PendingWrite>> answered;
   for (PendingWrite* p : group) {
-    if (p != &w) {
+    if (p == self) continue;
+    if (p->on_done) {
+      answered.emplace_back(p);
+    } else {
       p->done = true;
       p->cv.notify_one();
     }
   }
-  if (!w.status.ok()) return w.status;
-  return w.seq;
+  if (answered.empty()) return;
+  // Outside the mutex: a callback may take time or start another write.
+  lock.unlock();
+  for (auto& p : answered) {
+    if (p->status.ok()) p->on_done(p->seq);
+    else p->on_done(p->status);
+  }
+  lock.lock();
 }
 
 int Store::Impl::ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version) {
@@ -449,6 +495,18 @@ Result<Seq> Store::Write(const Batch& batch) {
   w.batch = &batch;
   for (const LogOp& op : batch.ops()) w.bytes += op.key.size() + op.value.size();
   return impl_->Submit(w);
+}
+
+void Store::WriteAsync(Batch batch, WriteDone done) {
+  if (batch.empty() && batch.conditions().empty())
+    return done(Status(Code::kInvalidArgument, "empty batch"));
+  if (Status s = impl_->CheckBatch(batch); !s.ok()) return done(s);
+  auto w = std::make_unique<internal::PendingWrite>();
+  w->owned_batch = std::make_unique<Batch>(std::move(batch));
+  w->batch = w->owned_batch.get();
+  for (const LogOp& op : w->batch->ops()) w->bytes += op.key.size() + op.value.size();
+  w->on_done = std::move(done);
+  impl_->SubmitAsync(std::move(w));
 }
 
 Result<Seq> Store::Put(std::string_view key, std::string_view value) {

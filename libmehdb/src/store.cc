@@ -41,8 +41,10 @@ std::uint64_t GetMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key) {
 // ---- Impl plumbing ---------------------------------------------------------
 
 Store::Impl::~Impl() {
-  // Drains the applier: every acknowledged write reaches LMDB (unless its
+  // Answers every WriteAsync still queued (the committer leads them), then
+  // drains the applier: every acknowledged write reaches LMDB (unless its
   // commits fail; then the log keeps them for the next Open).
+  StopCommitter();
   StopApplier();
   gate.DrainCached();
   if (env != nullptr) mdb_env_close(env);

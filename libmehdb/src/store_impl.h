@@ -74,6 +74,11 @@ struct PendingWrite {
   Seq seq = 0;
   bool done = false;
   std::condition_variable cv;
+  // A WriteAsync: the queue owns this write (and its batch) and the thread
+  // that leads its group calls on_done with the outcome, then deletes it.
+  // No thread waits on cv.
+  Store::WriteDone on_done;
+  std::unique_ptr<Batch> owned_batch;
 };
 
 // The newest acknowledged op on a key not yet applied to LMDB.
@@ -130,6 +135,11 @@ struct Store::Impl {
   // commits everything queued behind it in one transaction.
   std::mutex queue_mu;
   std::deque<internal::PendingWrite*> queue;
+  // Leads the groups whose first write is a WriteAsync (no caller waits to
+  // lead them). Started by the first WriteAsync; with queue_mu.
+  std::thread committer;
+  std::condition_variable committer_cv;
+  bool committer_stop = false;
 
   // ---- write-ahead log and applier (group_commit.cc, applier.cc) ----
   std::unique_ptr<internal::Wal> wal;
@@ -276,6 +286,13 @@ struct Store::Impl {
 
   // The write path (group_commit.cc).
   Result<Seq> Submit(internal::PendingWrite& w);
+  void SubmitAsync(std::unique_ptr<internal::PendingWrite> w);
+  // Holding `lock` (queue_mu) with queue.front() the caller's to lead:
+  // commits the next group, hands the queue to the next leader and
+  // completes the group's other writes. `self`: the caller's own write.
+  void LeadGroup(std::unique_lock<std::mutex>& lock, const internal::PendingWrite* self);
+  void CommitterLoop();
+  void StopCommitter();
   void CommitGroup(std::span<internal::PendingWrite* const> group);
   Status CheckBatch(const Batch& batch) const;
   // Whether LMDB's map, at its ceiling, still has room for the unapplied

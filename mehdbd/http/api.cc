@@ -126,7 +126,9 @@ Admission Api::AdmitSet(const Request& req, Response& res,
     return Admission::kAnswered;
   }
   // No body (curl -X PUT with no data) stores an empty value, as before.
-  return Admission::kReadBody;
+  // Write never blocks (it defers its answer to the store's thread), so it
+  // runs on the loop.
+  return Admission::kReadBodyOnLoop;
 }
 
 std::optional<WritePlan> Api::PlanFor(const Request& req, std::string& error) const {

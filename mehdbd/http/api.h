@@ -97,6 +97,9 @@ class Api {
   // kv_handlers.cc
   void Write(Response& res, const Target& target,
              const WritePlan& plan, std::string_view value);
+  // A PUT's answer from the store's outcome (on the store's thread).
+  void AnswerWrite(Response& res, const std::string& key, const AckWait& acks,
+                   const mehdb::Result<mehdb::Seq>& seq);
   void Delete(Response& res, const Target& target, const WritePlan& plan);
   void GetValue(const Request& req, Response& res, const Target& target);
 

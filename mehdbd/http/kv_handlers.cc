@@ -25,14 +25,25 @@ std::string What(std::string_view method, const Target& target) {
 
 void Api::Write(Response& res, const Target& target,
                 const WritePlan& plan, std::string_view value) {
-  // A conditional write is a batch so the version check and the write
-  // commit in one transaction; a plain one takes the shorter path.
-  auto seq = [&]() -> mehdb::Result<mehdb::Seq> {
-    if (!plan.conditional) return store()->Put(target.key, value);
-    mehdb::Batch batch;
-    batch.Expect(target.key, plan.expect).Put(target.key, value);
-    return store()->Write(batch);
-  }();
+  // A conditional write carries its version check in the batch, so the
+  // check and the write commit together.
+  mehdb::Batch batch;
+  if (plan.conditional) batch.Expect(target.key, plan.expect);
+  batch.Put(target.key, value);
+  // The write waits for its group's sync on the store's thread, not on this
+  // worker: the answer is filled in there (AnswerWrite) and goes back to the
+  // connection's loop.
+  auto complete = res.Defer();
+  store()->WriteAsync(std::move(batch),
+                      [this, &res, key = target.key, acks = plan.acks,
+                       complete](const mehdb::Result<mehdb::Seq>& seq) {
+                        AnswerWrite(res, key, acks, seq);
+                        complete();
+                      });
+}
+
+void Api::AnswerWrite(Response& res, const std::string& key, const AckWait& acks,
+                      const mehdb::Result<mehdb::Seq>& seq) {
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kValueTooLarge) {
       AnswerText(res, 413,
@@ -40,13 +51,13 @@ void Api::Write(Response& res, const Target& target,
                      std::to_string(options_.max_value_bytes) + " bytes");
       return;
     }
-    AnswerStoreError(res, seq.status(), What("PUT", target));
+    AnswerStoreError(res, seq.status(), "PUT /set/" + key);
     return;
   }
   res.status = 200;
   res.set_header("X-Mehdb-Seq", std::to_string(*seq));
   res.set_header("ETag", FormatETag(*seq));
-  AwaitAcks(plan.acks, res, *seq);
+  AwaitAcks(acks, res, *seq);
   // The original's exact answer.
   res.set_content("WRITE completed", "text/plain; charset=utf-8");
 }

@@ -5,6 +5,7 @@
 // (deadlines, budgets, lingering).
 #include "net/buffer_session.h"
 
+#include <future>
 #include <optional>
 
 #include "net/framing.h"
@@ -72,7 +73,9 @@ std::string ServeBuffer(Service& service, std::string_view input,
     input.remove_prefix(head.head_bytes);
     bool body_unread = head.framing.HasBody();
     Service::Admission next = service.Admit(req, res);
-    if (next == Service::Admission::kReadBody && head.framing.HasBody()) {
+    const bool reads_body = next == Service::Admission::kReadBody ||
+                            next == Service::Admission::kReadBodyOnLoop;
+    if (reads_body && head.framing.HasBody()) {
       if (!head.framing.chunked && head.framing.length > limits.max_body_bytes) {
         Refuse(res, 413, "request body too large");
         next = Service::Admission::kAnswered;
@@ -91,6 +94,13 @@ std::string ServeBuffer(Service& service, std::string_view input,
       }
     }
     if (next != Service::Admission::kAnswered) service.Handle(req, res);
+    // A deferred answer is waited for here (it comes from the store's thread).
+    if (auto deferral = std::move(res.deferral)) {
+      std::promise<void> answered;
+      deferral->set_resume([&answered] { answered.set_value(); });
+      deferral->Arrive();
+      answered.get_future().wait();
+    }
     // No waiting from memory: a parked request is resumed as at its deadline.
     if (auto parked = std::move(res.parked)) parked->resume(res, /*final=*/true);
     res.parked.reset();

@@ -269,6 +269,7 @@ class Connection final : public ConnectionBase {
       return Refuse(500, "internal error");
     }
     const bool has_body = head_.framing.HasBody();
+    on_loop_ = next == Service::Admission::kReadBodyOnLoop;
     switch (next) {
       case Service::Admission::kAnswered:
         body_unread_ = has_body;
@@ -276,6 +277,7 @@ class Connection final : public ConnectionBase {
       case Service::Admission::kHandle:
         body_unread_ = has_body;
         return Dispatch();
+      case Service::Admission::kReadBodyOnLoop:
       case Service::Admission::kReadBody:
         if (!has_body) return Dispatch();
         break;
@@ -358,24 +360,45 @@ class Connection final : public ConnectionBase {
   void Dispatch() {
     state_ = State::kHandling;
     ClearDeadline();
-    asio::post(*listener_.workers, [self = Self()] {
+    if (on_loop_) {
+      on_loop_ = false;
+      return RunHandler(Self());
+    }
+    asio::post(*listener_.workers, [self = Self()] { RunHandler(self); });
+  }
+
+  // On a worker, or on the loop for a handler admitted to run there.
+  static void RunHandler(const std::shared_ptr<Connection>& self) {
       self->epoch_ = WaitQueue::Epoch();  // before the handler checks what it may park on
       try {
         self->listener_.options.service->Handle(self->req_, self->res_);
       } catch (const std::exception& e) {
         LogError(self->listener_.options.name + ": " + self->req_.method + " " +
                  self->req_.target.substr(0, 256) + ": " + e.what());
-        self->res_ = Response();
-        self->res_.status = 500;
-        self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
+        // A handler that deferred its answer before it threw still
+        // completes it; it is not replaced.
+        if (!self->res_.deferral) {
+          self->res_ = Response();
+          self->res_.status = 500;
+          self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
+        }
+      }
+      if (std::shared_ptr<Deferral> deferral = self->res_.deferral) {
+        // The answer is filled in elsewhere: whichever of this worker and
+        // that thread arrives second takes the response back to the loop.
+        deferral->set_resume([self] {
+          asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
+        });
+        deferral->Arrive();
+        return;
       }
       asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
-    });
   }
 
   // Back on the loop after Handle or a resume: answer, or park (a handler
   // waiting for an event). `final`: the handler was told to answer now.
   void AfterHandle(bool final) {
+    res_.deferral.reset();
     if (res_.parked && !final && !fe_.stopping()) return Park();
     res_.parked.reset();
     ReleaseBudget();
@@ -665,6 +688,7 @@ class Connection final : public ConnectionBase {
   std::shared_ptr<StreamSink> stream_sink_;
   std::promise<bool>* flush_promise_ = nullptr;
   std::shared_ptr<Parked> parked_;   // while kParked
+  bool on_loop_ = false;  // this request's Handle runs on the loop (kReadBodyOnLoop)
   std::shared_ptr<char> park_token_;  // alive while parked: the queue's waiter counts
   std::uint64_t epoch_ = 0;           // WaitQueue::Epoch() before the handler last ran
 };

@@ -10,6 +10,7 @@
 #ifndef MEHDBD_NET_MESSAGE_H_
 #define MEHDBD_NET_MESSAGE_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -112,6 +113,23 @@ struct Parked {
   std::function<void(Response& res, bool final)> resume;
 };
 
+// The meeting point of a deferred answer (Response::Defer): the worker
+// that ran the handler and the thread that completes the answer each
+// arrive once; the second to arrive hands the response back to the
+// connection's loop.
+class Deferral {
+ public:
+  // Set by the front end before it arrives.
+  void set_resume(std::function<void()> resume) { resume_ = std::move(resume); }
+  void Arrive() {
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == 1) resume_();
+  }
+
+ private:
+  std::atomic<int> arrived_{0};
+  std::function<void()> resume_;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
@@ -121,6 +139,19 @@ struct Response {
   bool close = false;
   // Set by Park(): the answer is not ready yet.
   std::shared_ptr<Parked> parked;
+  // Set by Defer(): the answer comes later, from another thread.
+  std::shared_ptr<Deferral> deferral;
+
+  // For a handler whose answer waits on work done elsewhere (a write
+  // waiting for its group's sync, done by the store's thread): the handler
+  // calls Defer(), starts the work and returns; the work fills in this
+  // response and then calls the returned function, once, from any thread,
+  // touching the response no more. Its worker is free meanwhile. The answer
+  // may park (Park) like any other.
+  std::function<void()> Defer() {
+    deferral = std::make_shared<Deferral>();
+    return [d = deferral] { d->Arrive(); };
+  }
 
   void Park(std::shared_ptr<WaitQueue> queue,
             std::chrono::steady_clock::time_point until,

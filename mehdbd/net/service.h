@@ -10,9 +10,13 @@
 //           and must not block. kReadBody asks for the body, kHandle for a
 //           worker, kAnswered sends `res` at once; a declared body that is
 //           not read then closes the connection after the answer.
+//           kReadBodyOnLoop asks for the body and then runs Handle on the
+//           event loop: for a handler that never blocks (it answers at
+//           once or defers its answer, Response::Defer), sparing the two
+//           thread hand-offs a worker costs.
 //   Handle  on a worker thread of the listener's pool, with the whole
 //           request (body included when one was read). May block on the
-//           store (a durable write waits for its group's fsync).
+//           store, unless admitted with kReadBodyOnLoop.
 //   Finished on the event loop after the answer went out (or failed):
 //           access log and metrics.
 #ifndef MEHDBD_NET_SERVICE_H_
@@ -26,7 +30,7 @@ namespace mehdbd::net {
 
 class Service {
  public:
-  enum class Admission { kAnswered, kReadBody, kHandle };
+  enum class Admission { kAnswered, kReadBody, kReadBodyOnLoop, kHandle };
 
   virtual ~Service() = default;
   virtual Admission Admit(Request& req, Response& res) = 0;

@@ -247,6 +247,20 @@ class MEHDB_EXPORT Store {
   // an Expect() did not hold (nothing of the batch is written).
   Result<Seq> Write(const Batch& batch);
 
+  // Write without a waiting thread: `done` is called once with what Write
+  // would answer. A batch that fails the checks made before queueing (keys,
+  // value sizes, an empty batch) is answered at once, on the calling thread;
+  // otherwise `done` runs on the store's thread that committed the write's
+  // group (a writer's, or the store's committer), once the write is
+  // acknowledged as Write's would be. `done` should be quick: the writers
+  // after it wait. It may read from the store and may call WriteAsync; it
+  // must not call the blocking writes (Put, Erase, Write). A server that
+  // answers requests from an event loop uses this so that thousands of
+  // writes in flight take no thread each. Destroying the store answers
+  // every queued write first.
+  using WriteDone = std::function<void(Result<Seq>)>;
+  void WriteAsync(Batch batch, WriteDone done);
+
   // Blocks until last_seq >= seq or the timeout passes; answers last_seq.
   Seq WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const;
   Seq LastSeq() const;
