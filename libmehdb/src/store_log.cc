@@ -89,6 +89,12 @@ int Store::Impl::TrimLog(MDB_txn* txn, Seq last, std::size_t appended, std::uint
 }
 
 Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
+  // Nothing past the published last seq goes out: a group's records enter
+  // memory (and may reach LMDB) just before LastSeq() moves past them, and
+  // a follower handed one early would then be ahead of this store's
+  // LastSeq() (refused as "follower ahead"). Read first: every record up
+  // to it is in memory or LMDB by now.
+  const Seq published = impl_->last_seq.load(std::memory_order_acquire);
   // Records acknowledged but not yet applied come from memory, so followers
   // are not held back by the applier. Copied before the read txn starts: a
   // record the applier takes out of memory meanwhile is in that txn.
@@ -98,10 +104,10 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
     std::lock_guard lock(impl_->pending_mu);
     const auto& u = impl_->unapplied;
     if (!u.empty()) {
-      newest = u.back().seq;
+      newest = std::min(u.back().seq, published);
       std::size_t bytes = 0;
       for (std::size_t i = after + 1 > u.front().seq ? after + 1 - u.front().seq : 0;
-           i < u.size(); ++i) {
+           i < u.size() && u[i].seq <= published; ++i) {
         if (!recent.empty() && bytes + u[i].frame.size() > max_bytes) break;
         bytes += u[i].frame.size();
         recent.push_back(u[i]);
@@ -119,7 +125,7 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
   }
   chunk.first_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
   const Seq applied = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLastSeq);
-  chunk.last_seq = std::max(applied, newest);
+  chunk.last_seq = std::min(std::max(applied, newest), published);
   chunk.from = after + 1;
   chunk.to = after;
   if (after > chunk.last_seq)
@@ -144,6 +150,7 @@ Result<LogChunk> Store::ReadLog(Seq after, std::size_t max_bytes) const {
       return Status(Code::kDataLoss, "a log record lies outside the data file: " +
                                          impl_->bounds.file() + " is damaged");
     const Seq seq = internal::LoadU64(static_cast<const char*>(k.mv_data));
+    if (seq > published) break;
     if (seq != chunk.to + 1)
       return Status(Code::kDataLoss, "the log has a gap before seq " + std::to_string(seq));
     if (!chunk.frames.empty() && chunk.frames.size() + d.mv_size > max_bytes) break;

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <mehdb/store.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "temp_dir.h"
 
@@ -196,6 +199,41 @@ TEST(Log, SnapshotHoldsTheLogAfterItsSeqForTheGraceTime) {
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(small->Put("big", std::string(1000, 'x')).ok());
     EXPECT_LE(small->GetStats()->log_bytes, 5000u);
   });
+}
+
+// A follower polls ReadLog and then tells the leader where it is; the
+// leader refuses a position past its LastSeq() ("follower ahead"). So
+// ReadLog must never hand out a record LastSeq() does not cover yet, though
+// a group's records are in memory (and may reach LMDB) a moment before
+// LastSeq() moves past them. Writers run; a reader checks each chunk
+// against LastSeq() read after it.
+TEST(Log, ReadNeverGoesPastTheLastSeqPublished) {
+  TempDir tmp;
+  Options o;
+  o.durability = Durability::kNoSync;  // many small groups: many windows
+  auto store = OpenOrDie(tmp.path(), o);
+  ASSERT_NE(store, nullptr);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t)
+    writers.emplace_back([&, t] {
+      for (int i = 0; !stop.load(); ++i)
+        (void)store->Put("w" + std::to_string(t) + "-" + std::to_string(i % 100), "v");
+    });
+  long ahead = 0, reads = 0;
+  Seq after = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < until) {
+    auto chunk = store->ReadLog(after, 1 << 20);
+    ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+    const Seq last = store->LastSeq();
+    ++reads;
+    if (chunk->to > last || chunk->last_seq > last) ++ahead;
+    after = chunk->to;
+  }
+  stop = true;
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(ahead, 0) << "of " << reads << " reads";
 }
 
 TEST(Log, HistoryIsStableAcrossReopenAndNewPerStore) {
