@@ -60,11 +60,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on (bash's /dev/tcp, so no extra tools).
+# A port nothing listens on (bash's /dev/tcp, so no extra tools), below
+# the kernel's ephemeral range: a port there may be the local end of a
+# connection in TIME-WAIT (thousands after a run), which no connect shows
+# but which a listener cannot bind.
 free_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   while :; do
-    port=$((20000 + RANDOM % 30000))
+    port=$((10000 + RANDOM % (low - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
   done
 }
