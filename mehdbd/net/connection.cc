@@ -362,37 +362,38 @@ class Connection final : public ConnectionBase {
     ClearDeadline();
     if (on_loop_) {
       on_loop_ = false;
-      return RunHandler(Self());
+      return RunHandler(Self(), true);
     }
-    asio::post(*listener_.workers, [self = Self()] { RunHandler(self); });
+    asio::post(*listener_.workers, [self = Self()] { RunHandler(self, false); });
   }
 
   // On a worker, or on the loop for a handler admitted to run there.
-  static void RunHandler(const std::shared_ptr<Connection>& self) {
-      self->epoch_ = WaitQueue::Epoch();  // before the handler checks what it may park on
-      try {
-        self->listener_.options.service->Handle(self->req_, self->res_);
-      } catch (const std::exception& e) {
-        LogError(self->listener_.options.name + ": " + self->req_.method + " " +
-                 self->req_.target.substr(0, 256) + ": " + e.what());
-        // A handler that deferred its answer before it threw still
-        // completes it; it is not replaced.
-        if (!self->res_.deferral) {
-          self->res_ = Response();
-          self->res_.status = 500;
-          self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
-        }
+  static void RunHandler(const std::shared_ptr<Connection>& self, bool on_loop) {
+    self->epoch_ = WaitQueue::Epoch();  // before the handler checks what it may park on
+    try {
+      self->listener_.options.service->Handle(self->req_, self->res_);
+    } catch (const std::exception& e) {
+      LogError(self->listener_.options.name + ": " + self->req_.method + " " +
+               self->req_.target.substr(0, 256) + ": " + e.what());
+      // A handler that deferred its answer before it threw still
+      // completes it; it is not replaced.
+      if (!self->res_.deferral) {
+        self->res_ = Response();
+        self->res_.status = 500;
+        self->res_.set_content("internal error\n", "text/plain; charset=utf-8");
       }
-      if (std::shared_ptr<Deferral> deferral = self->res_.deferral) {
-        // The answer is filled in elsewhere: whichever of this worker and
-        // that thread arrives second takes the response back to the loop.
-        deferral->set_resume([self] {
-          asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
-        });
-        deferral->Arrive();
-        return;
-      }
-      asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
+    }
+    if (std::shared_ptr<Deferral> deferral = self->res_.deferral) {
+      // The answer is filled in elsewhere: whichever of this worker and
+      // that thread arrives second takes the response back to the loop.
+      deferral->set_resume([self] {
+        asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
+      });
+      deferral->Arrive();
+      return;
+    }
+    if (on_loop) return self->AfterHandle(false);
+    asio::post(self->stream_.get_executor(), [self] { self->AfterHandle(false); });
   }
 
   // Back on the loop after Handle or a resume: answer, or park (a handler
