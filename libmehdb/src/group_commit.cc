@@ -107,6 +107,38 @@ void Store::Impl::StopCommitter() {
   }
   committer_cv.notify_all();
   if (committer.joinable()) committer.join();
+  // Every write is committed; answer them. A callback's new WriteAsync is
+  // now refused as "closing", so nothing more is queued.
+  {
+    std::lock_guard lock(answer_mu);
+    answerer_stop = true;
+  }
+  answer_cv.notify_all();
+  if (answerer.joinable()) answerer.join();
+}
+
+void Store::Impl::Answer(std::vector<std::unique_ptr<PendingWrite>> done) {
+  std::lock_guard lock(answer_mu);
+  if (!answerer.joinable()) answerer = std::thread([this] { AnswererLoop(); });
+  for (auto& p : done) answers.push_back(std::move(p));
+  answer_cv.notify_one();
+}
+
+void Store::Impl::AnswererLoop() {
+  std::unique_lock lock(answer_mu);
+  for (;;) {
+    answer_cv.wait(lock, [&] { return !answers.empty() || answerer_stop; });
+    if (answers.empty()) return;  // stopping, and every write is answered
+    std::deque<std::unique_ptr<PendingWrite>> batch;
+    batch.swap(answers);
+    lock.unlock();
+    for (auto& p : batch) {
+      if (p->status.ok()) p->on_done(p->seq);
+      else p->on_done(p->status);
+    }
+    batch.clear();  // the writes (and their callbacks' captures) go outside the mutex
+    lock.lock();
+  }
 }
 
 void Store::Impl::LeadGroup(std::unique_lock<std::mutex>& lock, const PendingWrite* self) {
@@ -142,14 +174,7 @@ void Store::Impl::LeadGroup(std::unique_lock<std::mutex>& lock, const PendingWri
       p->cv.notify_one();
     }
   }
-  if (answered.empty()) return;
-  // Outside the mutex: a callback may take time or start another write.
-  lock.unlock();
-  for (auto& p : answered) {
-    if (p->status.ok()) p->on_done(p->seq);
-    else p->on_done(p->status);
-  }
-  lock.lock();
+  if (!answered.empty()) Answer(std::move(answered));
 }
 
 int Store::Impl::ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version) {

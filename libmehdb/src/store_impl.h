@@ -140,6 +140,15 @@ struct Store::Impl {
   std::thread committer;
   std::condition_variable committer_cv;
   bool committer_stop = false;
+  // Calls the committed WriteAsyncs' `done`, in commit order, so that the
+  // thread that led their group goes on to lead the next one at once: the
+  // callbacks (a server's answers) run while the next group syncs. Started
+  // with the first answer; with answer_mu.
+  std::mutex answer_mu;
+  std::condition_variable answer_cv;
+  std::deque<std::unique_ptr<internal::PendingWrite>> answers;
+  std::thread answerer;
+  bool answerer_stop = false;
 
   // ---- write-ahead log and applier (group_commit.cc, applier.cc) ----
   std::unique_ptr<internal::Wal> wal;
@@ -292,6 +301,10 @@ struct Store::Impl {
   // completes the group's other writes. `self`: the caller's own write.
   void LeadGroup(std::unique_lock<std::mutex>& lock, const internal::PendingWrite* self);
   void CommitterLoop();
+  // Hands committed async writes to the answerer thread.
+  void Answer(std::vector<std::unique_ptr<internal::PendingWrite>> done);
+  void AnswererLoop();
+  // Commits and answers every queued write, then stops both threads.
   void StopCommitter();
   void CommitGroup(std::span<internal::PendingWrite* const> group);
   Status CheckBatch(const Batch& batch) const;

@@ -250,11 +250,12 @@ class MEHDB_EXPORT Store {
   // Write without a waiting thread: `done` is called once with what Write
   // would answer. A batch that fails the checks made before queueing (keys,
   // value sizes, an empty batch) is answered at once, on the calling thread;
-  // otherwise `done` runs on the store's thread that committed the write's
-  // group (a writer's, or the store's committer), once the write is
-  // acknowledged as Write's would be. `done` should be quick: the writers
-  // after it wait. It may read from the store and may call WriteAsync; it
-  // must not call the blocking writes (Put, Erase, Write). A server that
+  // otherwise `done` runs on the store's answering thread, once the write
+  // is acknowledged as Write's would be, in commit order (the thread that
+  // committed the group goes on to the next group meanwhile). `done` should
+  // be quick: the answers after it wait. It may read from the store and may
+  // call WriteAsync; it must not call the blocking writes (Put, Erase,
+  // Write). A server that
   // answers requests from an event loop uses this so that thousands of
   // writes in flight take no thread each. Destroying the store answers
   // every queued write first.
