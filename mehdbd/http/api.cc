@@ -114,7 +114,10 @@ Admission Api::AdmitSet(const Request& req, Response& res,
     AnswerText(res, 400, error);
     return Admission::kAnswered;
   }
-  if (req.method == "DELETE") return Admission::kHandle;
+  // Writes never block (they defer their answers to the store's thread), so
+  // they run on the loop. A DELETE's body, if it has one, is read and
+  // ignored, which keeps the connection usable.
+  if (req.method == "DELETE") return Admission::kReadBodyOnLoop;
   if (plan->never) {
     AnswerText(res, 412, "precondition failed");
     return Admission::kAnswered;
@@ -126,8 +129,6 @@ Admission Api::AdmitSet(const Request& req, Response& res,
     return Admission::kAnswered;
   }
   // No body (curl -X PUT with no data) stores an empty value, as before.
-  // Write never blocks (it defers its answer to the store's thread), so it
-  // runs on the loop.
   return Admission::kReadBodyOnLoop;
 }
 

@@ -101,6 +101,9 @@ class Api {
   void AnswerWrite(Response& res, const std::string& key, const AckWait& acks,
                    const mehdb::Result<mehdb::Seq>& seq);
   void Delete(Response& res, const Target& target, const WritePlan& plan);
+  // A DELETE's answer from the store's outcome (on the store's thread).
+  void AnswerDelete(Response& res, const std::string& key, const WritePlan& plan,
+                    const mehdb::Result<mehdb::Seq>& seq);
   void GetValue(const Request& req, Response& res, const Target& target);
 
   // read_handlers.cc

@@ -17,10 +17,6 @@ void AnswerPreconditionFailed(Response& res) {
   AnswerText(res, 412, "precondition failed");
 }
 
-std::string What(std::string_view method, const Target& target) {
-  return std::string(method) + " /set/" + target.key;
-}
-
 }  // namespace
 
 void Api::Write(Response& res, const Target& target,
@@ -30,9 +26,9 @@ void Api::Write(Response& res, const Target& target,
   mehdb::Batch batch;
   if (plan.conditional) batch.Expect(target.key, plan.expect);
   batch.Put(target.key, value);
-  // The write waits for its group's sync on the store's thread, not on this
-  // worker: the answer is filled in there (AnswerWrite) and goes back to the
-  // connection's loop.
+  // The write waits for its group's sync on the store's thread, not on the
+  // connection's loop: the answer is filled in there (AnswerWrite) and goes
+  // back to the loop.
   auto complete = res.Defer();
   store()->WriteAsync(std::move(batch),
                       [this, &res, key = target.key, acks = plan.acks,
@@ -75,7 +71,18 @@ void Api::Delete(Response& res, const Target& target,
       .Expect(target.key,
               plan.conditional ? plan.expect : mehdb::Batch::kPresent)
       .Erase(target.key);
-  mehdb::Result<mehdb::Seq> seq = store()->Write(batch);
+  // Like a PUT, answered from the store's thread.
+  auto complete = res.Defer();
+  store()->WriteAsync(std::move(batch),
+                      [this, &res, key = target.key, plan,
+                       complete](const mehdb::Result<mehdb::Seq>& seq) {
+                        AnswerDelete(res, key, plan, seq);
+                        complete();
+                      });
+}
+
+void Api::AnswerDelete(Response& res, const std::string& key, const WritePlan& plan,
+                       const mehdb::Result<mehdb::Seq>& seq) {
   if (!seq.ok()) {
     if (seq.status().code() == mehdb::Code::kAborted) {
       if (plan.conditional)
@@ -84,7 +91,7 @@ void Api::Delete(Response& res, const Target& target,
         AnswerText(res, 404, "");
       return;
     }
-    AnswerStoreError(res, seq.status(), What("DELETE", target));
+    AnswerStoreError(res, seq.status(), "DELETE /set/" + key);
     return;
   }
   res.status = 204;

@@ -117,6 +117,22 @@ TEST_F(Framing, AWellFramedBodyEndsWhereItSays) {
   EXPECT_TRUE(Smuggled());
 }
 
+// A DELETE's body (it has no meaning) is read by its framing and dropped:
+// the connection stays usable, and what follows is the next request.
+TEST_F(Framing, ADeleteBodyIsReadAndDropped) {
+  ASSERT_EQ(PutStatus("first", "v"), 200);
+  const std::string answer = RawExchange(
+      server_.port(),
+      "DELETE /set/first HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + kSmuggled,
+      std::chrono::milliseconds(1000));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 204 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("HTTP/1.1 200 ", 10), std::string::npos) << answer;
+  auto first = server_.store().Get("first");
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->has_value());
+  EXPECT_TRUE(Smuggled());
+}
+
 TEST_F(Framing, RangeGetsTheWholeValue) {
   const std::string value(4 << 20, 'v');
   ASSERT_EQ(PutStatus("big", value), 200);
