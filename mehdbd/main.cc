@@ -290,6 +290,7 @@ int Serve(const mehdbd::Config& config,
   // reloads what can be reloaded and is never fatal.
   std::atomic<bool> exiting{false};
   std::thread signals([&] {
+    ::pthread_setname_np(::pthread_self(), "mehdbd-signals");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

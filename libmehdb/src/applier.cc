@@ -5,6 +5,8 @@
 // data, their change-log records and the applied seq together), then drops
 // them from the pending index and retires log segments it has fully
 // applied. Also Open's replay of the log, and Flush for whole-store copies.
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -251,7 +253,10 @@ Status Store::Impl::StartWal() {
     live_keys.store(st.ms_entries + static_cast<std::uint64_t>(pending_live_delta),
                     std::memory_order_release);
   }
-  applier = std::thread([this] { ApplierLoop(); });
+  applier = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mehdb-apply");  // for top -H, gdb, perf
+    ApplierLoop();
+  });
   return Status::Ok();
 }
 

@@ -9,6 +9,8 @@
 // next group. So durable writes from many concurrent clients cost one
 // sequential append and one sync per group; the applier (applier.cc) puts
 // them into LMDB off this path.
+#include <pthread.h>
+
 #include <cstring>
 
 #include "codec.h"
@@ -83,7 +85,12 @@ void Store::Impl::SubmitAsync(std::unique_ptr<PendingWrite> w) {
     w->on_done(Status(Code::kUnavailable, "the store is closing"));
     return;
   }
-  if (!committer.joinable()) committer = std::thread([this] { CommitterLoop(); });
+  if (!committer.joinable()) {
+    committer = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "mehdb-commit");
+      CommitterLoop();
+    });
+  }
   PendingWrite* p = w.release();
   queue.push_back(p);
   if (queue.front() == p) committer_cv.notify_one();
@@ -119,7 +126,12 @@ void Store::Impl::StopCommitter() {
 
 void Store::Impl::Answer(std::vector<std::unique_ptr<PendingWrite>> done) {
   std::lock_guard lock(answer_mu);
-  if (!answerer.joinable()) answerer = std::thread([this] { AnswererLoop(); });
+  if (!answerer.joinable()) {
+    answerer = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "mehdb-answer");
+      AnswererLoop();
+    });
+  }
   for (auto& p : done) answers.push_back(std::move(p));
   answer_cv.notify_one();
 }

@@ -5,12 +5,16 @@
 // connection's life is in connection.cc.
 #include "net/front_end.h"
 
+#include <pthread.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <condition_variable>
+#include <latch>
+#include <memory>
 #include <thread>
 
 #include "base/log.h"
@@ -22,6 +26,20 @@ namespace {
 unsigned LoopCount(unsigned wanted) {
   if (wanted > 0) return wanted;
   return std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+}
+
+// Names a pool's threads (top -H, gdb and perf show them; Linux keeps 15
+// characters): one task per thread, each held until all have started, so
+// that every thread takes exactly one.
+void NameThreads(asio::thread_pool& pool, unsigned threads, const std::string& name) {
+  auto started = std::make_shared<std::latch>(threads);
+  for (unsigned i = 0; i < threads; ++i) {
+    asio::post(pool, [started, name = name.substr(0, 15)] {
+      ::pthread_setname_np(::pthread_self(), name.c_str());
+      started->arrive_and_wait();
+    });
+  }
+  started->wait();
 }
 
 }  // namespace
@@ -88,7 +106,9 @@ int FrontEnd::Listen(const ListenerOptions& options, std::string& error) {
   const int port = acceptor->local_endpoint(ec).port();
   listener->acceptor = std::move(acceptor);
   listener->retry = std::make_unique<asio::steady_timer>(listener->loop->io);
-  listener->workers = std::make_unique<asio::thread_pool>(std::max(1u, options.workers));
+  const unsigned workers = std::max(1u, options.workers);
+  listener->workers = std::make_unique<asio::thread_pool>(workers);
+  NameThreads(*listener->workers, workers, "mehdbd-" + options.name + "-w");
   listeners_.push_back(std::move(listener));
   return port;
 }
@@ -99,9 +119,13 @@ void FrontEnd::Run() {
     ListenerState* state = l.get();
     asio::post(state->loop->io, [this, state] { Accept(*state); });
   }
-  for (auto& loop : loops_) {
-    Loop* lp = loop.get();
-    lp->thread = std::thread([lp] { lp->io.run(); });
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    Loop* lp = loops_[i].get();
+    std::string name = (options_.thread_name + "-" + std::to_string(i)).substr(0, 15);
+    lp->thread = std::thread([lp, name] {
+      ::pthread_setname_np(::pthread_self(), name.c_str());
+      lp->io.run();
+    });
   }
   for (auto& loop : loops_) {
     if (loop->thread.joinable()) loop->thread.join();

@@ -79,6 +79,9 @@ struct FrontEndOptions {
   unsigned loops = 0;  // event loops; 0: one per core, at most 4
   std::size_t max_connections = 10000;
   std::size_t body_budget = std::size_t{256} << 20;
+  // The loops' thread names (top -H, gdb, perf), numbered: at most 12
+  // characters, so "-N" fits Linux's 15.
+  std::string thread_name = "mehdbd-loop";
 };
 
 // Counters for /metrics.

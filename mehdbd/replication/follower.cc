@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "replication/follower.h"
 
+#include <pthread.h>
+
 #include <mehdb/replication.h>
 
 #include <charconv>
@@ -41,7 +43,10 @@ Follower::Follower(StoreHandle& stores, FollowerOptions options)
 Follower::~Follower() { Stop(); }
 
 void Follower::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mehdbd-follow");
+    Run();
+  });
 }
 
 void Follower::Stop() {

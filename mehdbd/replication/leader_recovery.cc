@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "replication/leader_recovery.h"
 
+#include <pthread.h>
+
 #include <httplib.h>
 
 
@@ -56,7 +58,10 @@ void LeaderRecovery::Start() {
   LogWarning("this leader's store is empty: waiting " + how +
              " for followers that hold data, to load the most advanced one's; writes get 503 "
              "meanwhile (--leader-recovery=fresh starts a new history at once)");
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mehdbd-recover");
+    Run();
+  });
 }
 
 void LeaderRecovery::Stop() {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "replication/peer_server.h"
 
+#include <pthread.h>
+
 #include <charconv>
 #include <optional>
 
@@ -89,7 +91,7 @@ PeerServer::PeerServer(StoreHandle& stores, AckTable& acks, PeerServerOptions op
       acks_(acks),
       options_(options),
       service_(std::make_unique<Service>(*this)),
-      front_end_(net::FrontEndOptions{1, 1024, std::size_t{1} << 20}) {}
+      front_end_(net::FrontEndOptions{1, 1024, std::size_t{1} << 20, "mehdbd-peer"}) {}
 
 PeerServer::~PeerServer() { Stop(); }
 
@@ -110,7 +112,10 @@ int PeerServer::Bind(const std::string& host, int port, std::string& error) {
 
 void PeerServer::Start() {
   seq_watch_ = std::make_unique<SeqWatch>(stores_);
-  thread_ = std::thread([this] { front_end_.Run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mehdbd-peer");  // waits for its loop
+    front_end_.Run();
+  });
 }
 
 void PeerServer::Stop() {

@@ -3,12 +3,17 @@
 // Implementation of seq_watch.h.
 #include "store/seq_watch.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 namespace mehdbd {
 
 SeqWatch::SeqWatch(StoreHandle& stores) : stores_(stores) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "mehdbd-seqwatch");
+    Run();
+  });
 }
 
 SeqWatch::~SeqWatch() {

@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -285,6 +287,27 @@ TEST(Process, MetricsCarryTheProcessFigures) {
   const auto at = res->body.find("\nprocess_open_fds ");
   ASSERT_NE(at, std::string::npos);
   EXPECT_GE(std::stod(res->body.substr(at + 18)), process["process_open_fds"] + 2);
+}
+
+// Every thread says what it is (top -H, gdb and perf show the names): the
+// event loops, each listener's workers, the store's applier and the rest.
+TEST(Process, ThreadsAreNamed) {
+  Daemon daemon(Env{{"MEHDB_HOST", "x"}, {"MEHDB_THREADS", "3"}});
+  ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
+  std::map<std::string, int> names;
+  const std::string tasks = "/proc/" + std::to_string(daemon.child().pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) ++names[name];
+  }
+  EXPECT_EQ(names["mehdbd-loop-0"], 1);
+  EXPECT_EQ(names["mehdbd-api-w"], 3);
+  EXPECT_EQ(names["mehdbd-peer-0"], 1);
+  EXPECT_EQ(names["mehdb-apply"], 1);
+  EXPECT_EQ(names["mehdbd-signals"], 1);
+  // Only the main thread keeps the program's name.
+  EXPECT_EQ(names["mehdbd"], 1);
 }
 
 ProcessResult Start(std::vector<std::string> args,

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <string>
@@ -164,6 +166,30 @@ TEST(WriteAsync, ACallbackMayStartTheNextWrite) {
   auto got = store->Get("chain");
   ASSERT_TRUE(got.ok() && *got);
   EXPECT_EQ((*got)->data, "99");
+}
+
+// The store's threads carry names (top -H, gdb, perf show them): the
+// applier from Open, the committer and answerer from the first WriteAsync.
+std::multiset<std::string> ThreadNames(const std::string& task_dir) {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+TEST(WriteAsync, TheStoresThreadsAreNamed) {
+  TempDir tmp;
+  auto store = OpenOrDie(tmp.path());
+  ASSERT_NE(store, nullptr);
+  Answers answers;
+  store->WriteAsync(PutBatch("k", "v"), answers.Callback());
+  answers.Wait(1);
+  const auto names = ThreadNames("/proc/self/task");
+  for (const char* name : {"mehdb-apply", "mehdb-commit", "mehdb-answer"})
+    EXPECT_EQ(names.count(name), 1u) << name;
 }
 
 }  // namespace
