@@ -95,6 +95,42 @@ Result<std::span<const ScanEntry>> Scanner::Next() {
     const std::size_t cap = std::min(kScanBatch, s.left);
     std::size_t n = 0;
     while (n < cap) {
+      // The LMDB keys before the next pending one (all of them once every
+      // pending key is out) go as in the LMDB-only loop, plus one compare
+      // with that key each, rather than through the merge step one by one
+      // (bench/engine's key scan with a writer running, so a few hundred
+      // keys pending: 0.64-0.74x raw LMDB by steps, 0.74-0.79x so).
+      if (s.peek_rc == MDB_SUCCESS) {
+        const bool fenced = s.next_overlay < s.overlay.size();
+        const std::string_view fence =
+            fenced ? std::string_view(s.overlay[s.next_overlay].key) : std::string_view();
+        MDB_cursor* const cursor = s.cursor.get();
+        const bool has_prefix = !s.prefix.empty();
+        // In locals, not in the State: the loop stays in registers.
+        MDB_val k = s.peek_key, d = s.peek_data;
+        int rc = MDB_SUCCESS;
+        while (n < cap) {
+          const std::string_view key = ToView(k);
+          if (fenced && key >= fence) break;
+          if (has_prefix && !key.starts_with(s.prefix)) break;  // the step below ends it
+          if (d.mv_size < internal::kValueHeaderBytes || !s.bounds.Contains(d.mv_data, d.mv_size))
+              [[unlikely]] {
+            s.done = true;
+            return DamagedValue(d, s.bounds);
+          }
+          out[n].key_ = key;
+          out[n].stored_ = ToView(d);
+          ++n;
+          rc = mdb_cursor_get(cursor, &k, &d, MDB_NEXT);
+          if (rc != MDB_SUCCESS) break;
+        }
+        s.peek_key = k;
+        s.peek_data = d;
+        s.peek_rc = rc;
+        if (n == cap) break;
+      }
+      // One step of the merge: the pending key against LMDB's, the end of
+      // the prefix, or an error.
       if (s.peek_rc == MDB_SUCCESS && !s.prefix.empty() &&
           !ToView(s.peek_key).starts_with(s.prefix))
         s.peek_rc = MDB_NOTFOUND;

@@ -15,7 +15,10 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "lmdb_damage.h"
 #include "temp_dir.h"
@@ -268,6 +271,54 @@ TEST(Wal, ATornOrGarbageTailEndsTheReplay) {
   auto next = store->Put("next", "x");
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(*next, 20u);
+}
+
+// Scans longer than a Scanner batch (64 keys) with pending writes spread
+// through them: overwrites, erases, and new keys before, between and after
+// LMDB's, with prefixes and limits that end inside a stretch.
+TEST(Wal, LongScansMergeScatteredPendingWrites) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  ASSERT_TRUE(store);
+  std::map<std::string, std::string> want;
+  for (int i = 0; i < 300; i += 2) {
+    ASSERT_TRUE(store->Put(Key(i), Val(i)).ok());
+    want[Key(i)] = Val(i);
+  }
+  testing::WaitUntilApplied(*store);
+  ApplierBlocker blocker(dir.path());
+  ASSERT_TRUE(blocker.held());
+  for (int i = -3; i < 305; i += 7) {
+    const std::string k = i < 0 ? "a" + std::to_string(i) : Key(i);
+    if (i % 3 == 0 && want.count(k) != 0) {
+      ASSERT_TRUE(store->Erase(k).ok());
+      want.erase(k);
+    } else {
+      ASSERT_TRUE(store->Put(k, "pending " + k).ok());
+      want[k] = "pending " + k;
+    }
+  }
+  ASSERT_GT(store->GetStats()->unapplied_bytes, 0u) << "the applier got past the blocker";
+  for (const std::string prefix : {"", "key-1", "key-11", "a"}) {
+    for (std::size_t limit : {0, 1, 63, 64, 65, 100}) {
+      SCOPED_TRACE("prefix '" + prefix + "' limit " + std::to_string(limit));
+      std::vector<std::pair<std::string, std::string>> expected;
+      for (auto it = want.lower_bound(prefix); it != want.end() && it->first.starts_with(prefix);
+           ++it) {
+        if (limit != 0 && expected.size() == limit) break;
+        expected.emplace_back(it->first, it->second);
+      }
+      std::vector<std::pair<std::string, std::string>> got;
+      ScanOptions o;
+      o.prefix = prefix;
+      o.limit = limit;
+      ASSERT_TRUE(store->ForEach(o, [&](std::string_view k, std::string_view v, Seq) {
+        got.emplace_back(std::string(k), std::string(v));
+        return true;
+      }).ok());
+      EXPECT_EQ(got, expected);
+    }
+  }
 }
 
 TEST(Wal, StaleRecordsOfAnotherSegmentNeverReplay) {
