@@ -290,7 +290,6 @@ int Serve(const mehdbd::Config& config,
   // reloads what can be reloaded and is never fatal.
   std::atomic<bool> exiting{false};
   std::thread signals([&] {
-    ::pthread_setname_np(::pthread_self(), "mehdbd-signals");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -327,6 +326,7 @@ int Serve(const mehdbd::Config& config,
       return;
     }
   });
+  ::pthread_setname_np(signals.native_handle(), "mehdbd-signals");
 
   if (peers) peers->Start();
   if (recovery) recovery->Start();

@@ -253,10 +253,10 @@ Status Store::Impl::StartWal() {
     live_keys.store(st.ms_entries + static_cast<std::uint64_t>(pending_live_delta),
                     std::memory_order_release);
   }
-  applier = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "mehdb-apply");  // for top -H, gdb, perf
-    ApplierLoop();
-  });
+  applier = std::thread([this] { ApplierLoop(); });
+  // Named here, not by the thread itself, so the name is set once Open
+  // returns (top -H, gdb and perf show it).
+  ::pthread_setname_np(applier.native_handle(), "mehdb-apply");
   return Status::Ok();
 }
 

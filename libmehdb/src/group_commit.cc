@@ -86,10 +86,8 @@ void Store::Impl::SubmitAsync(std::unique_ptr<PendingWrite> w) {
     return;
   }
   if (!committer.joinable()) {
-    committer = std::thread([this] {
-      ::pthread_setname_np(::pthread_self(), "mehdb-commit");
-      CommitterLoop();
-    });
+    committer = std::thread([this] { CommitterLoop(); });
+    ::pthread_setname_np(committer.native_handle(), "mehdb-commit");
   }
   PendingWrite* p = w.release();
   queue.push_back(p);
@@ -127,10 +125,8 @@ void Store::Impl::StopCommitter() {
 void Store::Impl::Answer(std::vector<std::unique_ptr<PendingWrite>> done) {
   std::lock_guard lock(answer_mu);
   if (!answerer.joinable()) {
-    answerer = std::thread([this] {
-      ::pthread_setname_np(::pthread_self(), "mehdb-answer");
-      AnswererLoop();
-    });
+    answerer = std::thread([this] { AnswererLoop(); });
+    ::pthread_setname_np(answerer.native_handle(), "mehdb-answer");
   }
   for (auto& p : done) answers.push_back(std::move(p));
   answer_cv.notify_one();

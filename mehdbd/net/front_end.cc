@@ -122,10 +122,8 @@ void FrontEnd::Run() {
   for (std::size_t i = 0; i < loops_.size(); ++i) {
     Loop* lp = loops_[i].get();
     std::string name = (options_.thread_name + "-" + std::to_string(i)).substr(0, 15);
-    lp->thread = std::thread([lp, name] {
-      ::pthread_setname_np(::pthread_self(), name.c_str());
-      lp->io.run();
-    });
+    lp->thread = std::thread([lp] { lp->io.run(); });
+    ::pthread_setname_np(lp->thread.native_handle(), name.c_str());
   }
   for (auto& loop : loops_) {
     if (loop->thread.joinable()) loop->thread.join();

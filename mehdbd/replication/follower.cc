@@ -43,10 +43,8 @@ Follower::Follower(StoreHandle& stores, FollowerOptions options)
 Follower::~Follower() { Stop(); }
 
 void Follower::Start() {
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "mehdbd-follow");
-    Run();
-  });
+  thread_ = std::thread([this] { Run(); });
+  ::pthread_setname_np(thread_.native_handle(), "mehdbd-follow");
 }
 
 void Follower::Stop() {

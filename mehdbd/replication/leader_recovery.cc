@@ -58,10 +58,8 @@ void LeaderRecovery::Start() {
   LogWarning("this leader's store is empty: waiting " + how +
              " for followers that hold data, to load the most advanced one's; writes get 503 "
              "meanwhile (--leader-recovery=fresh starts a new history at once)");
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "mehdbd-recover");
-    Run();
-  });
+  thread_ = std::thread([this] { Run(); });
+  ::pthread_setname_np(thread_.native_handle(), "mehdbd-recover");
 }
 
 void LeaderRecovery::Stop() {

@@ -112,10 +112,8 @@ int PeerServer::Bind(const std::string& host, int port, std::string& error) {
 
 void PeerServer::Start() {
   seq_watch_ = std::make_unique<SeqWatch>(stores_);
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "mehdbd-peer");  // waits for its loop
-    front_end_.Run();
-  });
+  thread_ = std::thread([this] { front_end_.Run(); });
+  ::pthread_setname_np(thread_.native_handle(), "mehdbd-peer");  // waits for its loop
 }
 
 void PeerServer::Stop() {

@@ -10,10 +10,8 @@
 namespace mehdbd {
 
 SeqWatch::SeqWatch(StoreHandle& stores) : stores_(stores) {
-  thread_ = std::thread([this] {
-    ::pthread_setname_np(::pthread_self(), "mehdbd-seqwatch");
-    Run();
-  });
+  thread_ = std::thread([this] { Run(); });
+  ::pthread_setname_np(thread_.native_handle(), "mehdbd-seqwatch");
 }
 
 SeqWatch::~SeqWatch() {

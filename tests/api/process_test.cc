@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -308,12 +309,22 @@ constexpr bool kSanitized = false;
 TEST(Process, ThreadsAreNamed) {
   Daemon daemon(Env{{"MEHDB_HOST", "x"}, {"MEHDB_THREADS", "3"}});
   ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
-  std::map<std::string, int> names;
   const std::string tasks = "/proc/" + std::to_string(daemon.child().pid()) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) ++names[name];
+  auto read_names = [&] {
+    std::map<std::string, int> names;
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name)) ++names[name];
+    }
+    return names;
+  };
+  // The API answers before the peer server's thread has necessarily started
+  // its loop: wait (a while) for that last one to appear.
+  auto names = read_names();
+  for (int i = 0; i < 100 && names["mehdbd-peer-0"] == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    names = read_names();
   }
   EXPECT_EQ(names["mehdbd-loop-0"], 1);
   EXPECT_EQ(names["mehdbd-api-w"], 3);
