@@ -70,8 +70,7 @@ void Store::Impl::ApplierLoop() {
       applier_cv.wait(lock, [&] { return stopping || !unapplied.empty(); });
       if (unapplied.empty()) return;  // stopping, and everything is applied
       // Let a batch gather (Options::apply_delay).
-      const std::uint64_t enough =
-          std::min(options.apply_batch_bytes, options.max_unapplied_bytes / 2);
+      const std::uint64_t enough = ApplyGatherBytes();
       applier_cv.wait_for(lock, options.apply_delay, [&] {
         return stopping || retry_now || flush_waiters > 0 || unapplied_bytes >= enough;
       });

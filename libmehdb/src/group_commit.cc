@@ -496,8 +496,10 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
     return fail_all(s);
   }
 
+  bool wake_applier = false;
   {
     std::lock_guard lock(pending_mu);
+    const std::uint64_t unapplied_before = unapplied_bytes;
     if (!doubted.empty() && !wal->InDoubt()) {
       // This append's new segment superseded the failed one's records.
       doubted.clear();
@@ -510,8 +512,16 @@ void Store::Impl::CommitGroup(std::span<PendingWrite* const> group) {
       unapplied.push_back({g.seqs[i], std::move(g.frames[i])});
     }
     live_keys.fetch_add(static_cast<std::uint64_t>(g.live_delta), std::memory_order_release);
+    // Wake the applier only when what it waits for may have come true: the
+    // first unapplied record, or the batch it gathers reaching its size.
+    // Its waits test their condition under pending_mu before sleeping, so
+    // a crossing while it is busy applying is seen when it next waits; a
+    // wake per group would cost a context switch each, for nothing.
+    const std::uint64_t enough = ApplyGatherBytes();
+    wake_applier = unapplied_before == 0 ||
+                   (unapplied_before < enough && unapplied_bytes >= enough);
   }
-  applier_cv.notify_one();
+  if (wake_applier) applier_cv.notify_one();
   Publish(next, hist);
   commits.fetch_add(1, std::memory_order_relaxed);
   committed_writes.fetch_add(group.size(), std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 
 #include <mehdb/store.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -208,6 +209,11 @@ struct Store::Impl {
   // single record: the applier cannot get further until things change.
   std::uint64_t applier_stuck_attempt = 0;
   mutable std::condition_variable applier_cv;  // work for the applier, or stop
+  // The unapplied bytes the applier waits for before it commits a batch
+  // (unless Options::apply_delay ends first or a flush asks).
+  std::uint64_t ApplyGatherBytes() const {
+    return std::min(options.apply_batch_bytes, options.max_unapplied_bytes / 2);
+  }
   mutable std::condition_variable applied_cv;  // the applier made progress
   std::thread applier;
   std::atomic<Seq> applied_seq{0};
