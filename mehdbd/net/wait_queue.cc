@@ -32,6 +32,7 @@ void WaitQueue::Add(std::weak_ptr<void> alive, std::function<void()> wake, std::
         prune_at_ = std::max<std::size_t>(256, waiters_.size() * 2);
       }
       waiters_.emplace_back(std::move(alive), std::move(wake));
+      if (waiters_.size() == 1) listed_.notify_one();
       return;
     }
   }
@@ -49,6 +50,11 @@ void WaitQueue::NotifyAll() {
   }
   for (auto& [alive, wake] : woken)
     if (!alive.expired()) wake();
+}
+
+bool WaitQueue::WaitForWaiters(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return listed_.wait_for(lock, timeout, [&] { return !waiters_.empty(); });
 }
 
 std::size_t WaitQueue::size() const {

@@ -18,6 +18,8 @@
 #ifndef MEHDBD_NET_WAIT_QUEUE_H_
 #define MEHDBD_NET_WAIT_QUEUE_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,9 +42,13 @@ class WaitQueue {
   void Add(std::weak_ptr<void> alive, std::function<void()> wake, std::uint64_t since);
   void NotifyAll();
   std::size_t size() const;
+  // Blocks until a waiter is listed or `timeout` passes; answers whether
+  // one is. For a notifier that only needs to watch while someone waits.
+  bool WaitForWaiters(std::chrono::milliseconds timeout);
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable listed_;  // the list became non-empty
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> waiters_;
   std::size_t prune_at_ = 256;   // guarded by mu_
   std::uint64_t notified_ = 0;   // guarded by mu_: the stamp of the latest NotifyAll()

@@ -2,10 +2,11 @@
 //
 // SeqWatch: turns the live store's sequence moving into WaitQueue
 // notifications, for requests parked until a sequence is reached (reads
-// with min_seq, followers' long-polls): one thread blocks in
-// Store::WaitForSeq for the next commit or applied batch, instead of one
-// thread per waiting request. It follows the store a follower swaps in
-// after a snapshot.
+// with min_seq, followers' long-polls): while any request is parked, one
+// thread blocks in Store::WaitForSeq for the next commit or applied batch,
+// instead of one thread per waiting request; while none is, it sleeps
+// until one parks. It follows the store a follower swaps in after a
+// snapshot.
 //
 // Thread safety: queue() from any thread; construct and destroy from one.
 #ifndef MEHDBD_STORE_SEQ_WATCH_H_
