@@ -9,7 +9,10 @@
 // here each order of check, notification and join is set up exactly.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
 #include <memory>
+#include <thread>
 
 #include "net/wait_queue.h"
 
@@ -74,6 +77,26 @@ TEST(WaitQueue, AWaiterGoneBeforeItsWakeUpIsNotCalled) {
   listed.token.reset();
   queue.NotifyAll();
   EXPECT_EQ(listed.woken, 0);
+}
+
+// A notifier that watches only while someone waits (SeqWatch) sleeps in
+// WaitForWaiters: the first waiter to join must release it. Its wait here
+// is an hour, so a join that does not wake it hangs the test (the suite's
+// timeout fails it) instead of passing late.
+TEST(WaitQueue, TheFirstWaiterReleasesWaitForWaiters) {
+  WaitQueue queue;
+  EXPECT_FALSE(queue.WaitForWaiters(std::chrono::milliseconds(1)));  // none listed
+  std::promise<bool> released;
+  std::thread watcher([&] { released.set_value(queue.WaitForWaiters(std::chrono::hours(1))); });
+  // Most likely asleep by then; if not, it finds the waiter listed at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Waiter waiter;
+  waiter.Join(queue, WaitQueue::Epoch());
+  EXPECT_TRUE(released.get_future().get());
+  watcher.join();
+  EXPECT_TRUE(queue.WaitForWaiters(std::chrono::milliseconds(1)));  // still listed
+  queue.NotifyAll();
+  EXPECT_FALSE(queue.WaitForWaiters(std::chrono::milliseconds(1)));  // woken: none left
 }
 
 }  // namespace
