@@ -91,7 +91,11 @@ void Store::Impl::SubmitAsync(std::unique_ptr<PendingWrite> w) {
   }
   PendingWrite* p = w.release();
   queue.push_back(p);
-  if (queue.front() == p) committer_cv.notify_one();
+  // The committer waits only on an empty queue. Woken after the unlock,
+  // it does not wake straight into a mutex this thread still holds.
+  const bool was_empty = queue.front() == p;
+  lock.unlock();
+  if (was_empty) committer_cv.notify_one();
 }
 
 void Store::Impl::CommitterLoop() {
@@ -123,13 +127,20 @@ void Store::Impl::StopCommitter() {
 }
 
 void Store::Impl::Answer(std::vector<std::unique_ptr<PendingWrite>> done) {
-  std::lock_guard lock(answer_mu);
-  if (!answerer.joinable()) {
-    answerer = std::thread([this] { AnswererLoop(); });
-    ::pthread_setname_np(answerer.native_handle(), "mehdb-answer");
+  bool was_empty = false;
+  {
+    std::lock_guard lock(answer_mu);
+    if (!answerer.joinable()) {
+      answerer = std::thread([this] { AnswererLoop(); });
+      ::pthread_setname_np(answerer.native_handle(), "mehdb-answer");
+    }
+    was_empty = answers.empty();
+    for (auto& p : done) answers.push_back(std::move(p));
   }
-  for (auto& p : done) answers.push_back(std::move(p));
-  answer_cv.notify_one();
+  // The answerer waits only when nothing is queued (answers it took are
+  // off the queue, so a busy answerer is woken for nothing: cheap with no
+  // waiter). Woken after the unlock, it does not wake into a held mutex.
+  if (was_empty) answer_cv.notify_one();
 }
 
 void Store::Impl::AnswererLoop() {
