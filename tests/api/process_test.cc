@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -23,6 +22,7 @@
 #include <thread>
 
 #include "../unit/lmdb_damage.h"
+#include "../unit/thread_names.h"
 #include "harness.h"
 
 namespace mehdb_test {
@@ -309,22 +309,12 @@ constexpr bool kSanitized = false;
 TEST(Process, ThreadsAreNamed) {
   Daemon daemon(Env{{"MEHDB_HOST", "x"}, {"MEHDB_THREADS", "3"}});
   ASSERT_TRUE(daemon.up()) << daemon.child().Stderr();
-  const std::string tasks = "/proc/" + std::to_string(daemon.child().pid()) + "/task";
-  auto read_names = [&] {
-    std::map<std::string, int> names;
-    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-      std::ifstream comm(task.path() / "comm");
-      std::string name;
-      if (std::getline(comm, name)) ++names[name];
-    }
-    return names;
-  };
   // The API answers before the peer server's thread has necessarily started
   // its loop: wait (a while) for that last one to appear.
-  auto names = read_names();
+  auto names = mehdb::testing::ThreadNames(daemon.child().pid());
   for (int i = 0; i < 100 && names["mehdbd-peer-0"] == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    names = read_names();
+    names = mehdb::testing::ThreadNames(daemon.child().pid());
   }
   EXPECT_EQ(names["mehdbd-loop-0"], 1);
   EXPECT_EQ(names["mehdbd-api-w"], 3);

@@ -7,8 +7,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <string>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "temp_dir.h"
+#include "thread_names.h"
 
 namespace mehdb {
 namespace {
@@ -170,16 +169,6 @@ TEST(WriteAsync, ACallbackMayStartTheNextWrite) {
 
 // The store's threads carry names (top -H, gdb, perf show them): the
 // applier from Open, the committer and answerer from the first WriteAsync.
-std::multiset<std::string> ThreadNames(const std::string& task_dir) {
-  std::multiset<std::string> names;
-  for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) names.insert(name);
-  }
-  return names;
-}
-
 TEST(WriteAsync, TheStoresThreadsAreNamed) {
   TempDir tmp;
   auto store = OpenOrDie(tmp.path());
@@ -187,9 +176,9 @@ TEST(WriteAsync, TheStoresThreadsAreNamed) {
   Answers answers;
   store->WriteAsync(PutBatch("k", "v"), answers.Callback());
   answers.Wait(1);
-  const auto names = ThreadNames("/proc/self/task");
+  auto names = testing::ThreadNames();
   for (const char* name : {"mehdb-apply", "mehdb-commit", "mehdb-answer"})
-    EXPECT_EQ(names.count(name), 1u) << name;
+    EXPECT_EQ(names[name], 1) << name;
 }
 
 }  // namespace
