@@ -31,7 +31,8 @@ constexpr auto kRetryPause = std::chrono::milliseconds(100);
 
 }  // namespace
 
-Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq last) {
+Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq last,
+                                 std::vector<std::string>* keys) {
   std::vector<LogRecord> records;
   records.reserve(frames.size());
   for (const std::string* f : frames) {
@@ -39,7 +40,7 @@ Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq
     if (!rec.ok()) return rec.status();
     records.push_back(std::move(*rec));
   }
-  return RunWrite(
+  Status s = RunWrite(
       [&](MDB_txn* txn) -> int {
         std::uint64_t log_bytes = internal::GetMetaU64(txn, meta, internal::kMetaLogBytes);
         for (std::size_t i = 0; i < records.size(); ++i) {
@@ -55,6 +56,10 @@ Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq
         return internal::PutMetaU64(txn, meta, internal::kMetaLogBytes, log_bytes);
       },
       "applying the write-ahead log");
+  if (s.ok() && keys != nullptr)
+    for (LogRecord& rec : records)
+      for (LogOp& op : rec.ops) keys->push_back(std::move(op.key));
+  return s;
 }
 
 void Store::Impl::ApplierLoop() {
@@ -84,18 +89,11 @@ void Store::Impl::ApplierLoop() {
         last = r.seq;
       }
     }
-    Status s = ApplyRecords(frames, last);
+    // The keys these records touched, to drop their pending entries.
+    std::vector<std::string> keys;
+    Status s = ApplyRecords(frames, last, &keys);
     std::uint64_t batch_bytes = 0;
     for (const std::string* f : frames) batch_bytes += f->size();
-    std::vector<std::string> keys;
-    if (s.ok()) {
-      // The keys these records touched, to drop their pending entries.
-      for (const std::string* f : frames) {
-        Result<LogRecord> rec = DecodeFrame(*f);
-        if (rec.ok())
-          for (LogOp& op : rec->ops) keys.push_back(std::move(op.key));
-      }
-    }
     {
       std::unique_lock lock(pending_mu);
       ++applier_attempts;
@@ -198,7 +196,7 @@ Status Store::Impl::StartWal() {
       frames.push_back(&records[end].frame);
       bytes += records[end].frame.size();
     }
-    if (Status s = ApplyRecords(frames, records[end - 1].seq); !s.ok()) {
+    if (Status s = ApplyRecords(frames, records[end - 1].seq, nullptr); !s.ok()) {
       if (frames.size() == 1) {
         if (s.code() != Code::kNoSpace && s.code() != Code::kResourceExhausted) return s;
         stuck = s;

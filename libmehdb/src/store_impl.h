@@ -225,8 +225,10 @@ struct Store::Impl {
   void StopApplier();
   void ApplierLoop();
   // Commits records (consecutive, after applied_seq) to LMDB in one
-  // transaction, recording the last as last_seq.
-  Status ApplyRecords(std::span<const std::string* const> frames, Seq last);
+  // transaction, recording the last as last_seq. Once committed, appends
+  // the keys they touched to `keys` (if given): the frames are decoded once.
+  Status ApplyRecords(std::span<const std::string* const> frames, Seq last,
+                      std::vector<std::string>* keys);
   // Waits until every write acknowledged so far is in LMDB; the applier's
   // failure if it cannot get there.
   Status Flush() const;
