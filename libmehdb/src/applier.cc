@@ -2,9 +2,9 @@
 //
 // The applier: a background thread that commits acknowledged records from
 // the write-ahead log to LMDB, many records per synced transaction (the
-// data, their change-log records and the applied seq together), then drops
-// them from the pending index and retires log segments it has fully
-// applied. Also Open's replay of the log, and Flush for whole-store copies.
+// data and the applied seq together), then drops them from the pending
+// index and retires log segments it has applied and the retention bounds
+// no longer keep. Also Open's replay of the log, and Flush for whole-store copies.
 #include <pthread.h>
 
 #include <algorithm>
@@ -42,18 +42,9 @@ Status Store::Impl::ApplyRecords(std::span<const std::string* const> frames, Seq
   }
   Status s = RunWrite(
       [&](MDB_txn* txn) -> int {
-        std::uint64_t log_bytes = internal::GetMetaU64(txn, meta, internal::kMetaLogBytes);
-        for (std::size_t i = 0; i < records.size(); ++i) {
-          if (int rc = ApplyOps(txn, records[i].ops, records[i].seq)) return rc;
-          if (int rc = AppendLog(txn, records[i].seq, *frames[i], log_bytes)) return rc;
-        }
-        Seq first = 0;
-        if (int rc = TrimLog(txn, last, records.size(), log_bytes, first)) return rc;
-        if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, last)) return rc;
-        if (first != 0)
-          if (int rc = internal::PutMetaU64(txn, meta, internal::kMetaFirstLogSeq, first))
-            return rc;
-        return internal::PutMetaU64(txn, meta, internal::kMetaLogBytes, log_bytes);
+        for (const LogRecord& rec : records)
+          if (int rc = ApplyOps(txn, rec.ops, rec.seq)) return rc;
+        return internal::PutMetaU64(txn, meta, internal::kMetaLastSeq, last);
       },
       "applying the write-ahead log");
   if (s.ok() && keys != nullptr)
@@ -173,11 +164,13 @@ void Store::Impl::StopApplier() {
 }
 
 Status Store::Impl::StartWal() {
-  wal = std::make_unique<internal::Wal>(dir, options.wal_segment_bytes,
-                                        options.durability == Durability::kSync);
+  wal = std::make_unique<internal::Wal>(
+      dir, options.wal_segment_bytes, options.durability == Durability::kSync,
+      internal::Wal::Retention{options.log_retain_entries, options.log_retain_bytes,
+                               [this] { return LogHoldFloor(); }});
   std::vector<internal::Wal::Replayed> records;
   const Seq applied = last_seq.load(std::memory_order_acquire);
-  if (Status s = wal->Replay(applied, CurrentHistory(), records); !s.ok()) return s;
+  if (Status s = wal->Load(applied, CurrentHistory(), records); !s.ok()) return s;
   // Apply what LMDB had not, in bounded batches, before anything reads;
   // halving a batch that fails, as the applier does. A record LMDB has no
   // room for (a full volume or map) does not keep the store shut: it and
@@ -217,10 +210,8 @@ Status Store::Impl::StartWal() {
   }
   if (!records.empty()) last_seq.store(records.back().seq, std::memory_order_release);
   const Seq next = last_seq.load(std::memory_order_acquire) + 1;
-  if (Status s = stuck.ok() ? wal->Reset(next, CurrentHistory())
-                            : wal->Continue(next, CurrentHistory());
-      !s.ok())
-    return s;
+  if (Status s = wal->Continue(next, CurrentHistory()); !s.ok()) return s;
+  wal->Retire(applied_seq.load(std::memory_order_acquire));
   std::int64_t pending_live_delta = 0;
   {
     auto txn = BeginRead();

@@ -93,10 +93,4 @@ bool StoredValueIntact(std::string_view key, std::string_view stored) {
                         stored.substr(kValueHeaderBytes));
 }
 
-std::string SeqKey(std::uint64_t seq) {
-  std::string out;
-  PutU64(out, seq);
-  return out;
-}
-
 }  // namespace mehdb::internal

@@ -86,9 +86,6 @@ void WriteStoredValue(char* dst, std::string_view key, std::uint64_t version,
 // Whether `stored` (at least kValueHeaderBytes long) matches its checksum.
 bool StoredValueIntact(std::string_view key, std::string_view stored);
 
-// 8-byte big-endian key for a seq in the log DBI.
-std::string SeqKey(std::uint64_t seq);
-
 }  // namespace mehdb::internal
 
 #endif  // MEHDB_SRC_CODEC_H_

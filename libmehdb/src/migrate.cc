@@ -8,6 +8,13 @@
 // are format 2, the rest still format 1, so a crash in the middle resumes
 // where it stopped. The last chunk sets the format record to 2 and drops the
 // marker. The change log is not touched (its frames always had checksums).
+//
+// 2 -> 3: the change log moves to the write-ahead log's segments. LMDB's
+// copy ("log" database, meta "first_log_seq" and "log_bytes") is dropped in
+// one transaction that also sets the format record to 3, so a crash leaves
+// either store whole. Its records are not carried over: the log then starts
+// at the records the write-ahead log still holds, and a follower further
+// behind loads a snapshot once.
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,9 +34,37 @@ constexpr std::size_t kMigrateChunkKeys = 4096;
 }  // namespace
 
 Status Store::Impl::Migrate() {
-  if (format_on_disk != internal::kFormatNoChecksum)
+  if (format_on_disk == internal::kFormatNoChecksum)
+    if (Status s = AddChecksums(); !s.ok()) return s;
+  if (format_on_disk == internal::kFormatLogInLmdb)
+    if (Status s = DropLmdbLog(); !s.ok()) return s;
+  if (format_on_disk != internal::kFormatVersion)
     return Status(Code::kInternal,
                   "no migration from store format " + std::to_string(format_on_disk));
+  return Status::Ok();
+}
+
+Status Store::Impl::DropLmdbLog() {
+  Status s = RunWrite(
+      [&](MDB_txn* txn) -> int {
+        MDB_dbi log;
+        int rc = mdb_dbi_open(txn, "log", 0, &log);
+        if (rc == MDB_SUCCESS) rc = mdb_drop(txn, log, 1);
+        if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+        for (std::string_view key : {internal::kMetaFirstLogSeq, internal::kMetaLogBytes}) {
+          MDB_val k = ToVal(key);
+          rc = mdb_del(txn, meta, &k, nullptr);
+          if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
+        }
+        return internal::PutMetaU64(txn, meta, internal::kMetaFormat, internal::kFormatVersion);
+      },
+      "migrating " + dir + " to store format 3");
+  if (!s.ok()) return s;
+  format_on_disk = internal::kFormatVersion;
+  return Status::Ok();
+}
+
+Status Store::Impl::AddChecksums() {
   bool done = false;
   while (!done) {
     Status verdict;
@@ -85,13 +120,14 @@ Status Store::Impl::Migrate() {
           rc = mdb_del(txn, meta, &mk, nullptr);
           if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return rc;
           done = true;
-          return internal::PutMetaU64(txn, meta, internal::kMetaFormat, internal::kFormatVersion);
+          return internal::PutMetaU64(txn, meta, internal::kMetaFormat,
+                                      internal::kFormatLogInLmdb);
         },
         "migrating " + dir + " to store format 2");
     if (!verdict.ok()) return verdict;
     if (!s.ok()) return s;
   }
-  format_on_disk = internal::kFormatVersion;
+  format_on_disk = internal::kFormatLogInLmdb;
   return Status::Ok();
 }
 

@@ -82,9 +82,6 @@ Status Store::ExportSnapshot(const std::function<bool(std::string_view)>& sink,
     Impl& impl;
     std::list<Impl::LogHold>::iterator hold;
     ~ReleaseHold() {
-      // Records acknowledged while the snapshot streamed reach LMDB's change
-      // log under the hold, even when the grace time is nil.
-      (void)impl.Flush();
       std::lock_guard lock(impl.holds_mu);
       hold->until = std::chrono::steady_clock::now() + impl.options.snapshot_log_grace;
     }
@@ -298,10 +295,7 @@ Result<SnapshotHeader> SnapshotLoader::Finish() {
         int rc;
         if ((rc = mdb_put(txn, st.meta, &hk, &hv, 0)) ||
             (rc = internal::PutMetaU64(txn, st.meta, internal::kMetaLastSeq, s.header.seq)) ||
-            (rc = internal::PutMetaU64(txn, st.meta, internal::kMetaFirstLogSeq,
-                                       s.header.seq + 1)) ||
-            (rc = internal::PutMetaU64(txn, st.meta, internal::kMetaLogBytes, 0)) ||
-            (rc = mdb_drop(txn, st.log, 0)) || (rc = mdb_del(txn, st.meta, &lk, nullptr)))
+            (rc = mdb_del(txn, st.meta, &lk, nullptr)))
           return rc;
         return MDB_SUCCESS;
       },

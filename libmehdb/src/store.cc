@@ -190,7 +190,6 @@ int Store::Impl::InitMeta(MDB_txn* txn, Status& verdict) {
   Impl& impl = *this;
   int rc;
   if ((rc = mdb_dbi_open(txn, "kv", MDB_CREATE, &impl.kv)) ||
-      (rc = mdb_dbi_open(txn, "log", MDB_CREATE, &impl.log)) ||
       (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &impl.meta)))
     return rc;
   MDB_val k = ToVal(internal::kMetaFormat), d;
@@ -208,16 +207,15 @@ int Store::Impl::InitMeta(MDB_txn* txn, Status& verdict) {
     if ((rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaFormat,
                                    internal::kFormatVersion)) ||
         (rc = mdb_put(txn, impl.meta, &hk, &hv, 0)) ||
-        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaLastSeq, 0)) ||
-        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaFirstLogSeq, 1)) ||
-        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaLogBytes, 0)))
+        (rc = internal::PutMetaU64(txn, impl.meta, internal::kMetaLastSeq, 0)))
       return rc;
   } else if (rc != MDB_SUCCESS) {
     return rc;
   }
   const std::uint64_t format = internal::GetMetaU64(txn, impl.meta, internal::kMetaFormat);
   impl.format_on_disk = format;
-  if (format != internal::kFormatVersion && format != internal::kFormatNoChecksum) {
+  if (format != internal::kFormatVersion && format != internal::kFormatLogInLmdb &&
+      format != internal::kFormatNoChecksum) {
     verdict = Status(Code::kDataLoss,
                      "unsupported store format " + std::to_string(format));
     return MDB_INCOMPATIBLE;
@@ -375,12 +373,6 @@ Result<Stats> Store::GetStats() const {
   {
     auto txn = impl_->BeginRead();
     if (!txn.ok()) return txn.status();
-    MDB_stat kv, log;
-    mdb_stat(txn->get(), impl_->kv, &kv);
-    mdb_stat(txn->get(), impl_->log, &log);
-    st.log_entries = log.ms_entries;
-    st.first_log_seq = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaFirstLogSeq);
-    st.log_bytes = internal::GetMetaU64(txn->get(), impl_->meta, internal::kMetaLogBytes);
     MDB_envinfo info;
     MDB_stat env_st;
     mdb_env_info(impl_->env, &info);
@@ -396,6 +388,10 @@ Result<Stats> Store::GetStats() const {
     st.unapplied_bytes = impl_->unapplied_bytes;
   }
   st.wal_bytes = impl_->wal->Bytes();
+  const internal::Wal::Retained log = impl_->wal->Info();
+  st.first_log_seq = log.first;
+  st.log_entries = log.entries;
+  st.log_bytes = log.bytes;
   st.applier_commits = impl_->applier_commits.load(std::memory_order_relaxed);
   st.history = impl_->CurrentHistory();
   struct stat file;

@@ -5,18 +5,17 @@
 // path; store_log.cc: the change log and follower apply; snapshot.cc:
 // backups and snapshot streams).
 //
-// On-disk layout: one LMDB environment in the store's directory with three
+// On-disk layout: one LMDB environment in the store's directory with two
 // named databases:
-//   kv    key -> u64 version | value bytes
-//   log   u64 seq (big-endian) -> framed record (see mehdb/replication.h)
+//   kv    key -> u64 version | u32 crc32c | value bytes (codec.h)
 //   meta  "format", "history", "last_seq" (the last seq applied to LMDB),
-//         "first_log_seq", "log_bytes", and "loading" while a snapshot load
-//         is unfinished.
-// and the write-ahead log in wal/ (wal.h), holding acknowledged records the
-// applier (applier.cc) has not committed to LMDB yet. Until it has, they are
-// also in memory: `pending` (key -> newest op) for reads, scans and
-// conditions, and `unapplied` (the records in seq order) for the applier
-// and ReadLog.
+//         and "loading" while a snapshot load is unfinished.
+// and the write-ahead log in wal/ (wal.h): every acknowledged record the
+// applier (applier.cc) has not committed to LMDB yet, and the retained
+// change log followers read (store_log.cc). Until the applier has committed
+// a record it is also in memory: `pending` (key -> newest op) for reads,
+// scans and conditions, and `unapplied` (the records in seq order) for the
+// applier and ReadLog.
 #ifndef MEHDB_SRC_STORE_IMPL_H_
 #define MEHDB_SRC_STORE_IMPL_H_
 
@@ -52,13 +51,17 @@ namespace mehdb {
 
 namespace internal {
 
-// 2: each stored value carries a CRC-32C (codec.h). 1: no checksum; Open
-// migrates it (migrate.cc), recording progress under kMetaMigratedUpTo.
-constexpr std::uint32_t kFormatVersion = 2;
+// 3: the change log is the write-ahead log's; LMDB has no "log" database.
+// 2: each stored value carries a CRC-32C (codec.h), and LMDB held a copy of
+// the change log. 1: no checksum. Open migrates either (migrate.cc); 1 -> 2
+// records its progress under kMetaMigratedUpTo.
+constexpr std::uint32_t kFormatVersion = 3;
+constexpr std::uint32_t kFormatLogInLmdb = 2;
 constexpr std::uint32_t kFormatNoChecksum = 1;
 constexpr std::string_view kMetaFormat = "format";
 constexpr std::string_view kMetaHistory = "history";
 constexpr std::string_view kMetaLastSeq = "last_seq";
+// Format 2's change-log bookkeeping, removed by the migration to 3.
 constexpr std::string_view kMetaFirstLogSeq = "first_log_seq";
 constexpr std::string_view kMetaLogBytes = "log_bytes";
 constexpr std::string_view kMetaLoading = "loading";
@@ -114,7 +117,6 @@ struct Store::Impl {
   internal::DirLock lock;
   MDB_env* env = nullptr;
   MDB_dbi kv = 0;
-  MDB_dbi log = 0;
   MDB_dbi meta = 0;
   // The store format found on disk at open (kFormatVersion once migrated).
   std::uint64_t format_on_disk = 0;
@@ -298,8 +300,11 @@ struct Store::Impl {
   // its bytes: inside the mapped file, at least a header long, and matching
   // its checksum. kDataLoss naming the data file otherwise.
   Status CheckStored(std::string_view key, const MDB_val& d) const;
-  // Rewrites a format-1 store's values with checksums (migrate.cc).
+  // Brings a store of an older format to kFormatVersion (migrate.cc):
+  // format 1 -> 2 (AddChecksums), then 2 -> 3 (DropLmdbLog).
   Status Migrate();
+  Status AddChecksums();
+  Status DropLmdbLog();
 
   // The write path (group_commit.cc).
   Result<Seq> Submit(internal::PendingWrite& w);
@@ -324,13 +329,6 @@ struct Store::Impl {
   // follower apply.
   Status AdoptHistory(const HistoryId& hist);
 
-  // Change-log maintenance inside a write txn (store_log.cc).
-  int AppendLog(MDB_txn* txn, Seq seq, std::string_view frame, std::uint64_t& log_bytes);
-  // Trims the oldest records beyond the retention bounds (and log holds),
-  // at most `appended` (the records this commit added) + a fixed number.
-  // Sets `first` to the new first retained seq, or 0 when nothing was
-  // trimmed and the stored first_log_seq stands.
-  int TrimLog(MDB_txn* txn, Seq last, std::size_t appended, std::uint64_t& log_bytes, Seq& first);
   int ApplyOps(MDB_txn* txn, std::span<const LogOp> ops, Seq version);
   // Whether `key` is present in LMDB inside `txn`, and at which version;
   // kDataLoss for a damaged value.

@@ -174,11 +174,16 @@ std::vector<std::pair<Seq, std::string>> ListSegments(const std::string& dir) {
 
 }  // namespace
 
-Wal::Wal(std::string store_dir, std::uint64_t segment_bytes, bool sync)
+Wal::ReadFd::~ReadFd() {
+  if (fd >= 0) ::close(fd);
+}
+
+Wal::Wal(std::string store_dir, std::uint64_t segment_bytes, bool sync, Retention retention)
     : store_dir_(std::move(store_dir)),
       dir_(store_dir_ + "/wal"),
       segment_bytes_(segment_bytes),
-      sync_(sync) {}
+      sync_(sync),
+      retention_(std::move(retention)) {}
 
 Wal::~Wal() {
   if (fd_ >= 0) ::close(fd_);
@@ -188,6 +193,10 @@ std::string Wal::SegmentPath(Seq first_seq) const {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu.log", static_cast<unsigned long long>(first_seq));
   return dir_ + "/" + name;
+}
+
+std::uint64_t Wal::SegmentCapBytes() const {
+  return std::min(segment_bytes_, std::max<std::uint64_t>(retention_.bytes / 4, 1));
 }
 
 Status Wal::SyncDir() const {
@@ -200,7 +209,9 @@ Status Wal::SyncDir() const {
   return Status::Ok();
 }
 
-Status Wal::Replay(Seq applied, const HistoryId& history, std::vector<Replayed>& out) const {
+Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& out) {
+  std::scoped_lock lock(write_mu_, index_mu_);
+  segments_.clear();
   Seq next = applied + 1;  // the record replay needs next
   for (const auto& [name_seq, path] : ListSegments(dir_)) {
     std::string data;
@@ -221,6 +232,21 @@ Status Wal::Replay(Seq applied, const HistoryId& history, std::vector<Replayed>&
       return Status(Code::kDataLoss, "write-ahead log segment " + path + " starts at seq " +
                                          std::to_string(h.first_seq) + " but seq " +
                                          std::to_string(next) + " is missing");
+    // The same for the records kept for readers: what an earlier segment
+    // holds from h.first_seq on is superseded.
+    while (!segments_.empty() && segments_.back().first_seq >= h.first_seq) segments_.pop_back();
+    if (!segments_.empty() && segments_.back().next_seq() > h.first_seq) {
+      Segment& prev = segments_.back();
+      const std::size_t keep = static_cast<std::size_t>(h.first_seq - prev.first_seq);
+      prev.end = prev.offsets[keep];
+      prev.offsets.resize(keep);
+    }
+    const bool ours = h.history == history;
+    // Readers are served one continuous run of records: a gap before this
+    // segment (or a segment of another history) ends what came before.
+    if (!ours || (!segments_.empty() && segments_.back().next_seq() != h.first_seq))
+      segments_.clear();
+    Segment seg{h.first_seq, path, data.size(), h.salt, nullptr, {}, kHeaderBytes};
     Seq seq = h.first_seq;
     std::string_view rest = std::string_view(data).substr(kHeaderBytes);
     while (rest.size() >= kRecordHeaderBytes) {
@@ -235,23 +261,27 @@ Status Wal::Replay(Seq applied, const HistoryId& history, std::vector<Replayed>&
       if (NextFrame(body, payload, consumed) != FrameResult::kOk || consumed != len) break;
       if (FrameSeq(body) != seq) break;
       if (seq == next) {
-        if (h.history != history)
+        if (!ours)
           return Status(Code::kDataLoss, "write-ahead log segment " + path +
                                              " belongs to another history");
         out.push_back({seq, std::string(body)});
         ++next;
       }
+      seg.offsets.push_back(seg.end);
+      seg.end += kRecordHeaderBytes + len;
       ++seq;
       rest.remove_prefix(kRecordHeaderBytes + len);
     }
+    if (!ours) continue;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno(errno, "opening " + path, store_dir_);
+    seg.reader = std::make_shared<const ReadFd>(fd);
+    segments_.push_back(std::move(seg));
   }
   return Status::Ok();
 }
 
 Status Wal::StartSegment(Seq first_seq) {
-  // Restarting at the first seq of the current segment (its first append
-  // failed): the new file replaces it.
-  if (!segments_.empty() && segments_.back().first_seq == first_seq) segments_.pop_back();
   const std::string path = SegmentPath(first_seq);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Errno(errno, "creating " + path, store_dir_);
@@ -260,16 +290,27 @@ Status Wal::StartSegment(Seq first_seq) {
   h.first_seq = first_seq;
   h.salt = RandomSalt();
   const std::string header = EncodeHeader(h);
-  const std::uint64_t alloc = LowOnSpace(dir_) ? 0 : std::min(segment_bytes_, kAllocStep);
+  // Preallocated up to a step, or less where segments are cut small (a
+  // small retention bound): about what the last one held.
+  std::uint64_t alloc = std::min(SegmentCapBytes(), kAllocStep);
+  if (fd_ >= 0 && offset_ > kHeaderBytes) {
+    constexpr std::uint64_t kGrain = 64 << 10;
+    alloc = std::min(alloc, (offset_ + offset_ / 4 + kGrain - 1) / kGrain * kGrain);
+  }
+  if (LowOnSpace(dir_)) alloc = 0;
+  const std::uint64_t step = std::max<std::uint64_t>(alloc, 64 << 10);
   int err = 0;
   if (alloc != 0) err = Preallocate(fd, 0, alloc);
   if (err == 0 && !WriteAllAt(fd, header.data(), header.size(), 0)) err = errno;
   if (err == 0 && sync_ && ::fdatasync(fd) != 0) err = errno;
+  int reader = -1;
+  if (err == 0 && (reader = ::dup(fd)) < 0) err = errno;
   if (err != 0) {
     ::close(fd);
     ::unlink(path.c_str());
     return Errno(err, "creating write-ahead log segment " + path, store_dir_);
   }
+  auto read_fd = std::make_shared<const ReadFd>(reader);
   if (Status s = SyncDir(); !s.ok()) {
     ::close(fd);
     ::unlink(path.c_str());
@@ -280,23 +321,35 @@ Status Wal::StartSegment(Seq first_seq) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   offset_ = kHeaderBytes;
-  next_seq_ = first_seq;
   salt_ = h.salt;
   rotate_ = false;
+  alloc_step_ = step;
   // Its synced header makes Replay drop whatever an older segment holds from
   // first_seq on, records of a failed append included.
   if (doubt_from_ != 0 && first_seq <= doubt_from_) doubt_from_ = 0;
-  segments_.push_back({first_seq, path, static_cast<std::uint64_t>(st.st_size)});
+  std::lock_guard index(index_mu_);
+  // Restarting at the first seq of the current segment (its first append
+  // failed): the new file replaced it.
+  if (!segments_.empty() && segments_.back().first_seq == first_seq) segments_.pop_back();
+  segments_.push_back({first_seq, path, static_cast<std::uint64_t>(st.st_size), h.salt,
+                       std::move(read_fd), {}, kHeaderBytes});
+  next_seq_ = first_seq;
   return Status::Ok();
 }
 
 Status Wal::Reset(Seq next_seq, const HistoryId& history) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST)
     return Errno(errno, "creating " + dir_, store_dir_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  segments_.clear();
+  {
+    std::lock_guard index(index_mu_);
+    segments_.clear();
+    first_ = next_seq;
+    next_seq_ = next_seq;
+    retained_bytes_ = 0;
+  }
   for (const auto& [seq, path] : ListSegments(dir_))
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return Errno(errno, "removing " + path, store_dir_);
@@ -305,38 +358,56 @@ Status Wal::Reset(Seq next_seq, const HistoryId& history) {
 }
 
 Status Wal::Continue(Seq next_seq, const HistoryId& history) {
-  std::lock_guard lock(mu_);
+  std::scoped_lock lock(write_mu_, index_mu_);
+  if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST)
+    return Errno(errno, "creating " + dir_, store_dir_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  segments_.clear();
+  // Load indexed records up to the last it replayed; anything past
+  // next_seq was not acknowledged.
+  while (!segments_.empty() && segments_.back().first_seq >= next_seq) segments_.pop_back();
+  if (!segments_.empty() && segments_.back().next_seq() > next_seq) {
+    Segment& last = segments_.back();
+    const std::size_t keep = static_cast<std::size_t>(next_seq - last.first_seq);
+    last.end = last.offsets[keep];
+    last.offsets.resize(keep);
+  }
+  // Records LMDB holds whose segments are gone leave nothing to serve.
+  if (!segments_.empty() && segments_.back().next_seq() != next_seq) segments_.clear();
+  // Files Load did not index hold nothing a reader may get (a header that
+  // never reached the disk, records after a gap, another history's): they
+  // go, like every segment Reset finds.
   for (const auto& [seq, path] : ListSegments(dir_)) {
-    if (seq >= next_seq) {
-      // Started for records that never came (its header at most): it goes,
-      // like every segment Reset finds.
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-        return Errno(errno, "removing " + path, store_dir_);
-      continue;
-    }
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return Errno(errno, "reading " + path, store_dir_);
-    segments_.push_back({seq, path, static_cast<std::uint64_t>(st.st_size)});
+    const bool kept = std::any_of(segments_.begin(), segments_.end(),
+                                  [&](const Segment& s) { return s.path == path; });
+    if (!kept && ::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Errno(errno, "removing " + path, store_dir_);
   }
   history_ = history;
+  first_ = segments_.empty() ? next_seq : segments_.front().first_seq;
+  retained_bytes_ = 0;
+  for (const Segment& s : segments_)
+    retained_bytes_ += s.end - kHeaderBytes - kRecordHeaderBytes * s.offsets.size();
   // The next append starts the new segment: on the full volume that made
   // the replay stop, even its header may not fit yet, and the store must
   // still open.
   next_seq_ = next_seq;
   rotate_ = true;
+  TrimLocked(0);
   return Status::Ok();
 }
 
 Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_doubt) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   in_doubt = false;
   std::size_t total = 0;
   for (const std::string& f : frames) total += kRecordHeaderBytes + f.size();
+  // A new segment when this one is full, or holds a quarter of the
+  // retained records: the files then hold little beyond what is retained.
+  const std::uint64_t cut_entries = std::max<std::uint64_t>(retention_.entries / 4, 1);
   if (rotate_ || fd_ < 0 ||
-      (offset_ + total > segment_bytes_ && offset_ > kHeaderBytes)) {
+      (offset_ > kHeaderBytes && (offset_ + total > SegmentCapBytes() ||
+                                  segments_.back().offsets.size() >= cut_entries))) {
     if (Status s = StartSegment(first_seq); !s.ok()) return s;
   }
   std::string buf;
@@ -353,8 +424,8 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   if (end > seg.allocated) {
     // Grow ahead by a step, so the next appends' syncs need not write the
     // file's size.
-    std::uint64_t want = std::max(end, std::min(seg.allocated + kAllocStep,
-                                                std::max(segment_bytes_, end)));
+    std::uint64_t want = std::max(end, std::min(seg.allocated + alloc_step_,
+                                                std::max(SegmentCapBytes(), end)));
     if (LowOnSpace(dir_)) want = end;
     // Only past the records: the zeros must not overwrite this append's
     // predecessors, and the append itself fills [offset_, end).
@@ -367,8 +438,12 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
       rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(end));
       if (rc == EOPNOTSUPP) rc = 0;
     }
-    if (rc == 0) seg.allocated = want;
-    else err = rc;
+    if (rc == 0) {
+      std::lock_guard index(index_mu_);
+      seg.allocated = want;
+    } else {
+      err = rc;
+    }
   }
   if (err == 0) {
     wrote = true;
@@ -376,8 +451,17 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   }
   if (err == 0 && sync_ && ::fdatasync(fd_) != 0) err = errno;
   if (err == 0) {
+    std::lock_guard index(index_mu_);
+    std::uint64_t at = offset_;
+    for (const std::string& f : frames) {
+      seg.offsets.push_back(at);
+      at += kRecordHeaderBytes + f.size();
+      retained_bytes_ += f.size();
+    }
+    seg.end = end;
     offset_ = end;
     next_seq_ = first_seq + frames.size();
+    TrimLocked(0);
     return Status::Ok();
   }
   // Nothing of this append may survive to be replayed: cut the segment back
@@ -385,7 +469,10 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   // it), and write the next group to a new segment.
   rotate_ = true;
   bool cut = ::ftruncate(fd_, static_cast<off_t>(offset_)) == 0;
-  if (cut) seg.allocated = offset_;
+  if (cut) {
+    std::lock_guard index(index_mu_);
+    seg.allocated = offset_;
+  }
   cut = cut && (!sync_ || ::fdatasync(fd_) == 0);
   // On a volume the kernel turned read-only neither works, and the records
   // may be on disk all the same: the caller must not answer as if they
@@ -397,24 +484,159 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   return Errno(err, "appending to the write-ahead log " + seg.path, store_dir_);
 }
 
+const Wal::Segment* Wal::Find(Seq seq) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), seq,
+                             [](Seq s, const Segment& seg) { return s < seg.first_seq; });
+  if (it == segments_.begin()) return nullptr;
+  --it;
+  return seq < it->next_seq() ? &*it : nullptr;
+}
+
+void Wal::TrimLocked(Seq applied_if_low) {
+  bool floor_known = false;
+  Seq floor = 0;
+  // Records [first_, next_seq_) are retained; one always stays, unless the
+  // volume is low and it is applied.
+  while (first_ < next_seq_) {
+    const std::uint64_t entries = next_seq_ - first_;
+    bool trim = first_ <= applied_if_low;
+    if (!trim && entries > 1) {
+      // Over the byte cap a record goes regardless of holds; over the entry
+      // bound only if no hold protects it (holds protect records after
+      // their seq).
+      trim = retained_bytes_ > retention_.bytes;
+      if (!trim && entries > retention_.entries) {
+        if (!floor_known) {
+          floor = retention_.hold_floor ? retention_.hold_floor() : UINT64_MAX;
+          floor_known = true;
+        }
+        trim = first_ <= floor;
+      }
+    }
+    if (!trim) break;
+    if (const Segment* s = Find(first_)) {
+      const std::uint64_t bytes =
+          s->RecordBytes(static_cast<std::size_t>(first_ - s->first_seq)) - kRecordHeaderBytes;
+      retained_bytes_ -= std::min(retained_bytes_, bytes);
+    }
+    ++first_;
+  }
+}
+
 void Wal::Retire(Seq applied) {
-  std::lock_guard lock(mu_);
-  // A fully applied current segment is swapped for a fresh one once it is a
-  // fair part of its size (or at once when space is short), so the log
-  // holds little beyond the records not yet applied.
-  if (fd_ >= 0 && !rotate_ && applied + 1 == next_seq_ && offset_ > kHeaderBytes &&
-      (offset_ >= segment_bytes_ / 8 || LowOnSpace(dir_)))
-    (void)StartSegment(next_seq_);
-  std::size_t drop = 0;
-  while (drop + 1 < segments_.size() && segments_[drop + 1].first_seq - 1 <= applied) ++drop;
-  if (drop == 0) return;
-  for (std::size_t i = 0; i < drop; ++i) ::unlink(segments_[i].path.c_str());
-  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(drop));
+  std::lock_guard lock(write_mu_);
+  if (LowOnSpace(dir_)) {
+    bool swap = false;
+    {
+      std::lock_guard index(index_mu_);
+      TrimLocked(applied);
+      swap = fd_ >= 0 && !rotate_ && first_ == next_seq_ && offset_ > kHeaderBytes;
+    }
+    // A fully applied and trimmed current segment is swapped for a fresh one
+    // at once, so its file can go too.
+    if (swap) (void)StartSegment(next_seq_);
+  }
+  std::vector<std::string> gone;
+  {
+    std::lock_guard index(index_mu_);
+    std::size_t drop = 0;
+    while (drop < segments_.size()) {
+      const Segment& s = segments_[drop];
+      const bool appending = drop + 1 == segments_.size() && fd_ >= 0 && !rotate_;
+      if (appending || s.next_seq() > first_ || s.next_seq() > applied + 1) break;
+      gone.push_back(s.path);
+      ++drop;
+    }
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  if (gone.empty()) return;
+  for (const std::string& path : gone) ::unlink(path.c_str());
   (void)SyncDir();
 }
 
+Status Wal::Read(Seq from, Seq upto, std::size_t max_bytes, std::string& frames,
+                 Seq& to) const {
+  // What to read, copied under the lock; the reads run without it, so
+  // appends never wait on them.
+  struct Piece {
+    std::shared_ptr<const ReadFd> reader;
+    std::string path;
+    std::uint64_t salt;
+    Seq first;
+    std::vector<std::uint64_t> offsets;  // the records', then where the last ends
+  };
+  std::vector<Piece> pieces;
+  {
+    std::lock_guard lock(index_mu_);
+    if (from < first_)
+      return Status(Code::kOutOfRange, "records before " + std::to_string(first_) +
+                                           " were trimmed from the log");
+    std::uint64_t bytes = 0;
+    bool full = false;
+    for (Seq seq = from; seq <= upto && !full;) {
+      const Segment* s = Find(seq);
+      if (s == nullptr) break;
+      Piece p{s->reader, s->path, s->salt, seq, {}};
+      for (std::size_t i = static_cast<std::size_t>(seq - s->first_seq);
+           i < s->offsets.size() && seq <= upto; ++i, ++seq) {
+        const std::uint64_t len = s->RecordBytes(i) - kRecordHeaderBytes;
+        if (bytes != 0 && bytes + len > max_bytes) {
+          full = true;
+          break;
+        }
+        bytes += len;
+        p.offsets.push_back(s->offsets[i]);
+      }
+      if (p.offsets.empty()) break;
+      const std::size_t last = static_cast<std::size_t>(seq - 1 - s->first_seq);
+      p.offsets.push_back(s->offsets[last] + s->RecordBytes(last));
+      pieces.push_back(std::move(p));
+    }
+  }
+  if (pieces.empty())
+    return Status(Code::kOutOfRange, "record " + std::to_string(from) + " is not in the log");
+  std::string buf;
+  for (const Piece& p : pieces) {
+    const std::uint64_t begin = p.offsets.front(), size = p.offsets.back() - begin;
+    buf.resize(static_cast<std::size_t>(size));
+    std::size_t got = 0;
+    while (got < buf.size()) {
+      const ssize_t r = ::pread(p.reader->fd, buf.data() + got, buf.size() - got,
+                                static_cast<off_t>(begin + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Errno(errno, "reading " + p.path, store_dir_);
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    for (std::size_t i = 0; i + 1 < p.offsets.size(); ++i) {
+      const Seq seq = p.first + i;
+      const std::size_t at = static_cast<std::size_t>(p.offsets[i] - begin);
+      const std::size_t len = static_cast<std::size_t>(p.offsets[i + 1] - p.offsets[i]);
+      // The bytes were checked when written or loaded; a changed one since
+      // means the file is damaged, and nothing of it goes out unchecked.
+      const bool whole = at + len <= got && len > kRecordHeaderBytes &&
+                         LoadU32(buf.data() + at) == len - kRecordHeaderBytes;
+      const std::string_view body =
+          whole ? std::string_view(buf).substr(at + kRecordHeaderBytes, len - kRecordHeaderBytes)
+                : std::string_view();
+      if (!whole || RecordCrc(p.salt, body) != LoadU32(buf.data() + at + 4) ||
+          body.size() < kFrameHeaderBytes + 8 || FrameSeq(body) != seq)
+        return Status(Code::kDataLoss, "write-ahead log segment " + p.path +
+                                           " is damaged at seq " + std::to_string(seq));
+      frames.append(body);
+      to = seq;
+    }
+  }
+  return Status::Ok();
+}
+
+Wal::Retained Wal::Info() const {
+  std::lock_guard lock(index_mu_);
+  return {first_, next_seq_ - first_, retained_bytes_};
+}
+
 bool Wal::InDoubt() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   return doubt_from_ != 0;
 }
 
@@ -424,7 +646,7 @@ std::uint64_t Wal::FreeBytesIfLow() const {
 }
 
 std::uint64_t Wal::Bytes() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(index_mu_);
   std::uint64_t n = 0;
   for (const Segment& s : segments_) n += s.allocated;
   return n;

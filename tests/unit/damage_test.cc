@@ -83,16 +83,15 @@ TEST(Damage, UnwrittenFreePagesAtTheEndAreNotACutFile) {
   ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0640), 0);
   MDB_txn* txn = nullptr;
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-  MDB_dbi log;
-  ASSERT_EQ(mdb_dbi_open(txn, "log", 0, &log), 0);
+  MDB_dbi kv;
+  ASSERT_EQ(mdb_dbi_open(txn, "kv", 0, &kv), 0);
   // A 40 KiB value on fresh overflow pages at the end of the file, dropped
-  // in the same transaction (in the log DBI, which the store never reads
-  // by key, so nothing else changes).
+  // in the same transaction (so the keys are as they were).
   const std::string key(8, '\xff'), big(40 << 10, 'b');
   MDB_val k{key.size(), const_cast<char*>(key.data())};
   MDB_val v{big.size(), const_cast<char*>(big.data())};
-  ASSERT_EQ(mdb_put(txn, log, &k, &v, 0), 0);
-  ASSERT_EQ(mdb_del(txn, log, &k, nullptr), 0);
+  ASSERT_EQ(mdb_put(txn, kv, &k, &v, 0), 0);
+  ASSERT_EQ(mdb_del(txn, kv, &k, nullptr), 0);
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   MDB_envinfo info;
   MDB_stat st;
@@ -246,12 +245,42 @@ TEST(Damage, Format1StoreIsMigratedWithChecksums) {
     EXPECT_EQ(seen, static_cast<std::size_t>(keys));
     EXPECT_EQ(*store->Put("k100000", "after"), static_cast<Seq>(keys + 1));
   }
-  // Reopened, it is a format-2 store (nothing migrates twice) and checksums
-  // now catch damage.
+  // It is a format-3 store now: LMDB's copy of the change log is gone (the
+  // write-ahead log's segments are the log).
+  {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0640), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+    MDB_dbi log, meta;
+    EXPECT_EQ(mdb_dbi_open(txn, "log", 0, &log), MDB_NOTFOUND);
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    for (const std::string key : {"first_log_seq", "log_bytes", "format"}) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+      const int rc = mdb_get(txn, meta, &k, &v);
+      if (key == "format") {
+        ASSERT_EQ(rc, 0);
+        EXPECT_EQ(std::string(static_cast<char*>(v.mv_data), v.mv_size), U64(3));
+      } else {
+        EXPECT_EQ(rc, MDB_NOTFOUND) << key;
+      }
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+  }
+  // Reopened (nothing migrates twice), checksums now catch damage, and the
+  // log serves what was written since the migration.
   auto store = OpenOrDie(path);
   ASSERT_TRUE(store);
   EXPECT_EQ((*store->Get("k100000"))->data, "after");
   EXPECT_EQ((*store->Get("k108999"))->data, "value-8999");
+  auto log = store->ReadLog(static_cast<Seq>(keys), 1 << 20);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(log->to, static_cast<Seq>(keys + 1));
+  EXPECT_EQ(store->ReadLog(0, 1 << 20).status().code(), Code::kOutOfRange)
+      << "records the old log held are not carried over";
   store.reset();
   ASSERT_GE(testing::FlipDataByte(path + "/data.mdb", "k100005", kHeader + 7, kHeader + 2), 1);
   store = OpenOrDie(path);
@@ -310,7 +339,7 @@ TEST(Damage, NewerFormatIsRefused) {
     ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
     MDB_dbi meta;
     ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    const std::string k = "format", v = U64(3);
+    const std::string k = "format", v = U64(4);
     MDB_val key{k.size(), const_cast<char*>(k.data())};
     MDB_val val{v.size(), const_cast<char*>(v.data())};
     ASSERT_EQ(mdb_put(txn, meta, &key, &val, 0), 0);
@@ -319,7 +348,7 @@ TEST(Damage, NewerFormatIsRefused) {
   }
   auto store = Store::Open(path);
   ASSERT_FALSE(store.ok());
-  ExpectDataLoss(store.status(), "unsupported store format 3");
+  ExpectDataLoss(store.status(), "unsupported store format 4");
 }
 
 }  // namespace

@@ -325,10 +325,16 @@ TEST(Wal, StaleRecordsOfAnotherSegmentNeverReplay) {
   TempDir dir;
   // "old": a log segment 1 holding records 1..3.
   ASSERT_EQ(KillWithUnappliedWrites(dir.Sub("old"), 0, 3), 3);
-  // "new": an empty segment 1 (opened and closed without writes).
-  OpenOrDie(dir.Sub("new")).reset();
-  // Leave the old records in the new segment's (preallocated) body, as a
-  // reused block could: right seqs and framing, but another segment's salt.
+  // "new": a segment 1 holding record 1 alone, the same bytes long as the
+  // old one's record 1.
+  {
+    auto fresh = OpenOrDie(dir.Sub("new"));
+    ASSERT_TRUE(fresh);
+    ASSERT_EQ(*fresh->Put(Key(0), Val(0)), 1u);
+  }
+  // Leave the old records 2 and 3 after it in the new segment's
+  // (preallocated) body, as a reused block could: right seqs and framing,
+  // but another segment's salt.
   const auto [old_path, old_end] = SegmentAndEnd(dir.Sub("old"));
   const auto [new_path, new_end] = SegmentAndEnd(dir.Sub("new"));
   ASSERT_EQ(std::filesystem::path(old_path).filename(), std::filesystem::path(new_path).filename());
@@ -340,9 +346,14 @@ TEST(Wal, StaleRecordsOfAnotherSegmentNeverReplay) {
   }
   auto store = OpenOrDie(dir.Sub("new"));
   ASSERT_TRUE(store);
-  EXPECT_EQ(*store->Count(), 0u);
-  EXPECT_EQ(store->LastSeq(), 0u);
-  EXPECT_FALSE(store->Get(Key(0))->has_value());
+  EXPECT_EQ(*store->Count(), 1u);
+  EXPECT_EQ(store->LastSeq(), 1u);
+  EXPECT_FALSE(store->Get(Key(1))->has_value());
+  EXPECT_FALSE(store->Get(Key(2))->has_value());
+  // Nor are they served to a follower.
+  auto chunk = store->ReadLog(0, 1 << 20);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  EXPECT_EQ(chunk->to, 1u);
 }
 
 TEST(Wal, WritersWaitWhileTheApplierIsBehindByTheBound) {
