@@ -4,8 +4,10 @@
 // disk once writes settle, and what takes it. 64 durable writers put every
 // key once in random order, then 100,000 random overwrites; Flush, close;
 // then the data file is opened read-only with raw LMDB and its pages are
-// counted: the kv tree, the change log, LMDB's free list; plus the
-// write-ahead log's segments.
+// counted: the kv tree and LMDB's free list; plus the write-ahead log's
+// segments, which hold the change log kept for followers (the records the
+// retention bounds keep) and, around them, records already trimmed from
+// it that share a segment with retained ones, and preallocated space.
 //
 //   build/bench/engine/disk_usage [DIR] [--apply-batch BYTES]
 //                                 [--log-retain-bytes BYTES]
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
       dir = argv[i];
   }
   std::filesystem::remove_all(dir);
+  std::uint64_t retained_bytes = 0, retained_entries = 0;
   {
     auto store = mehdb::Store::Open(dir, options);
     if (!store.ok()) Fail("open", store.status());
@@ -100,6 +103,10 @@ int main(int argc, char** argv) {
       for (auto& w : writers) w.join();
     }
     if (mehdb::Status s = (*store)->Flush(); !s.ok()) Fail("flush", s);
+    auto st = (*store)->GetStats();
+    if (!st.ok()) Fail("stats", st.status());
+    retained_bytes = st->log_bytes;
+    retained_entries = st->log_entries;
   }
   std::uintmax_t wal = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir + "/wal"))
@@ -116,13 +123,16 @@ int main(int argc, char** argv) {
   }
   MDB_stat st;
   mdb_env_stat(env, &st);
-  std::printf("apply batch %llu B, log retain %llu B: data.mdb %.1f MB = kv %.1f MB + change log "
-              "%.1f MB + free pages %.1f MB (+ meta); write-ahead log %.1f MB; total %.1f MB\n",
+  std::printf("apply batch %llu B, log retain %llu B: data.mdb %.1f MB = kv %.1f MB + free pages "
+              "%.1f MB (+ meta); write-ahead log %.1f MB (change log %.1f MB in %llu records, "
+              "the rest trimmed records and preallocation); total %.1f MB\n",
               static_cast<unsigned long long>(options.apply_batch_bytes),
               static_cast<unsigned long long>(options.log_retain_bytes),
               static_cast<double>(data) / 1e6, DatabaseMb(txn, "kv", st.ms_psize),
-              DatabaseMb(txn, "log", st.ms_psize), FreeMb(txn, st.ms_psize),
-              static_cast<double>(wal) / 1e6, static_cast<double>(data + wal) / 1e6);
+              FreeMb(txn, st.ms_psize), static_cast<double>(wal) / 1e6,
+              static_cast<double>(retained_bytes) / 1e6,
+              static_cast<unsigned long long>(retained_entries),
+              static_cast<double>(data + wal) / 1e6);
   mdb_txn_abort(txn);
   mdb_env_close(env);
   std::filesystem::remove_all(dir);

@@ -27,6 +27,10 @@ constexpr std::string_view kMagic = "MEHDBWAL";
 constexpr std::uint32_t kFormat = 1;
 constexpr std::size_t kHeaderBytes = 64;
 constexpr std::size_t kRecordHeaderBytes = 8;
+// Segments are cut at this fraction of the retention bounds: a segment goes
+// only once all its records are trimmed, so the files hold up to about
+// 1/kCutsPerBound more than the retained records.
+constexpr std::uint64_t kCutsPerBound = 8;
 // Preallocation step: big enough that few syncs change the file size or its
 // extents. The step is reserved (posix_fallocate) and then written with
 // zeros: on ext4 a write into a merely reserved (unwritten) extent is a
@@ -97,27 +101,57 @@ bool WriteAllAt(int fd, const char* p, std::size_t n, std::uint64_t off) {
   return true;
 }
 
-bool ReadFile(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0;
-  if (ok) {
-    out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (ok && got < out.size()) {
-      const ssize_t r = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        out.resize(got);  // a shorter file than stat said: read what is there
-        break;
-      }
-      got += static_cast<std::size_t>(r);
-    }
+// Reads one file front to back through a bounded window: Load walks every
+// retained segment at open, and neither a copy of each whole file nor a
+// mapping (a bad sector would be SIGBUS, not an error) is wanted.
+class FileWindow {
+ public:
+  FileWindow() = default;
+  FileWindow(const FileWindow&) = delete;
+  FileWindow& operator=(const FileWindow&) = delete;
+  ~FileWindow() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  ::close(fd);
-  return ok;
-}
+  // False with errno set when the file cannot be opened.
+  bool Open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd_ < 0 || ::fstat(fd_, &st) != 0) return false;
+    size_ = static_cast<std::uint64_t>(st.st_size);
+    return true;
+  }
+  std::uint64_t size() const { return size_; }
+  // Sets `out` to bytes [off, off + n) of the file. False when the file
+  // ends first, and also sets `failed` (with errno) when a read fails.
+  bool Get(std::uint64_t off, std::size_t n, std::string_view& out, bool& failed) {
+    if (off > size_ || n > size_ - off) return false;
+    if (off < start_ || off + n > start_ + buf_.size()) {
+      constexpr std::size_t kWindow = std::size_t{1} << 20;
+      buf_.resize(static_cast<std::size_t>(
+          std::min<std::uint64_t>(std::max(n, kWindow), size_ - off)));
+      start_ = off;
+      std::size_t got = 0;
+      while (got < buf_.size()) {
+        const ssize_t r = ::pread(fd_, buf_.data() + got, buf_.size() - got,
+                                  static_cast<off_t>(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) failed = true;
+        if (r <= 0) break;  // an error, or a file shorter than stat said
+        got += static_cast<std::size_t>(r);
+      }
+      buf_.resize(got);
+      if (got < n) return false;
+    }
+    out = std::string_view(buf_).substr(static_cast<std::size_t>(off - start_), n);
+    return true;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::string buf_;
+  std::uint64_t start_ = 0;  // file offset of buf_[0]
+};
 
 // The seq in a change-log frame (u32 len | u32 crc | u64 seq | ...).
 Seq FrameSeq(std::string_view frame) { return LoadU64(frame.data() + kFrameHeaderBytes); }
@@ -196,7 +230,7 @@ std::string Wal::SegmentPath(Seq first_seq) const {
 }
 
 std::uint64_t Wal::SegmentCapBytes() const {
-  return std::min(segment_bytes_, std::max<std::uint64_t>(retention_.bytes / 4, 1));
+  return std::min(segment_bytes_, std::max<std::uint64_t>(retention_.bytes / kCutsPerBound, 1));
 }
 
 Status Wal::SyncDir() const {
@@ -214,13 +248,17 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
   segments_.clear();
   Seq next = applied + 1;  // the record replay needs next
   for (const auto& [name_seq, path] : ListSegments(dir_)) {
-    std::string data;
-    if (!ReadFile(path, data)) return Errno(errno, "reading " + path, store_dir_);
+    FileWindow file;
+    if (!file.Open(path)) return Errno(errno, "reading " + path, store_dir_);
+    bool failed = false;
+    std::string_view head;
+    if (!file.Get(0, kHeaderBytes, head, failed) && failed)
+      return Errno(errno, "reading " + path, store_dir_);
     Header h;
     // A segment whose header never reached the disk was created for
     // records none of which were acknowledged (creation syncs the header
     // before any record is appended): nothing after it counts either.
-    if (!DecodeHeader(data, h) || h.first_seq != name_seq) break;
+    if (!DecodeHeader(head, h) || h.first_seq != name_seq) break;
     // A segment started at a seq an earlier one already holds was started
     // after an append to the earlier one failed: from that seq on it
     // supersedes whatever the failed append may have left behind.
@@ -246,20 +284,26 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
     // segment (or a segment of another history) ends what came before.
     if (!ours || (!segments_.empty() && segments_.back().next_seq() != h.first_seq))
       segments_.clear();
-    Segment seg{h.first_seq, path, data.size(), h.salt, nullptr, {}, kHeaderBytes};
+    Segment seg{h.first_seq, path, file.size(), h.salt, nullptr, {}, kHeaderBytes};
     Seq seq = h.first_seq;
-    std::string_view rest = std::string_view(data).substr(kHeaderBytes);
-    while (rest.size() >= kRecordHeaderBytes) {
-      const std::uint32_t len = LoadU32(rest.data());
+    for (std::string_view rec; file.Get(seg.end, kRecordHeaderBytes, rec, failed);) {
+      const std::uint32_t len = LoadU32(rec.data());
       if (len < kFrameHeaderBytes + 8 || len > kMaxFrameBytes ||
-          rest.size() - kRecordHeaderBytes < len)
+          !file.Get(seg.end, kRecordHeaderBytes + len, rec, failed))
         break;
-      const std::string_view body = rest.substr(kRecordHeaderBytes, len);
-      if (RecordCrc(h.salt, body) != LoadU32(rest.data() + 4)) break;
-      std::string_view payload;
-      std::size_t consumed = 0;
-      if (NextFrame(body, payload, consumed) != FrameResult::kOk || consumed != len) break;
-      if (FrameSeq(body) != seq) break;
+      const std::string_view body = rec.substr(kRecordHeaderBytes);
+      if (seq <= applied) {
+        // Applied already: indexed for readers only, and every Read checks
+        // what it serves; walking the lengths keeps a reopen from reading
+        // the checksums of the whole retained log.
+        if (LoadU32(body.data()) != len - kFrameHeaderBytes || FrameSeq(body) != seq) break;
+      } else {
+        if (RecordCrc(h.salt, body) != LoadU32(rec.data() + 4)) break;
+        std::string_view payload;
+        std::size_t consumed = 0;
+        if (NextFrame(body, payload, consumed) != FrameResult::kOk || consumed != len) break;
+        if (FrameSeq(body) != seq) break;
+      }
       if (seq == next) {
         if (!ours)
           return Status(Code::kDataLoss, "write-ahead log segment " + path +
@@ -270,8 +314,8 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
       seg.offsets.push_back(seg.end);
       seg.end += kRecordHeaderBytes + len;
       ++seq;
-      rest.remove_prefix(kRecordHeaderBytes + len);
     }
+    if (failed) return Errno(errno, "reading " + path, store_dir_);
     if (!ours) continue;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno(errno, "opening " + path, store_dir_);
@@ -282,6 +326,12 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
 }
 
 Status Wal::StartSegment(Seq first_seq) {
+  // The segment being left gives back its preallocated tail: it stays for
+  // readers until trimmed, and only its records need the space.
+  if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(offset_)) == 0) {
+    std::lock_guard index(index_mu_);
+    if (!segments_.empty()) segments_.back().allocated = offset_;
+  }
   const std::string path = SegmentPath(first_seq);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Errno(errno, "creating " + path, store_dir_);
@@ -402,9 +452,9 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   in_doubt = false;
   std::size_t total = 0;
   for (const std::string& f : frames) total += kRecordHeaderBytes + f.size();
-  // A new segment when this one is full, or holds a quarter of the
+  // A new segment when this one is full, or holds an eighth of the
   // retained records: the files then hold little beyond what is retained.
-  const std::uint64_t cut_entries = std::max<std::uint64_t>(retention_.entries / 4, 1);
+  const std::uint64_t cut_entries = std::max<std::uint64_t>(retention_.entries / kCutsPerBound, 1);
   if (rotate_ || fd_ < 0 ||
       (offset_ > kHeaderBytes && (offset_ + total > SegmentCapBytes() ||
                                   segments_.back().offsets.size() >= cut_entries))) {

@@ -24,8 +24,8 @@
 // Retention (what Read still serves) is logical: the oldest retained seq
 // moves on record by record as appends push the log past its bounds, and a
 // segment file goes when every record in it is both trimmed and applied.
-// Segments are cut at a quarter of the bounds, so the files hold at most
-// about a quarter more than the retained records. Each retained record's
+// Segments are cut at an eighth of the bounds, so the files hold at most
+// about an eighth more than the retained records. Each retained record's
 // offset is kept in memory (8 bytes a record), so a read is one pread.
 #ifndef MEHDB_SRC_WAL_H_
 #define MEHDB_SRC_WAL_H_

@@ -105,8 +105,11 @@ struct KeyHistory {
 // there, and of the writes issued since the file's last sync any subset is
 // lost, 4 KiB block by 4 KiB block (a block keeps some prefix of the writes
 // that touched it, as page write-back would leave it). Preallocation
-// ('F') extends the file with zeros once synced. mode: 0 random, 1 all
-// unsynced writes lost, 2 all kept. Sets `pending` if anything was unsynced.
+// ('F') extends the file with zeros once synced. A truncation ('T': a
+// segment left for the next gives back its preallocated tail) is either
+// there or not until a sync; no write follows it in the same file. mode:
+// 0 random, 1 all unsynced writes lost, 2 all kept. Sets `pending` if
+// anything was unsynced.
 std::string BuildFile(const std::vector<Record>& trace, const std::string& path,
                       std::size_t from, std::size_t point, int mode, std::mt19937_64& rng,
                       bool& pending) {
@@ -115,9 +118,19 @@ std::string BuildFile(const std::vector<Record>& trace, const std::string& path,
     if (trace[i].path == path && trace[i].kind == 'S') last_sync = i + 1;
   std::map<std::uint64_t, std::vector<Chunk>> blocks;
   std::uint64_t size = 0;
+  std::optional<std::uint64_t> cut;  // a truncation that took effect
   for (std::size_t i = from; i < point; ++i) {
     const Record& r = trace[i];
     if (r.path != path) continue;
+    if (r.kind == 'T') {
+      const bool durable = i < last_sync;
+      if (!durable) pending = true;
+      if (durable || mode == 2 || (mode == 0 && rng() % 2 == 0))
+        cut = std::min(cut.value_or(r.offset), r.offset);
+      continue;
+    }
+    EXPECT_FALSE(cut.has_value() && (r.kind == 'W' || r.kind == 'D' || r.kind == 'F'))
+        << "a write after a truncation of " << path << ": the model does not cover it";
     if (r.kind == 'F') {
       const bool durable = i < last_sync;
       if (!durable) pending = true;
@@ -157,6 +170,7 @@ std::string BuildFile(const std::vector<Record>& trace, const std::string& path,
       if (chunks[j].record < last_sync || chunks[j].durable)
         size = std::max<std::uint64_t>(size, chunks[j].offset + chunks[j].data.size());
   }
+  if (cut) size = std::min(size, *cut);
   file.resize(size);
   return file;
 }
@@ -264,10 +278,10 @@ TEST_F(CrashStates, EveryStateOpensWithEveryAcknowledgedWrite) {
       if (r.kind == 'S') ++data_syncs;
       if (r.kind == 'W' || r.kind == 'D') ++data_writes;
     } else if (is_wal(r.path)) {
-      // Segment files: created, preallocated, written, synced, unlinked;
-      // never truncated or renamed while nothing fails.
+      // Segment files: created, preallocated, written, synced, cut back to
+      // their records when the next one starts, unlinked; never renamed.
       ASSERT_TRUE(r.kind == 'W' || r.kind == 'S' || r.kind == 'C' || r.kind == 'U' ||
-                  r.kind == 'F')
+                  r.kind == 'F' || r.kind == 'T')
           << "a '" << r.kind << "' record on a log segment: the model does not cover it";
       if (r.kind == 'W') ++wal_writes;
       if (r.kind == 'S') ++wal_syncs;
