@@ -57,9 +57,11 @@ struct Options {
   std::chrono::milliseconds apply_delay{200};
   // Largest accepted value; larger writes fail with kValueTooLarge.
   std::size_t max_value_bytes = std::size_t{16} << 20;
-  // The change log keeps at least the last log_retain_entries records and at
-  // most log_retain_bytes of them (whichever keeps fewer). Followers further
-  // behind must load a snapshot.
+  // The change log (the write-ahead log's retained records) keeps at least
+  // the last log_retain_entries records and at most log_retain_bytes of them
+  // (whichever keeps fewer). Followers further behind must load a snapshot.
+  // Its segment files hold up to about an eighth more; each retained record
+  // also costs 8 bytes of memory.
   std::uint64_t log_retain_entries = 100000;
   std::uint64_t log_retain_bytes = std::uint64_t{256} << 20;
   // While a snapshot is exported, and for this long after it ends, the log

@@ -4,8 +4,8 @@
 //
 // mehdb::Store: a crash-safe, thread-safe key-value store in one directory,
 // over LMDB. Every committed write gets the next sequence number and is
-// recorded in a bounded change log in the same transaction as the data, so a
-// follower can replay it exactly.
+// recorded in the write-ahead log before it is acknowledged; that log keeps a
+// bounded tail as the change log, so a follower can replay it exactly.
 //
 //   auto store = mehdb::Store::Open("/var/lib/mehdb");
 //   if (!store.ok()) return fail(store.status());
@@ -13,8 +13,8 @@
 //   auto value = (*store)->Get("greeting");             // optional<Value>
 //
 // Thread safety: every method may be called from any thread at any time.
-// Writers that arrive together are group-committed: one LMDB transaction and
-// one fsync for all of them; each caller returns when its own write is
+// Writers that arrive together are group-committed: one write-ahead log
+// append and one fdatasync for all of them; each caller returns when its own write is
 // durable (Durability::kSync) and gets its own sequence number.
 //
 // Caveats (read these):
