@@ -216,6 +216,14 @@ void WriteFormat1Store(const std::string& dir, int keys) {
   put(meta, "log_bytes", U64(0));
   for (int i = 0; i < keys; ++i)
     put(kv, "k" + std::to_string(100000 + i), U64(i + 1) + "value-" + std::to_string(i));
+  // A change log as formats 1 and 2 kept it in LMDB (its last records; the
+  // migration to format 3 drops the database whatever it holds).
+  for (int seq = std::max(1, keys - 50); seq <= keys; ++seq) {
+    std::string be;
+    for (int shift = 56; shift >= 0; shift -= 8)
+      be.push_back(static_cast<char>((static_cast<std::uint64_t>(seq) >> shift) & 0xff));
+    put(log, be, std::string(64, 'r'));
+  }
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
 }
