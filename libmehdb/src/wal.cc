@@ -29,8 +29,13 @@ constexpr std::size_t kHeaderBytes = 64;
 constexpr std::size_t kRecordHeaderBytes = 8;
 // Segments are cut at this fraction of the retention bounds: a segment goes
 // only once all its records are trimmed, so the files hold up to about
-// 1/kCutsPerBound more than the retained records.
+// 1/kCutsPerBound more than the retained records. Small bounds still get
+// segments of at least kMinCutRecords records or kMinCutBytes: each new
+// segment costs a file, a descriptor and two syncs, and a segment per group
+// would pay that on every write.
 constexpr std::uint64_t kCutsPerBound = 8;
+constexpr std::uint64_t kMinCutRecords = 64;
+constexpr std::uint64_t kMinCutBytes = 64 << 10;
 // Preallocation step: big enough that few syncs change the file size or its
 // extents. The step is reserved (posix_fallocate) and then written with
 // zeros: on ext4 a write into a merely reserved (unwritten) extent is a
@@ -230,7 +235,7 @@ std::string Wal::SegmentPath(Seq first_seq) const {
 }
 
 std::uint64_t Wal::SegmentCapBytes() const {
-  return std::min(segment_bytes_, std::max<std::uint64_t>(retention_.bytes / kCutsPerBound, 1));
+  return std::min(segment_bytes_, std::max(retention_.bytes / kCutsPerBound, kMinCutBytes));
 }
 
 Status Wal::SyncDir() const {
@@ -454,7 +459,7 @@ Status Wal::Append(Seq first_seq, std::span<const std::string> frames, bool& in_
   for (const std::string& f : frames) total += kRecordHeaderBytes + f.size();
   // A new segment when this one is full, or holds an eighth of the
   // retained records: the files then hold little beyond what is retained.
-  const std::uint64_t cut_entries = std::max<std::uint64_t>(retention_.entries / kCutsPerBound, 1);
+  const std::uint64_t cut_entries = std::max(retention_.entries / kCutsPerBound, kMinCutRecords);
   if (rotate_ || fd_ < 0 ||
       (offset_ > kHeaderBytes && (offset_ + total > SegmentCapBytes() ||
                                   segments_.back().offsets.size() >= cut_entries))) {

@@ -154,9 +154,9 @@ TEST(Log, AppliedRecordsAreServedFromTheLogFilesAcrossAReopen) {
 TEST(Log, SegmentFilesFollowTheRetentionBounds) {
   TempDir dir;
   Options o;
-  o.log_retain_entries = 400;
+  o.log_retain_entries = 1024;
   auto store = OpenOrDie(dir.path(), o);
-  const std::string value(1000, 'x');
+  const std::string value(100, 'x');
   auto wal_files = [&] {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/wal")) {
@@ -166,25 +166,25 @@ TEST(Log, SegmentFilesFollowTheRetentionBounds) {
     return n;
   };
   std::size_t most_files = 0;
-  for (int round = 0; round < 10; ++round) {
-    for (int i = 0; i < 400; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), value).ok());
+  for (int round = 0; round < 8; ++round) {
+    for (int i = 0; i < 1024; ++i) ASSERT_TRUE(store->Put("k" + std::to_string(i), value).ok());
     ASSERT_TRUE(store->Flush().ok());
     auto st = store->GetStats();
-    EXPECT_EQ(st->log_entries, 400u);
+    EXPECT_EQ(st->log_entries, 1024u);
     most_files = std::max(most_files, wal_files());
-    // An eighth of the bound per segment (50 records): the retained
+    // An eighth of the bound per segment (128 records): the retained
     // records span at most nine, and the current one may be new.
     EXPECT_LE(wal_files(), 10u) << "round " << round;
-    EXPECT_GE(st->log_bytes, 400 * value.size());
-    EXPECT_LE(st->log_bytes, 400 * (value.size() + 64));
+    EXPECT_GE(st->log_bytes, 1024 * value.size());
+    EXPECT_LE(st->log_bytes, 1024 * (value.size() + 64));
     // Segments after the first are preallocated to about what one holds
-    // (50 records of ~1 KiB, plus a quarter, in 64 KiB steps).
+    // (128 records of ~150 bytes, plus a quarter, in 64 KiB steps).
     if (round > 0) {
-      EXPECT_LE(st->wal_bytes, 10u * (128 << 10)) << "round " << round;
+      EXPECT_LE(st->wal_bytes, 10u * (64 << 10)) << "round " << round;
     }
   }
   EXPECT_GE(most_files, 8u) << "the log was never cut into segments";
-  EXPECT_EQ(ReadAll(*store, store->LastSeq() - 400).size(), 400u);
+  EXPECT_EQ(ReadAll(*store, store->LastSeq() - 1024).size(), 1024u);
 }
 
 // A retained record whose bytes changed on disk is kDataLoss for the
