@@ -432,7 +432,8 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
   // Files Load did not index hold nothing a reader may get (a header that
   // never reached the disk, records after a gap, another history's): they
   // go, like every segment Reset finds.
-  for (const auto& [seq, path] : ListSegments(dir_)) {
+  for (const auto& listed : ListSegments(dir_)) {
+    const std::string& path = listed.second;
     const bool kept = std::any_of(segments_.begin(), segments_.end(),
                                   [&](const Segment& s) { return s.path == path; });
     if (!kept && ::unlink(path.c_str()) != 0 && errno != ENOENT)
