@@ -411,9 +411,17 @@ HistoryId Store::History() const { return impl_->CurrentHistory(); }
 Seq Store::WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->seq_mu);
   impl_->seq_cv.wait_for(lock, timeout, [&] {
-    return impl_->last_seq.load(std::memory_order_acquire) >= seq;
+    return impl_->last_seq.load(std::memory_order_acquire) >= seq || impl_->seq_waits_ended;
   });
   return impl_->last_seq.load(std::memory_order_acquire);
+}
+
+void Store::EndSeqWaits() const {
+  {
+    std::lock_guard lock(impl_->seq_mu);
+    impl_->seq_waits_ended = true;
+  }
+  impl_->seq_cv.notify_all();
 }
 
 }  // namespace mehdb

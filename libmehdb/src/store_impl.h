@@ -133,6 +133,7 @@ struct Store::Impl {
   HistoryId history;
   mutable std::mutex seq_mu;  // with seq_cv: wakes WaitForSeq
   mutable std::condition_variable seq_cv;
+  mutable bool seq_waits_ended = false;  // guarded by seq_mu (EndSeqWaits)
 
   // Group commit queue (LevelDB's writer queue): the writer at the front
   // commits everything queued behind it in one transaction.

@@ -20,8 +20,10 @@ SeqWatch::~SeqWatch() {
 }
 
 void SeqWatch::Run() {
-  // The wait's timeout bounds how long a stop, or a store swapped in by a
-  // snapshot, goes unnoticed; a swap also notifies (the sequence jumps).
+  // The wait's timeout bounds how long a stop goes unnoticed. A store
+  // swapped in by a snapshot is seen at once: the swap ends the waits on
+  // the old store (Store::EndSeqWaits), and the sequence then compares
+  // afresh on the new one.
   constexpr auto kSlice = std::chrono::milliseconds(100);
   std::shared_ptr<mehdb::Store> store = stores_.Current();
   mehdb::Seq seen = store->LastSeq();

@@ -189,6 +189,10 @@ Status StoreHandle::Promote(Fresh fresh) {
     old = std::exchange(current_, std::move(fresh.store));
     current_name_ = fresh.dir;
   }
+  // Whoever waits for the old store's sequence (the sequence watcher) looks
+  // at the new one now, not when its wait times out: requests parked for a
+  // seq would otherwise sit out that wait although the new store has it.
+  if (old) old->EndSeqWaits();
   return Status::Ok();  // `old` is released here or by its last request
 }
 

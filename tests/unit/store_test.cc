@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "temp_dir.h"
@@ -359,6 +360,40 @@ TEST(Store, WaitForSeq) {
   });
   EXPECT_EQ(store->WaitForSeq(1, std::chrono::seconds(30)), 1u);
   writer.join();
+}
+
+// A store being replaced ends the waits on its sequence, those in progress
+// and any that start later, so its waiters turn to its successor at once.
+TEST(Store, EndSeqWaitsReleasesWaitsNowAndLater) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.path());
+  // Whether a wait for a seq five writes ahead (with a ten-minute timeout)
+  // returns within 5 s of `before_checking`; writes release it afterwards
+  // either way.
+  auto wait_returns = [&](const std::function<void()>& before_checking) {
+    std::atomic<bool> returned{false};
+    const Seq target = store->LastSeq() + 5;
+    std::thread waiter([&] {
+      (void)store->WaitForSeq(target, std::chrono::minutes(10));
+      returned = true;
+    });
+    before_checking();
+    for (int i = 0; i < 500 && !returned; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool released = returned.load();
+    while (!returned) {
+      (void)store->Put("k", "v");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    waiter.join();
+    return released;
+  };
+  EXPECT_FALSE(wait_returns([] {})) << "a wait returned before its seq";
+  EXPECT_TRUE(wait_returns([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it block
+    store->EndSeqWaits();
+  })) << "a wait in progress went on after EndSeqWaits";
+  EXPECT_TRUE(wait_returns([] {})) << "a wait begun after EndSeqWaits blocked";
 }
 
 // Many writers while the applier grows the map again and again: every

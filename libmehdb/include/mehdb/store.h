@@ -262,8 +262,14 @@ class MEHDB_EXPORT Store {
   using WriteDone = std::function<void(Result<Seq>)>;
   void WriteAsync(Batch batch, WriteDone done);
 
-  // Blocks until last_seq >= seq or the timeout passes; answers last_seq.
+  // Blocks until last_seq >= seq or the timeout passes, or returns at once
+  // after EndSeqWaits(); answers last_seq.
   Seq WaitForSeq(Seq seq, std::chrono::milliseconds timeout) const;
+  // Makes every WaitForSeq, in progress or later, return at once (with the
+  // current last_seq): for a store being replaced, whose sequence will not
+  // move again, so that its waiters turn to its successor without sitting
+  // out their timeouts.
+  void EndSeqWaits() const;
   Seq LastSeq() const;
   HistoryId History() const;
 
