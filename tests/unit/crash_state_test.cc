@@ -290,9 +290,12 @@ TEST_F(CrashStates, EveryStateOpensWithEveryAcknowledgedWrite) {
     // Anything else (lock files, the wal directory's syncs) is read below
     // or rebuilt at every open.
   }
+  // The writer ends 36 of its 50 rounds (for this seed) with a Flush, so the
+  // trace holds at least 36 LMDB commits, each writing pages and a meta page
+  // and syncing; more when the applier commits on its own between them.
   ASSERT_GT(acks, 60u);
-  ASSERT_GT(data_syncs, 10u);
-  ASSERT_GT(data_writes, 100u);
+  ASSERT_GT(data_syncs, 30u);
+  ASSERT_GT(data_writes, 60u);
   ASSERT_GT(wal_syncs, 20u);
   ASSERT_GT(wal_files, 1u);
 
