@@ -106,6 +106,20 @@ bool WriteAllAt(int fd, const char* p, std::size_t n, std::uint64_t off) {
   return true;
 }
 
+// Reads [off, off + n) of fd into p until it has every byte or the file
+// ends; `got` says how many arrived. False with errno set when a read fails.
+bool ReadAt(int fd, char* p, std::size_t n, std::uint64_t off, std::size_t& got) {
+  got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, p + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return false;
+    if (r == 0) break;  // the file ends first
+    got += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
 // Reads one file front to back through a bounded window: Load walks every
 // retained segment at open, and neither a copy of each whole file nor a
 // mapping (a bad sector would be SIGBUS, not an error) is wanted.
@@ -136,14 +150,8 @@ class FileWindow {
           std::min<std::uint64_t>(std::max(n, kWindow), size_ - off)));
       start_ = off;
       std::size_t got = 0;
-      while (got < buf_.size()) {
-        const ssize_t r = ::pread(fd_, buf_.data() + got, buf_.size() - got,
-                                  static_cast<off_t>(off + got));
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) failed = true;
-        if (r <= 0) break;  // an error, or a file shorter than stat said
-        got += static_cast<std::size_t>(r);
-      }
+      // A file shorter than stat said leaves got short without an error.
+      if (!ReadAt(fd_, buf_.data(), buf_.size(), off, got)) failed = true;
       buf_.resize(got);
       if (got < n) return false;
     }
@@ -656,14 +664,8 @@ Status Wal::Read(Seq from, Seq upto, std::size_t max_bytes, std::string& frames,
     const std::uint64_t begin = p.offsets.front(), size = p.offsets.back() - begin;
     buf.resize(static_cast<std::size_t>(size));
     std::size_t got = 0;
-    while (got < buf.size()) {
-      const ssize_t r = ::pread(p.reader->fd, buf.data() + got, buf.size() - got,
-                                static_cast<off_t>(begin + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Errno(errno, "reading " + p.path, store_dir_);
-      if (r == 0) break;
-      got += static_cast<std::size_t>(r);
-    }
+    if (!ReadAt(p.reader->fd, buf.data(), buf.size(), begin, got))
+      return Errno(errno, "reading " + p.path, store_dir_);
     for (std::size_t i = 0; i + 1 < p.offsets.size(); ++i) {
       const Seq seq = p.first + i;
       const std::size_t at = static_cast<std::size_t>(p.offsets[i] - begin);
