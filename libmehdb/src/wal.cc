@@ -198,14 +198,76 @@ bool DecodeHeader(std::string_view data, Header& h) {
   return h.first_seq != 0;
 }
 
-// Segment files in `dir`, sorted by the first seq their name carries.
-std::vector<std::pair<Seq, std::string>> ListSegments(const std::string& dir) {
+// A segment's index file: the byte size of each of its records, so that a
+// reopen finds where they start without reading the segment.
+//   "MEHDBIDX" | u32 crc32c of the rest | u64 first seq | u64 salt |
+//   u64 count | count x u32 record size (header included)
+constexpr std::string_view kIndexMagic = "MEHDBIDX";
+constexpr std::size_t kIndexHeaderBytes = 8 + 4 + 8 + 8 + 8;
+
+std::string EncodeIndex(Seq first_seq, std::uint64_t salt, const std::vector<std::uint64_t>& offsets,
+                        std::uint64_t end) {
+  std::string rest;
+  rest.reserve(kIndexHeaderBytes + 4 * offsets.size());
+  PutU64(rest, first_seq);
+  PutU64(rest, salt);
+  PutU64(rest, offsets.size());
+  for (std::size_t i = 0; i < offsets.size(); ++i)
+    PutU32(rest, static_cast<std::uint32_t>((i + 1 < offsets.size() ? offsets[i + 1] : end) -
+                                            offsets[i]));
+  std::string out(kIndexMagic);
+  PutU32(out, Crc32c(rest));
+  return out + rest;
+}
+
+// The record offsets an index file gives for the segment with header `h`,
+// and where its last record ends; false when the file is missing, torn,
+// damaged or another segment's.
+bool DecodeIndex(const std::string& path, const Header& h, std::vector<std::uint64_t>& offsets,
+                 std::uint64_t& end) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  std::string data;
+  std::size_t got = 0;
+  // At most one entry per smallest record of a segment of the largest size
+  // (a bound on what is worth allocating for).
+  const bool sized = ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kIndexHeaderBytes) &&
+                     st.st_size <= (off_t{1} << 30);
+  if (sized) data.resize(static_cast<std::size_t>(st.st_size));
+  const bool read = sized && ReadAt(fd, data.data(), data.size(), 0, got) && got == data.size();
+  ::close(fd);
+  if (!read || !data.starts_with(kIndexMagic)) return false;
+  const std::string_view rest = std::string_view(data).substr(12);
+  if (Crc32c(rest) != LoadU32(data.data() + 8)) return false;
+  const std::uint64_t count = LoadU64(rest.data() + 16);
+  if (LoadU64(rest.data()) != h.first_seq || LoadU64(rest.data() + 8) != h.salt || count == 0 ||
+      count != (rest.size() - 24) / 4 || (rest.size() - 24) % 4 != 0)
+    return false;
+  offsets.clear();
+  offsets.reserve(static_cast<std::size_t>(count));
+  std::uint64_t at = kHeaderBytes;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint32_t size = LoadU32(rest.data() + 24 + 4 * i);
+    if (size < kRecordHeaderBytes + kFrameHeaderBytes + 8 ||
+        size > kRecordHeaderBytes + kMaxFrameBytes)
+      return false;
+    offsets.push_back(at);
+    at += size;
+  }
+  end = at;
+  return true;
+}
+
+// Segment (".log") or index (".idx") files in `dir`, sorted by the first
+// seq their name carries.
+std::vector<std::pair<Seq, std::string>> ListFiles(const std::string& dir, std::string_view ext) {
   std::vector<std::pair<Seq, std::string>> out;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return out;
   while (const dirent* e = ::readdir(d)) {
     const std::string_view name(e->d_name);
-    if (name.size() != 24 || !name.ends_with(".log")) continue;
+    if (name.size() != 24 || !name.ends_with(ext)) continue;
     Seq seq = 0;
     bool digits = true;
     for (char c : name.substr(0, 20)) {
@@ -217,6 +279,54 @@ std::vector<std::pair<Seq, std::string>> ListSegments(const std::string& dir) {
   ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::pair<Seq, std::string>> ListSegments(const std::string& dir) {
+  return ListFiles(dir, ".log");
+}
+
+// The index file beside segment `segment_path` (<first seq>.log).
+std::string IndexPathOf(const std::string& segment_path) {
+  return segment_path.substr(0, segment_path.size() - 4) + ".idx";
+}
+
+// Writes an index file, unsynced: one lost or torn by a crash only costs
+// the next Load a walk of its segment, so no error here is worth failing
+// an append for (a file left half written is removed, or fails its check).
+void WriteIndexFile(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return;
+  const bool ok = WriteAllAt(fd, bytes.data(), bytes.size(), 0);
+  ::close(fd);
+  if (!ok) ::unlink(path.c_str());
+}
+
+// For Load: the offsets of a segment's records from its index file, when
+// the index holds and the segment is one Load may take on its word: left
+// for the next listed segment, which starts right after the index's last
+// record (so no record was appended after the index was written), with
+// every record applied (none to replay, so none to check now: Read checks
+// each record it serves), and ending with the record the index says it
+// does. Otherwise false, and Load walks the segment.
+bool OffsetsFromIndex(const std::string& segment_path, const Header& h, Seq next_listed,
+                      Seq applied, FileWindow& file, std::vector<std::uint64_t>& offsets,
+                      std::uint64_t& end) {
+  std::vector<std::uint64_t> found;
+  std::uint64_t found_end = 0;
+  if (!DecodeIndex(IndexPathOf(segment_path), h, found, found_end)) return false;
+  const Seq last = h.first_seq + found.size() - 1;
+  if (last + 1 != next_listed || last > applied || found_end > file.size()) return false;
+  bool failed = false;
+  std::string_view rec;
+  const std::uint64_t size = found_end - found.back();
+  if (!file.Get(found.back(), static_cast<std::size_t>(size), rec, failed)) return false;
+  const std::string_view body = rec.substr(kRecordHeaderBytes);
+  if (LoadU32(rec.data()) != body.size() || RecordCrc(h.salt, body) != LoadU32(rec.data() + 4) ||
+      FrameSeq(body) != last)
+    return false;
+  offsets = std::move(found);
+  end = found_end;
+  return true;
 }
 
 }  // namespace
@@ -260,7 +370,10 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
   std::scoped_lock lock(write_mu_, index_mu_);
   segments_.clear();
   Seq next = applied + 1;  // the record replay needs next
-  for (const auto& [name_seq, path] : ListSegments(dir_)) {
+  const auto listed = ListSegments(dir_);
+  for (std::size_t li = 0; li < listed.size(); ++li) {
+    const Seq name_seq = listed[li].first;
+    const std::string& path = listed[li].second;
     FileWindow file;
     if (!file.Open(path)) return Errno(errno, "reading " + path, store_dir_);
     bool failed = false;
@@ -299,7 +412,11 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
       segments_.clear();
     Segment seg{h.first_seq, path, file.size(), h.salt, nullptr, {}, kHeaderBytes};
     Seq seq = h.first_seq;
-    for (std::string_view rec; file.Get(seg.end, kRecordHeaderBytes, rec, failed);) {
+    const bool indexed =
+        sync_ && li + 1 < listed.size() &&
+        OffsetsFromIndex(path, h, listed[li + 1].first, applied, file, seg.offsets, seg.end);
+    if (indexed) seq += seg.offsets.size();
+    for (std::string_view rec; !indexed && file.Get(seg.end, kRecordHeaderBytes, rec, failed);) {
       const std::uint32_t len = LoadU32(rec.data());
       if (len < kFrameHeaderBytes + 8 || len > kMaxFrameBytes ||
           !file.Get(seg.end, kRecordHeaderBytes + len, rec, failed))
@@ -341,9 +458,21 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
 Status Wal::StartSegment(Seq first_seq) {
   // The segment being left gives back its preallocated tail: it stays for
   // readers until trimmed, and only its records need the space.
-  if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(offset_)) == 0) {
-    std::lock_guard index(index_mu_);
-    if (!segments_.empty()) segments_.back().allocated = offset_;
+  std::string left_index, left_index_path;
+  if (fd_ >= 0 && ::ftruncate(fd_, static_cast<off_t>(offset_)) == 0 && !segments_.empty()) {
+    {
+      std::lock_guard index(index_mu_);
+      segments_.back().allocated = offset_;
+    }
+    // And gets an index file once the new segment stands (see Load). Only
+    // in sync mode, where its records are on disk before the index is
+    // written; none for records in doubt, nor on a nearly full volume.
+    const Segment& left = segments_.back();
+    if (sync_ && doubt_from_ == 0 && !left.offsets.empty() && left.end == offset_ &&
+        !LowOnSpace(dir_)) {
+      left_index = EncodeIndex(left.first_seq, left.salt, left.offsets, left.end);
+      left_index_path = IndexPathOf(left.path);
+    }
   }
   const std::string path = SegmentPath(first_seq);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -397,6 +526,7 @@ Status Wal::StartSegment(Seq first_seq) {
   segments_.push_back({first_seq, path, static_cast<std::uint64_t>(st.st_size), h.salt,
                        std::move(read_fd), {}, kHeaderBytes});
   next_seq_ = first_seq;
+  if (!left_index.empty()) WriteIndexFile(left_index_path, left_index);
   return Status::Ok();
 }
 
@@ -413,9 +543,10 @@ Status Wal::Reset(Seq next_seq, const HistoryId& history) {
     next_seq_ = next_seq;
     retained_bytes_ = 0;
   }
-  for (const auto& [seq, path] : ListSegments(dir_))
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-      return Errno(errno, "removing " + path, store_dir_);
+  for (std::string_view ext : {".log", ".idx"})
+    for (const auto& [seq, path] : ListFiles(dir_, ext))
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        return Errno(errno, "removing " + path, store_dir_);
   history_ = history;
   return StartSegment(next_seq);
 }
@@ -446,6 +577,14 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
                                   [&](const Segment& s) { return s.path == path; });
     if (!kept && ::unlink(path.c_str()) != 0 && errno != ENOENT)
       return Errno(errno, "removing " + path, store_dir_);
+  }
+  // Index files whose segment is gone (a crash between the two unlinks of
+  // Retire), or was not kept.
+  for (const auto& listed : ListFiles(dir_, ".idx")) {
+    const std::string& path = listed.second;
+    const bool kept = std::any_of(segments_.begin(), segments_.end(),
+                                  [&](const Segment& s) { return IndexPathOf(s.path) == path; });
+    if (!kept) ::unlink(path.c_str());
   }
   history_ = history;
   first_ = segments_.empty() ? next_seq : segments_.front().first_seq;
@@ -614,7 +753,10 @@ void Wal::Retire(Seq applied) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(drop));
   }
   if (gone.empty()) return;
-  for (const std::string& path : gone) ::unlink(path.c_str());
+  for (const std::string& path : gone) {
+    ::unlink(path.c_str());
+    ::unlink(IndexPathOf(path).c_str());
+  }
   (void)SyncDir();
 }
 

@@ -21,6 +21,16 @@
 // segment never read as a valid record, and seq continuity catches a record
 // that is valid but was left behind by a failed append.
 //
+// A segment left for the next one gets an index file beside it,
+// <first seq>.idx: "MEHDBIDX" | u32 crc32c of the rest | u64 first seq |
+// u64 salt | u64 count | count x u32 record size. It is written without a
+// sync (in sync mode only, after the records it lists were synced), and
+// Load takes offsets from it instead of walking the segment only when the
+// segment is wholly applied, the next segment starts right after the
+// index's last record, and that record is where the index puts it (its
+// length, checksum and seq); a missing, torn or stale index costs a walk.
+// A reopen then reads the index files, not the retained records.
+//
 // Retention (what Read still serves) is logical: the oldest retained seq
 // moves on record by record as appends push the log past its bounds, and a
 // segment file goes when every record in it is both trimmed and applied.

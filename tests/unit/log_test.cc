@@ -157,11 +157,15 @@ TEST(Log, SegmentFilesFollowTheRetentionBounds) {
   o.log_retain_entries = 1024;
   auto store = OpenOrDie(dir.path(), o);
   const std::string value(100, 'x');
+  // Segment files; each index file beside them must have its segment.
   auto wal_files = [&] {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/wal")) {
-      (void)e;
-      ++n;
+      std::filesystem::path p = e.path();
+      if (p.extension() == ".log") ++n;
+      if (p.extension() == ".idx") {
+        EXPECT_TRUE(std::filesystem::exists(p.replace_extension(".log"))) << p;
+      }
     }
     return n;
   };
@@ -215,6 +219,78 @@ TEST(Log, ADamagedRetainedRecordIsDataLoss) {
   EXPECT_NE(damaged.status().message().find(segment), std::string::npos)
       << damaged.status().ToString();
   EXPECT_EQ(ReadAll(*store, 8).size(), 12u);  // the records after it still read
+}
+
+// A segment left for the next one gets an index file, and a reopen takes
+// the segment's record offsets from it instead of walking the records: a
+// damaged length field in an applied record then costs that record alone
+// (kDataLoss when read), where a walk stops at it and drops every record of
+// the segment after it. An index that fails its checksum is not used.
+TEST(Log, ASegmentsIndexFileSparesTheWalkAtReopen) {
+  TempDir dir;
+  Options o;
+  o.log_retain_entries = 1024;  // segments of 128 records
+  const std::string wal = dir.path() + "/wal";
+  const std::string first = wal + "/00000000000000000001.log";
+  const std::string first_index = wal + "/00000000000000000001.idx";
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    for (int i = 0; i < 600; ++i)
+      ASSERT_TRUE(store->Put("k" + std::to_string(i), std::string(100, 'x')).ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  std::size_t indexes = 0;
+  for (const auto& e : std::filesystem::directory_iterator(wal))
+    if (e.path().extension() == ".idx") ++indexes;
+  EXPECT_GE(indexes, 3u);
+  ASSERT_TRUE(std::filesystem::exists(first_index));
+  // Record 11's length field (the 11th of the first segment) set to an
+  // impossible size: a walk cannot step past it.
+  {
+    const std::string bytes = testing::ReadAll(first);
+    std::size_t at = 64;  // after the segment header
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_LE(at + 4, bytes.size());
+      std::uint32_t len = 0;  // big-endian, like every integer in the log
+      for (int b = 0; b < 4; ++b)
+        len = len << 8 | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(b)]);
+      at += 8 + len;
+    }
+    ASSERT_LE(at + 4, bytes.size());
+    std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.write("\xff\xff\xff\x7f", 4);
+  }
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    auto after = store->ReadLog(11, 1 << 20);  // records 12..
+    ASSERT_TRUE(after.ok()) << after.status().ToString();
+    EXPECT_EQ(after->from, 12u);
+    auto damaged = store->ReadLog(10, 1 << 20);
+    EXPECT_EQ(damaged.status().code(), Code::kDataLoss) << damaged.status().ToString();
+    auto early = store->ReadLog(0, 1);  // one record: the first
+    ASSERT_TRUE(early.ok()) << early.status().ToString();
+    EXPECT_EQ(early->to, 1u);
+  }
+  // The same store with two of the index's record sizes changed, one up
+  // and one down (so where the last record ends still holds): only its
+  // checksum fails, Load walks the segment, and the walk ends at the
+  // damaged record.
+  {
+    std::fstream f(first_index, std::ios::in | std::ios::out | std::ios::binary);
+    // Header 36 bytes, then big-endian u32 sizes: the low bytes of the
+    // 21st and 22nd.
+    for (const auto& [at, delta] : {std::pair{36 + 4 * 20 + 3, 1}, std::pair{36 + 4 * 21 + 3, -1}}) {
+      f.seekg(at);
+      const int c = f.get();
+      f.seekp(at);
+      f.put(static_cast<char>(c + delta));
+    }
+  }
+  auto store = OpenOrDie(dir.path(), o);
+  auto after = store->ReadLog(11, 1 << 20);
+  EXPECT_EQ(after.status().code(), Code::kOutOfRange) << after.status().ToString();
+  EXPECT_EQ(ReadAll(*store, store->LastSeq() - 100).size(), 100u);
 }
 
 // Runs `during` while a snapshot export is paused in the middle of its
