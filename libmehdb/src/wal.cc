@@ -597,6 +597,13 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
   next_seq_ = next_seq;
   rotate_ = true;
   TrimLocked(0);
+  // The last segment Load kept is left for the next append's new one: it
+  // gets its index file now (its records were synced before the restart).
+  if (sync_ && !segments_.empty() && !segments_.back().offsets.empty() && !LowOnSpace(dir_)) {
+    const Segment& last = segments_.back();
+    WriteIndexFile(IndexPathOf(last.path),
+                   EncodeIndex(last.first_seq, last.salt, last.offsets, last.end));
+  }
   return Status::Ok();
 }
 

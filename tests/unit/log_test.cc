@@ -271,6 +271,9 @@ TEST(Log, ASegmentsIndexFileSparesTheWalkAtReopen) {
     auto early = store->ReadLog(0, 1);  // one record: the first
     ASSERT_TRUE(early.ok()) << early.status().ToString();
     EXPECT_EQ(early->to, 1u);
+    // The segment that was current at the close is left for a new one at
+    // the next append: it gets its index at the reopen.
+    EXPECT_TRUE(std::filesystem::exists(wal + "/00000000000000000513.idx"));
   }
   // The same store with two of the index's record sizes changed, one up
   // and one down (so where the last record ends still holds): only its
