@@ -230,8 +230,8 @@ bool DecodeIndex(const std::string& path, const Header& h, std::vector<std::uint
   struct stat st {};
   std::string data;
   std::size_t got = 0;
-  // At most one entry per smallest record of a segment of the largest size
-  // (a bound on what is worth allocating for).
+  // No index this code writes comes near 1 GiB (that is 256 M records in
+  // one segment): a larger file is not worth allocating for.
   const bool sized = ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kIndexHeaderBytes) &&
                      st.st_size <= (off_t{1} << 30);
   if (sized) data.resize(static_cast<std::size_t>(st.st_size));
@@ -598,11 +598,16 @@ Status Wal::Continue(Seq next_seq, const HistoryId& history) {
   rotate_ = true;
   TrimLocked(0);
   // The last segment Load kept is left for the next append's new one: it
-  // gets its index file now (its records were synced before the restart).
+  // gets its index file now, once its records are surely on disk (the
+  // process that wrote them may have run without syncs).
   if (sync_ && !segments_.empty() && !segments_.back().offsets.empty() && !LowOnSpace(dir_)) {
     const Segment& last = segments_.back();
-    WriteIndexFile(IndexPathOf(last.path),
-                   EncodeIndex(last.first_seq, last.salt, last.offsets, last.end));
+    const int fd = ::open(last.path.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = fd >= 0 && ::fdatasync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (synced)
+      WriteIndexFile(IndexPathOf(last.path),
+                     EncodeIndex(last.first_seq, last.salt, last.offsets, last.end));
   }
   return Status::Ok();
 }
