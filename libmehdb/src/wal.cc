@@ -456,6 +456,7 @@ Status Wal::Load(Seq applied, const HistoryId& history, std::vector<Replayed>& o
 }
 
 Status Wal::StartSegment(Seq first_seq) {
+  const bool low = LowOnSpace(dir_);  // one statvfs for the index and the preallocation
   // The segment being left gives back its preallocated tail: it stays for
   // readers until trimmed, and only its records need the space.
   std::string left_index, left_index_path;
@@ -468,8 +469,7 @@ Status Wal::StartSegment(Seq first_seq) {
     // in sync mode, where its records are on disk before the index is
     // written; none for records in doubt, nor on a nearly full volume.
     const Segment& left = segments_.back();
-    if (sync_ && doubt_from_ == 0 && !left.offsets.empty() && left.end == offset_ &&
-        !LowOnSpace(dir_)) {
+    if (sync_ && doubt_from_ == 0 && !left.offsets.empty() && left.end == offset_ && !low) {
       left_index = EncodeIndex(left.first_seq, left.salt, left.offsets, left.end);
       left_index_path = IndexPathOf(left.path);
     }
@@ -489,7 +489,7 @@ Status Wal::StartSegment(Seq first_seq) {
     constexpr std::uint64_t kGrain = 64 << 10;
     alloc = std::min(alloc, (offset_ + offset_ / 4 + kGrain - 1) / kGrain * kGrain);
   }
-  if (LowOnSpace(dir_)) alloc = 0;
+  if (low) alloc = 0;
   const std::uint64_t step = std::max<std::uint64_t>(alloc, 64 << 10);
   int err = 0;
   if (alloc != 0) err = Preallocate(fd, 0, alloc);
