@@ -352,9 +352,10 @@ int Serve(const mehdbd::Config& config,
   return 0;
 }
 
-// Each client connection is a descriptor, also while it waits idle in the
-// gate; the usual soft limit of 1024 would make a few hundred slow clients
-// plus the store's files run out, and cpp-httplib's accept loop then spins.
+// Each client connection is a descriptor, also while it waits idle; under
+// the usual soft limit of 1024 --max-connections (10,000) could never be
+// reached: accepts would fail with EMFILE (the front end backs off and
+// retries) long before it, with the store's files and peers' sockets too.
 // The hard limit is what the administrator allows, so take all of it.
 void RaiseFileLimit() {
   rlimit limit{};
