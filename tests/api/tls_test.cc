@@ -338,7 +338,7 @@ TEST_F(TlsTest, PlainHttpToTheTlsPortIsClosedWithoutAnAnswer) {
   EXPECT_EQ(res->status, 200);
 }
 
-TEST_F(TlsTest, SilentClientIsDroppedAfterTheIdleTimeout) {
+TEST_F(TlsTest, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   TlsServer server(good_, false, milliseconds(300));
   const int fd = ConnectLoopback(server.port());
   ASSERT_GE(fd, 0);
