@@ -81,6 +81,9 @@ class Daemon {
     env.emplace("MEHDB_BIND", "127.0.0.1");
     env.emplace("MEHDB_PEER_PORT", std::to_string(FreePort()));  // not the shared 9877
     env.emplace("MEHDB_DATADIR", datadir_);
+    // SIGTERM stops at once: the drain delay (5 s by default, for the
+    // Service's endpoints to drop the pod) is not what these tests check.
+    env.emplace("MEHDB_DRAIN_DELAY", "0");
     ProcessSpec spec;
     spec.argv = {BinaryPath("MEHDBD")};
     spec.env = env;

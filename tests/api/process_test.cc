@@ -500,7 +500,8 @@ TEST(Process, KubernetesServiceLinkInMehdbPortIsIgnored) {
               {"MEHDB_SERVICE_HOST", "10.0.0.1"},
               {"MEHDB_BIND", "127.0.0.1"},
               {"MEHDB_DATADIR", dir.Sub("data")},
-              {"MEHDB_HOST", "x"}};
+              {"MEHDB_HOST", "x"},
+              {"MEHDB_DRAIN_DELAY", "0"}};  // the SIGTERM below stops it at once
   Child child(spec, dir.path());
   ASSERT_TRUE(WaitForHttp(port, "/healthz")) << child.Stderr();
   child.Signal(SIGTERM);

@@ -144,7 +144,8 @@ TEST_F(TlsOptions, DaemonServesTlsAndTheClientVerifiesIt) {
                  "--datadir=" + dir_.Sub("data"),
                  "--tls-cert=" + a_.cert,
                  "--tls-key=" + a_.key};
-  daemon.env = {{"MEHDB_BIND", "127.0.0.1"}, {"MEHDB_HOST", "solo"}};
+  // No drain delay: the SIGTERM at the end stops it at once.
+  daemon.env = {{"MEHDB_BIND", "127.0.0.1"}, {"MEHDB_HOST", "solo"}, {"MEHDB_DRAIN_DELAY", "0"}};
   Child child(daemon, dir_.path());
   // Probes in plain HTTP on the health port.
   ASSERT_TRUE(WaitForHttp(health, "/healthz")) << child.Stderr();
